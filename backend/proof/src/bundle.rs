@@ -1,0 +1,1 @@
+//! Proof bundle v1 (being written).

@@ -1,0 +1,1 @@
+//! Chainweb typed leaves, block headers and payload trees (being written).

@@ -1,0 +1,1 @@
+//! Chainweb SPV proofs (being written).

@@ -1,0 +1,1 @@
+//! Ancora transparency log (being written).
