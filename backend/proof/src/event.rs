@@ -64,7 +64,9 @@ impl DigestAlgorithm {
         match code {
             1 => Ok(DigestAlgorithm::Sha256),
             2 => Ok(DigestAlgorithm::Sha512_256),
-            other => Err(Error::Invalid(format!("unknown digest algorithm code {other}"))),
+            other => Err(Error::Invalid(format!(
+                "unknown digest algorithm code {other}"
+            ))),
         }
     }
 }
@@ -112,8 +114,8 @@ impl FromStr for ContentDigest {
                 )));
             }
         };
-        let raw = hex::decode(hex_part)
-            .map_err(|e| Error::BadEncoding(format!("digest hex: {e}")))?;
+        let raw =
+            hex::decode(hex_part).map_err(|e| Error::BadEncoding(format!("digest hex: {e}")))?;
         let bytes = <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| Error::BadLength {
             what: "digest",
             expected: 32,
@@ -153,6 +155,8 @@ pub struct EventLeaf {
 }
 
 mod hex16 {
+    use serde::Deserialize as _;
+
     pub fn serialize<S: serde::Serializer>(v: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
@@ -288,9 +292,16 @@ mod tests {
     #[test]
     fn digests_of_the_wrong_length_or_algorithm_are_rejected() {
         assert!("sha256:abcd".parse::<ContentDigest>().is_err());
-        assert!("md5:9f86d081884c7d659a2feaa0c55ad015".parse::<ContentDigest>().is_err());
+        assert!(
+            "md5:9f86d081884c7d659a2feaa0c55ad015"
+                .parse::<ContentDigest>()
+                .is_err()
+        );
         assert!("sha256:zz".parse::<ContentDigest>().is_err());
         let d = ContentDigest::sha256_of(b"test");
-        assert_eq!(d.to_string().parse::<ContentDigest>().expect("round trip"), d);
+        assert_eq!(
+            d.to_string().parse::<ContentDigest>().expect("round trip"),
+            d
+        );
     }
 }

@@ -139,10 +139,7 @@ impl MerkleTree {
             let sibling = i ^ 1;
             if let Some(h) = level.get(sibling) {
                 let side = if sibling < i { Side::Left } else { Side::Right };
-                out.push(ProofStep {
-                    side,
-                    sibling: *h,
-                });
+                out.push(ProofStep { side, sibling: *h });
             }
             i /= 2;
         }
@@ -243,13 +240,14 @@ impl MerkleProof {
     /// Decodes a binary proof object. Rejects anything shorter than the header, any length
     /// other than `12 + steps × 33`, and any side byte other than 0 or 1.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
-        let (header, body) = bytes
-            .split_first_chunk::<PROOF_HEADER_LEN>()
-            .ok_or(Error::BadLength {
-                what: "proof object",
-                expected: PROOF_HEADER_LEN,
-                actual: bytes.len(),
-            })?;
+        let (header, body) =
+            bytes
+                .split_first_chunk::<PROOF_HEADER_LEN>()
+                .ok_or(Error::BadLength {
+                    what: "proof object",
+                    expected: PROOF_HEADER_LEN,
+                    actual: bytes.len(),
+                })?;
         let (count, position) = header.split_at(4);
         let count = u32::from_be_bytes(count.try_into().map_err(|_| Error::Truncated)?) as usize;
         let position = u64::from_be_bytes(position.try_into().map_err(|_| Error::Truncated)?);
