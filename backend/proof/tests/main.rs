@@ -1,0 +1,4 @@
+//! The proof core's one integration-test binary. Each concern is a module.
+#![forbid(unsafe_code)]
+
+mod common;
