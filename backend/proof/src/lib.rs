@@ -81,4 +81,30 @@ pub enum Error {
     /// Any other malformed field, with a message saying which and why.
     #[error("{0}")]
     Invalid(String),
+    /// A block header's claimed hash is not the hash of its fields: forged or corrupted.
+    #[error("block header claims hash {claimed} but its fields hash to {computed}: the header is forged or corrupted")]
+    HeaderHashMismatch {
+        /// The hash the header carries.
+        claimed: crate::Hash,
+        /// The Merkle root recomputed from its fields.
+        computed: crate::Hash,
+    },
+    /// A proof (or one link of a proof chain) leads to another root than the trusted one.
+    #[error("proof leads to {root}, which is not {what} ({expected})")]
+    RootMismatch {
+        /// What the root should have been, in words ("the block hash of the header", …).
+        what: &'static str,
+        /// The root the proof leads to.
+        root: crate::Hash,
+        /// The trusted value.
+        expected: crate::Hash,
+    },
+    /// A block header belongs to another chain than the proof it should check.
+    #[error("the block header is on chain {header}, but the proof targets chain {proof}")]
+    HeaderChainMismatch {
+        /// The header's chain.
+        header: u32,
+        /// The chain named in the proof.
+        proof: u32,
+    },
 }
