@@ -107,4 +107,29 @@ pub enum Error {
         /// The chain named in the proof.
         proof: u32,
     },
+    /// A signed note (or checkpoint body) that does not follow C2SP signed-note / tlog-checkpoint.
+    #[error("malformed signed note: {0}")]
+    MalformedNote(String),
+    /// A signed note carries no signature by any key the verifier was given.
+    #[error("no signature by a known key: the note is signed by {signers}, the verifier knows {known}")]
+    UnknownKey {
+        /// The key names (and hashes) that signed the note.
+        signers: String,
+        /// The key names (and hashes) the verifier was given.
+        known: String,
+    },
+    /// A signature by a known key does not verify: the note was altered or forged.
+    #[error("bad signature by {0}: the note was altered or is not signed by this key")]
+    BadSignature(String),
+    /// A checkpoint names another log than the one expected.
+    #[error("checkpoint is for log {actual:?}, expected {expected:?}")]
+    OriginMismatch {
+        /// The origin required.
+        expected: String,
+        /// The origin in the checkpoint.
+        actual: String,
+    },
+    /// A consistency or inclusion proof of the transparency log does not hold.
+    #[error("log proof does not hold: {0}")]
+    LogProof(String),
 }
