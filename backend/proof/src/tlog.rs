@@ -1,1 +1,0 @@
-//! Ancora transparency log (being written).
