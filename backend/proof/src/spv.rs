@@ -149,8 +149,8 @@ impl TransactionOutputProof {
     /// Parses the JSON proof (the decoded form of a response). Requires
     /// `algorithm == "SHA512t_256"`, as Chainweb's `parseProof` does.
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        let w: ProofJson = serde_json::from_str(json)
-            .map_err(|e| Error::BadJson(format!("SPV proof: {e}")))?;
+        let w: ProofJson =
+            serde_json::from_str(json).map_err(|e| Error::BadJson(format!("SPV proof: {e}")))?;
         let algorithm = HashAlgorithm::from_name(&w.algorithm)?;
         if algorithm != HashAlgorithm::Sha512_256 {
             return Err(Error::Invalid(format!(

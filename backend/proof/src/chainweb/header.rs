@@ -63,16 +63,40 @@ impl BlockHeader {
     pub fn leaf_hashes(&self) -> Vec<Hash> {
         let a = HEADER_ALG;
         let mut v = Vec::with_capacity(LEAF_FIRST_ADJACENT + self.adjacents.len());
-        v.push(tagged_leaf_hash(a, Tag::ForkState, &self.fork_state.to_le_bytes()));
-        v.push(tagged_leaf_hash(a, Tag::BlockCreationTime, &self.creation_time.to_le_bytes()));
+        v.push(tagged_leaf_hash(
+            a,
+            Tag::ForkState,
+            &self.fork_state.to_le_bytes(),
+        ));
+        v.push(tagged_leaf_hash(
+            a,
+            Tag::BlockCreationTime,
+            &self.creation_time.to_le_bytes(),
+        ));
         v.push(self.parent);
         v.push(tagged_leaf_hash(a, Tag::HashTarget, &self.target));
         v.push(self.payload_hash);
-        v.push(tagged_leaf_hash(a, Tag::ChainId, &self.chain_id.to_le_bytes()));
+        v.push(tagged_leaf_hash(
+            a,
+            Tag::ChainId,
+            &self.chain_id.to_le_bytes(),
+        ));
         v.push(tagged_leaf_hash(a, Tag::BlockWeight, &self.weight));
-        v.push(tagged_leaf_hash(a, Tag::BlockHeight, &self.height.to_le_bytes()));
-        v.push(tagged_leaf_hash(a, Tag::ChainwebVersion, &self.version.to_le_bytes()));
-        v.push(tagged_leaf_hash(a, Tag::EpochStartTime, &self.epoch_start.to_le_bytes()));
+        v.push(tagged_leaf_hash(
+            a,
+            Tag::BlockHeight,
+            &self.height.to_le_bytes(),
+        ));
+        v.push(tagged_leaf_hash(
+            a,
+            Tag::ChainwebVersion,
+            &self.version.to_le_bytes(),
+        ));
+        v.push(tagged_leaf_hash(
+            a,
+            Tag::EpochStartTime,
+            &self.epoch_start.to_le_bytes(),
+        ));
         v.push(tagged_leaf_hash(a, Tag::Nonce, &self.nonce.to_le_bytes()));
         v.extend(self.adjacents.values().copied());
         v
@@ -190,7 +214,10 @@ impl BlockHeader {
         for _ in 0..count {
             let cid = r.u32()?;
             let h = r.hash()?;
-            if adjacents.last_key_value().is_some_and(|(last, _)| *last >= cid) {
+            if adjacents
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= cid)
+            {
                 return Err(Error::Invalid(format!(
                     "binary block header: adjacent chain ids must be strictly increasing, {cid} is out of order"
                 )));

@@ -120,8 +120,8 @@ impl BlockHeader {
     /// the base64url binary encoding (the node's default). Errors are [`Error::BadJson`]
     /// with the field and position, or the binary decoder's errors.
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::BadJson(format!("block header: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::BadJson(format!("block header: {e}")))?;
         Self::from_json_value(&value)
     }
 

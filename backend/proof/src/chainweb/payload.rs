@@ -70,7 +70,11 @@ impl Payload {
     /// The transactions tree.
     pub fn transactions_tree(&self) -> MerkleTree {
         let mut leaves = Vec::with_capacity(self.transactions.len() + 1);
-        leaves.push(tagged_leaf_hash(HEADER_ALG, Tag::MinerData, &self.miner_data));
+        leaves.push(tagged_leaf_hash(
+            HEADER_ALG,
+            Tag::MinerData,
+            &self.miner_data,
+        ));
         leaves.extend(
             self.transactions
                 .iter()
@@ -82,7 +86,11 @@ impl Payload {
     /// The outputs tree.
     pub fn outputs_tree(&self) -> MerkleTree {
         let mut leaves = Vec::with_capacity(self.transactions.len() + 1);
-        leaves.push(tagged_leaf_hash(HEADER_ALG, Tag::CoinbaseOutput, &self.coinbase));
+        leaves.push(tagged_leaf_hash(
+            HEADER_ALG,
+            Tag::CoinbaseOutput,
+            &self.coinbase,
+        ));
         leaves.extend(
             self.transactions
                 .iter()
@@ -114,8 +122,8 @@ impl Payload {
 
     /// Parses a payload from a JSON value (see [`from_json`](Self::from_json)).
     pub fn from_json_value(value: &serde_json::Value) -> Result<Self, Error> {
-        let j = PayloadJson::deserialize(value)
-            .map_err(|e| Error::BadJson(format!("payload: {e}")))?;
+        let j =
+            PayloadJson::deserialize(value).map_err(|e| Error::BadJson(format!("payload: {e}")))?;
         let field = |name: &str, s: &str| b64url_decode(s).map_err(|e| prefix(name, e));
         let mut transactions = Vec::with_capacity(j.transactions.len());
         for (i, (tx, out)) in j.transactions.iter().enumerate() {

@@ -195,7 +195,10 @@ mod tests {
                 actual: 0x0014
             })
         );
-        assert!(matches!(untag(Tag::Transaction, &[0]), Err(Error::Invalid(_))));
+        assert!(matches!(
+            untag(Tag::Transaction, &[0]),
+            Err(Error::Invalid(_))
+        ));
         assert_eq!(
             tagged_leaf_hash(HashAlgorithm::Sha512_256, Tag::TransactionOutput, b"{}"),
             crate::merkle::leaf_hash(HashAlgorithm::Sha512_256, &leaf)

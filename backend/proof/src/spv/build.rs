@@ -82,8 +82,8 @@ pub fn build_output_proof(
     }
     header.verified_hash()?;
     let outputs = payload.outputs_tree().proof(tx_index + 1)?;
-    let through_payload = payload_tree(hashes.transactions_hash, hashes.outputs_hash)
-        .proof(PAYLOAD_LEAF_OUTPUTS)?;
+    let through_payload =
+        payload_tree(hashes.transactions_hash, hashes.outputs_hash).proof(PAYLOAD_LEAF_OUTPUTS)?;
     let through_header = header.merkle_tree().proof(LEAF_PAYLOAD_HASH)?;
     Ok(TransactionOutputProof {
         chain: header.chain_id,
