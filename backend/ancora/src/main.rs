@@ -1,2 +1,125 @@
+//! The `ancora` binary: `serve | worker | migrate | admin | verify | spv | chainweb`.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use ancora::config::{Config, ConfigArgs};
+use ancora::server::{self, Parts};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ancora",
+    version,
+    about = "Ancora: prove a record existed, unaltered, at a point in time"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API, the portal and the workers (the embedded defaults need no configuration).
+    Serve(ServeArgs),
+    /// Run only the workers.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Administer tenants, users and API keys.
+    #[command(subcommand)]
+    Admin(ancora::admin::AdminCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ANCORA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The URL clients reach this server at (defaults to http://LISTEN).
+    #[arg(long, env = "ANCORA_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Run only the API (no workers).
+    #[arg(long, conflicts_with = "workers_only")]
+    api_only: bool,
+    /// Run only the workers (no HTTP).
+    #[arg(long)]
+    workers_only: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let default_listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::from_args(&cli.config, args.listen, args.public_url);
+            let parts = Parts {
+                api: !args.workers_only,
+                workers: !args.api_only,
+            };
+            server::serve(config, parts).await?;
+        }
+        Command::Worker => {
+            let config = Config::from_args(&cli.config, default_listen, None);
+            server::serve(
+                config,
+                Parts {
+                    api: false,
+                    workers: true,
+                },
+            )
+            .await?;
+        }
+        Command::Migrate => {
+            let config = Config::from_args(&cli.config, default_listen, None);
+            let database = server::open_database(&config).await?;
+            database.db.migrate().await?;
+            println!("migrations applied");
+        }
+        Command::Admin(cmd) => {
+            let config = Config::from_args(&cli.config, default_listen, None);
+            return ancora::admin::run(cmd, &config).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ANCORA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let json = std::env::var("ANCORA_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

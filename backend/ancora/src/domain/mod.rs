@@ -1,0 +1,7 @@
+//! Domain newtypes that validate on construction.
+
+mod ids;
+mod role;
+
+pub use ids::{TenantId, chain_for_tenant};
+pub use role::Role;

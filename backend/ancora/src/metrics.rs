@@ -1,0 +1,110 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of the HTTP latency histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// The matched route pattern (never the raw path, which may carry ids).
+    pub route: String,
+    /// HTTP method.
+    pub method: String,
+    /// Status class, e.g. `2xx`.
+    pub status: String,
+}
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Events acknowledged by the API.
+    pub events_ingested: Counter,
+    /// Events per closed batch.
+    pub batch_size: Histogram,
+    /// Jobs waiting to run (sampled when /metrics is read).
+    pub queue_depth: Gauge,
+    /// Seconds from an event's receipt to its stored proof bundle.
+    pub time_to_proof: Histogram,
+    /// Anchors finalized.
+    pub anchors_final: Counter,
+    /// HTTP request latency in seconds.
+    pub http_latency: Family<HttpLabels, Histogram>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers all metrics.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ancora");
+        let events_ingested = Counter::default();
+        registry.register(
+            "events_ingested",
+            "Events acknowledged by the API",
+            events_ingested.clone(),
+        );
+        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 15));
+        registry.register(
+            "batch_size_events",
+            "Events per closed batch",
+            batch_size.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register(
+            "job_queue_depth",
+            "Jobs waiting to run",
+            queue_depth.clone(),
+        );
+        let time_to_proof = Histogram::new(exponential_buckets(0.05, 1.5, 20));
+        registry.register(
+            "time_to_proof_seconds",
+            "Seconds from an event's receipt to its stored proof bundle",
+            time_to_proof.clone(),
+        );
+        let anchors_final = Counter::default();
+        registry.register("anchors_final", "Anchors finalized", anchors_final.clone());
+        let http_latency = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            http_latency.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            events_ingested,
+            batch_size,
+            queue_depth,
+            time_to_proof,
+            anchors_final,
+            http_latency,
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,161 @@
+//! Process start-up and shut-down: choose the database (configured or embedded), migrate, run
+//! the API and/or the workers until SIGINT or SIGTERM, then stop cleanly.
+
+use self::tokio_util_shutdown::Shutdown;
+use secrecy::ExposeSecret as _;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::embedded_pg::EmbeddedPostgres;
+use crate::http::{self, AppState};
+
+/// Which parts of the service this process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts {
+    /// Serve HTTP.
+    pub api: bool,
+    /// Run background workers.
+    pub workers: bool,
+}
+
+/// A connected database, and the embedded cluster behind it if there is one (stopped when this
+/// is dropped, if this process started it).
+#[derive(Debug)]
+pub struct Database {
+    /// The pool.
+    pub db: Db,
+    /// The embedded cluster, if used.
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+/// Connects to `DATABASE_URL`, or starts (or joins) the embedded cluster.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    match &config.database_url {
+        Some(url) => Ok(Database {
+            db: Db::connect(url.expose_secret(), config.db_pool).await?,
+            embedded: None,
+        }),
+        None => {
+            let data_dir = config.data_dir.clone();
+            let pg =
+                tokio::task::spawn_blocking(move || EmbeddedPostgres::start_or_join(&data_dir))
+                    .await??;
+            pg.ensure_database().await?;
+            let db = Db::connect(&pg.url(), config.db_pool).await?;
+            Ok(Database {
+                db,
+                embedded: Some(pg),
+            })
+        }
+    }
+}
+
+/// Runs the service until a shutdown signal.
+pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
+    let database = open_database(&config).await?;
+    database.db.migrate().await?;
+    let state = AppState::new(database.db.clone(), config.clone());
+    if parts.api {
+        crate::bootstrap::first_start(&state, database.embedded.is_some()).await?;
+    }
+    let shutdown = Shutdown::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    if parts.workers {
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { crate::workers::run(state, shutdown).await });
+    }
+    if parts.api {
+        let listener = TcpListener::bind(config.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        let app = http::router(state.clone());
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.wait().await })
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.trigger();
+    while let Some(res) = tasks.join_next().await {
+        if let Ok(Err(e)) = res {
+            tracing::error!(error = %e, "task ended with an error");
+        }
+    }
+    state.db.pool().close().await;
+    drop(database);
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// A tiny shutdown broadcast: clone it, `wait()` on it, `trigger()` it once.
+pub mod tokio_util_shutdown {
+    use std::sync::Arc;
+    use tokio::sync::watch;
+
+    /// Shutdown signal shared by tasks.
+    #[derive(Clone, Debug)]
+    pub struct Shutdown {
+        tx: Arc<watch::Sender<bool>>,
+        rx: watch::Receiver<bool>,
+    }
+
+    impl Default for Shutdown {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Shutdown {
+        /// A new, untriggered signal.
+        pub fn new() -> Self {
+            let (tx, rx) = watch::channel(false);
+            Shutdown {
+                tx: Arc::new(tx),
+                rx,
+            }
+        }
+
+        /// Triggers it.
+        pub fn trigger(&self) {
+            let _ = self.tx.send(true);
+        }
+
+        /// True once triggered.
+        pub fn is_triggered(&self) -> bool {
+            *self.rx.borrow()
+        }
+
+        /// Resolves once triggered.
+        pub async fn wait(&self) {
+            let mut rx = self.rx.clone();
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! The service's one integration-test binary.
+#![forbid(unsafe_code)]

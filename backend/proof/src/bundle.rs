@@ -1,1 +1,0 @@
-//! Proof bundle v1 (being written).
