@@ -1,5 +1,7 @@
 //! Background workers: a Postgres job queue with leases and one file per job.
 
+pub mod queue;
+
 use crate::db::Db;
 
 /// Jobs waiting to run.

@@ -1,0 +1,40 @@
+//! The Postgres job queue: enqueueing (in the caller's transaction) and waking workers.
+
+use serde_json::json;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+use crate::domain::TenantId;
+
+/// The NOTIFY channel that wakes workers in every process.
+pub const CHANNEL: &str = "ancora_jobs";
+
+/// Job kind: close a tenant's pending events into batches.
+pub const KIND_BATCH: &str = "batch";
+
+/// Enqueues (or moves earlier) the tenant's batch job, in the caller's transaction, and
+/// notifies workers when it commits. One pending batch job exists per tenant (`dedupe_key`);
+/// a second enqueue only brings its `run_at` forward.
+pub async fn enqueue_batch_job(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    let dedupe = format!("batch:{tenant}");
+    sqlx::query!(
+        "INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (dedupe_key) DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at)",
+        KIND_BATCH,
+        tenant.0,
+        json!({ "tenant_id": tenant.0 }),
+        dedupe,
+        run_at
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("SELECT pg_notify($1, $2) AS n", CHANNEL, KIND_BATCH)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(())
+}
