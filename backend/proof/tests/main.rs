@@ -5,3 +5,4 @@ mod chainweb;
 mod common;
 mod spv;
 mod tlog;
+mod bundle;
