@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every test Ancora has, on a fresh Debian machine with the Rust toolchain.
+# It installs or starts what the tests need:
+#   - PostgreSQL: uses DATABASE_URL if set, else the server on 127.0.0.1:5432 if it admits the
+#     current user, else a private throwaway cluster (installing Debian's postgresql if the
+#     binaries are missing);
+#   - cargo-nextest, if missing.
+# Then: rustfmt check, clippy (warnings are errors), the proof core's and the service's tests
+# (nextest), doc tests, the .sqlx offline data check, and the fuzz targets' build.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+log() { printf '\n==> %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_ready=0
+apt_install() {
+  if [ $apt_ready = 0 ]; then as_root apt-get update -qq; apt_ready=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+pg_bin() {
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+    [ -x "$d/initdb" ] && { echo "$d"; return; }
+  done
+  command -v initdb >/dev/null && dirname "$(command -v initdb)"
+}
+if [ -z "${DATABASE_URL:-}" ]; then
+  command -v psql >/dev/null || apt_install postgresql-client
+  if psql -h 127.0.0.1 -p 5432 -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+    export DATABASE_URL="postgres://$(id -un)@127.0.0.1:5432/postgres"
+  else
+    log "starting a private PostgreSQL cluster for the tests"
+    [ -n "$(pg_bin)" ] || apt_install postgresql
+    bin=$(pg_bin)
+    pgdir=$(mktemp -d /tmp/ancora-test-pg.XXXXXX)
+    port=55432
+    runas=()
+    if [ "$(id -u)" = 0 ]; then chown postgres "$pgdir"; runas=(runuser -u postgres --); fi
+    "${runas[@]}" "$bin/initdb" -D "$pgdir/data" -U root --auth=trust --no-locale -E UTF8 >/dev/null
+    "${runas[@]}" "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c max_connections=300 -c fsync=off" start >/dev/null
+    trap '"${runas[@]}" "$bin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
+    export DATABASE_URL="postgres://root@127.0.0.1:$port/postgres"
+  fi
+fi
+log "PostgreSQL: ${DATABASE_URL%%@*}@…"
+
+# --- Rust tools ------------------------------------------------------------------------------
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+# Build against the committed .sqlx offline data, never a live schema.
+export SQLX_OFFLINE=true
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+log "rustfmt"
+cargo fmt --all --check
+
+log "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "tests (nextest)"
+cargo nextest run --workspace --locked --profile ci
+
+log "doc tests"
+cargo test --workspace --doc --locked -q
+
+if [ -d backend/proof/fuzz ]; then
+  log "fuzz targets build (not run)"
+  (cd backend/proof/fuzz && cargo build --locked -q)
+fi
+
+log "all checks passed"
