@@ -283,14 +283,26 @@ fn malformed_json_headers_are_rejected_with_the_field_at_fault() {
         let msg = err.to_string();
         assert!(!msg.contains('\n'), "{field}: one line: {msg}");
         assert!(
-            msg.starts_with("bad JSON: block header") || msg.contains("block header"),
+            msg.starts_with("bad JSON: block header") || msg.starts_with("block header"),
             "{field}: {msg}"
+        );
+        assert!(
+            msg.contains(field),
+            "{field}: the message names the field: {msg}"
         );
     }
     let mut numeric_nonce = good.clone();
     numeric_nonce["nonce"] = serde_json::json!(0);
     assert!(BlockHeader::from_json_value(&numeric_nonce).is_ok());
+    let mut missing = good.clone();
+    missing.as_object_mut().expect("object").remove("target");
+    let err = BlockHeader::from_json_value(&missing).expect_err("missing target");
+    assert_eq!(
+        err.to_string(),
+        "bad JSON: block header: missing field `target`"
+    );
     assert!(BlockHeader::from_json("not json").is_err());
+    assert!(BlockHeader::from_json("[1]").is_err());
     assert!(BlockHeader::from_json("\"!!\"").is_err());
 }
 

@@ -12,14 +12,15 @@ use crate::chainweb::header::{BlockHeader, prefix};
 use crate::chainweb::version;
 use crate::hash::{Hash, b64url_decode, b64url_encode};
 
-/// The wire shape, in the node's field order.
-#[derive(Serialize, Deserialize)]
+/// The wire shape, in the node's field order (for writing; reading goes field by field so
+/// that errors name the field).
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct HeaderJson {
     creation_time: u64,
     parent: Hash,
     height: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<Hash>,
     chain_id: u32,
     #[serde(with = "bytes32")]
@@ -94,25 +95,6 @@ impl HeaderJson {
             nonce: Nonce::Text(h.nonce.to_string()),
         }
     }
-
-    fn into_header(self) -> Result<BlockHeader, Error> {
-        Ok(BlockHeader {
-            fork_state: self.feature_flags,
-            creation_time: self.creation_time,
-            parent: self.parent,
-            adjacents: self.adjacents,
-            target: self.target,
-            payload_hash: self.payload_hash,
-            chain_id: self.chain_id,
-            weight: self.weight,
-            height: self.height,
-            version: version::code_from_name(&self.chainweb_version)
-                .map_err(|e| prefix("block header", e))?,
-            epoch_start: self.epoch_start,
-            nonce: self.nonce.value()?,
-            hash: self.hash,
-        })
-    }
 }
 
 impl BlockHeader {
@@ -125,14 +107,42 @@ impl BlockHeader {
         Self::from_json_value(&value)
     }
 
-    /// Parses a header from a JSON value (see [`from_json`](Self::from_json)).
+    /// Parses a header from a JSON value (see [`from_json`](Self::from_json)). An error
+    /// names the field at fault.
     pub fn from_json_value(value: &serde_json::Value) -> Result<Self, Error> {
-        if let serde_json::Value::String(s) = value {
-            return Self::from_b64url(s);
-        }
-        HeaderJson::deserialize(value)
-            .map_err(|e| Error::BadJson(format!("block header: {e}")))?
-            .into_header()
+        let obj = match value {
+            serde_json::Value::String(s) => return Self::from_b64url(s),
+            serde_json::Value::Object(obj) => obj,
+            _ => {
+                return Err(Error::BadJson(
+                    "block header: expected a JSON object or a base64url string".to_owned(),
+                ));
+            }
+        };
+        let f = |name| Field {
+            what: "block header",
+            obj,
+            name,
+        };
+        let hash = f("hash").get_opt()?;
+        let nonce: Nonce = f("nonce").get()?;
+        let version: String = f("chainwebVersion").get()?;
+        Ok(BlockHeader {
+            fork_state: f("featureFlags").get()?,
+            creation_time: f("creationTime").get()?,
+            parent: f("parent").get()?,
+            adjacents: f("adjacents").get()?,
+            target: f("target").get::<Bytes32>()?.0,
+            payload_hash: f("payloadHash").get()?,
+            chain_id: f("chainId").get()?,
+            weight: f("weight").get::<Bytes32>()?.0,
+            height: f("height").get()?,
+            version: version::code_from_name(&version)
+                .map_err(|e| prefix("block header: field `chainwebVersion`", e))?,
+            epoch_start: f("epochStart").get()?,
+            nonce: nonce.value()?,
+            hash,
+        })
     }
 
     /// The node's JSON object encoding; `hash` is written only when the header claims one.
@@ -154,8 +164,45 @@ impl Serialize for BlockHeader {
 
 impl<'de> Deserialize<'de> for BlockHeader {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        HeaderJson::deserialize(d)?
-            .into_header()
-            .map_err(serde::de::Error::custom)
+        let value = serde_json::Value::deserialize(d)?;
+        BlockHeader::from_json_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One field of a JSON object, read with an error that names the object and the field.
+pub(crate) struct Field<'a> {
+    /// The object, in words (`"block header"`).
+    pub what: &'static str,
+    /// The object.
+    pub obj: &'a serde_json::Map<String, serde_json::Value>,
+    /// The field's name.
+    pub name: &'static str,
+}
+
+impl Field<'_> {
+    /// The field, deserialized; [`Error::BadJson`] naming it when missing or malformed.
+    pub fn get<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        let v = self.obj.get(self.name).ok_or_else(|| {
+            Error::BadJson(format!("{}: missing field `{}`", self.what, self.name))
+        })?;
+        T::deserialize(v)
+            .map_err(|e| Error::BadJson(format!("{}: field `{}`: {e}", self.what, self.name)))
+    }
+
+    /// The field when present and not null.
+    pub fn get_opt<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        match self.obj.get(self.name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(_) => self.get().map(Some),
+        }
+    }
+}
+
+/// A 256-bit value in base64url (target, weight).
+struct Bytes32([u8; 32]);
+
+impl<'de> Deserialize<'de> for Bytes32 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        bytes32::deserialize(d).map(Bytes32)
     }
 }

@@ -6,7 +6,7 @@
 //! §1.5–1.6); the tests recompute real mainnet genesis headers and payloads.
 
 pub mod header;
-mod header_json;
+pub(crate) mod header_json;
 pub mod payload;
 pub mod tags;
 pub mod version;

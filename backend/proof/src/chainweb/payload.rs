@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::chainweb::header::{HEADER_ALG, prefix};
+use crate::chainweb::header_json::Field;
 use crate::chainweb::tags::{Tag, tagged_leaf_hash};
 use crate::hash::{Hash, b64url_decode, b64url_encode};
 use crate::merkle::{MerkleTree, node_hash};
@@ -52,17 +53,17 @@ pub fn payload_tree(transactions_hash: Hash, outputs_hash: Hash) -> MerkleTree {
 }
 
 /// The node's JSON shape (base64url strings; the hashes are optional when reading).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PayloadJson {
     transactions: Vec<(String, String)>,
     miner_data: String,
     coinbase: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     payload_hash: Option<Hash>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     transactions_hash: Option<Hash>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     outputs_hash: Option<Hash>,
 }
 
@@ -122,8 +123,22 @@ impl Payload {
 
     /// Parses a payload from a JSON value (see [`from_json`](Self::from_json)).
     pub fn from_json_value(value: &serde_json::Value) -> Result<Self, Error> {
-        let j =
-            PayloadJson::deserialize(value).map_err(|e| Error::BadJson(format!("payload: {e}")))?;
+        let obj = value.as_object().ok_or_else(|| {
+            Error::BadJson("payload: expected a JSON object (PayloadWithOutputs)".to_owned())
+        })?;
+        let f = |name| Field {
+            what: "payload",
+            obj,
+            name,
+        };
+        let j = PayloadJson {
+            transactions: f("transactions").get()?,
+            miner_data: f("minerData").get()?,
+            coinbase: f("coinbase").get()?,
+            payload_hash: f("payloadHash").get_opt()?,
+            transactions_hash: f("transactionsHash").get_opt()?,
+            outputs_hash: f("outputsHash").get_opt()?,
+        };
         let field = |name: &str, s: &str| b64url_decode(s).map_err(|e| prefix(name, e));
         let mut transactions = Vec::with_capacity(j.transactions.len());
         for (i, (tx, out)) in j.transactions.iter().enumerate() {
