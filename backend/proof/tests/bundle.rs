@@ -738,3 +738,34 @@ fn hashes_in_reports_are_base64url() {
         }
     }
 }
+
+#[test]
+fn no_single_byte_change_to_a_bundle_still_verifies() {
+    let good = good_bundle();
+    let text = good.to_json_pretty().into_bytes();
+    for i in 0..text.len() {
+        for byte in [b'A', b'B', b'0', b'7', b'"', b' ', b'-', b'_'] {
+            let mut t = text.clone();
+            if t[i] == byte {
+                continue;
+            }
+            t[i] = byte;
+            let Ok(b) = Bundle::from_json(&t) else {
+                continue;
+            };
+            // The batch and anchor ids are informational; JSON white space is not content.
+            if b == good
+                || b.batch.batch_id != good.batch.batch_id
+                || b.anchor.anchor_id != good.anchor.anchor_id
+            {
+                continue;
+            }
+            let report = verify_bundle(&b, &trust());
+            assert!(
+                !report.is_verified(),
+                "byte {i} set to {byte}: {}",
+                report.to_json_pretty()
+            );
+        }
+    }
+}

@@ -6,3 +6,4 @@ mod common;
 mod spv;
 mod tlog;
 mod bundle;
+mod merkle_props;

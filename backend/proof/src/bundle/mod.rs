@@ -123,7 +123,9 @@ pub struct AnchorStep {
     pub algorithm: HashAlgorithm,
     /// The anchor's id in Ancora; informational.
     pub anchor_id: String,
-    /// The binary proof object, base64url; its position is the batch's leaf index.
+    /// The batch root's leaf index in the anchor tree; must equal the proof object's position.
+    pub leaf_index: u64,
+    /// The binary proof object, base64url.
     pub proof: Bytes,
     /// The anchor tree's root, base64url.
     pub root: Hash,
@@ -332,6 +334,7 @@ impl Bundle {
             anchor: AnchorStep {
                 algorithm: ALG,
                 anchor_id: input.anchor_id,
+                leaf_index: input.anchor_proof.position,
                 proof: Bytes(input.anchor_proof.encode()),
                 root: input.anchor_root,
             },

@@ -284,15 +284,13 @@ fn run_step(
     subject: Leaf<'_>,
     root: &Hash,
     what: &str,
-    position: Option<u64>,
+    index: u64,
 ) -> StepVerdict {
     let proof = match decode(name, proof) {
         Ok(p) => p,
         Err(v) => return v,
     };
-    if let Some(index) = position
-        && proof.position != index
-    {
+    if proof.position != index {
         return StepVerdict::new(
             name,
             Status::Failed,
@@ -328,7 +326,7 @@ fn check_event_to_batch(b: &Bundle) -> StepVerdict {
         Leaf::Input(&b.event.leaf.0),
         &b.batch.root,
         "the batch root",
-        Some(b.batch.leaf_index),
+        b.batch.leaf_index,
     )
 }
 
@@ -340,7 +338,7 @@ fn check_batch_to_anchor(b: &Bundle) -> StepVerdict {
         Leaf::Tree(b.batch.root),
         &b.anchor.root,
         "the anchor root",
-        None,
+        b.anchor.leaf_index,
     )
 }
 
@@ -384,6 +382,17 @@ fn check_tlog(t: &TlogTrustPoint, anchor_root: &Hash, trust: &Trust, out: &mut V
             return;
         }
     };
+    if proof.position != t.leaf_index {
+        out.push(StepVerdict::new(
+            name,
+            Status::Failed,
+            format!(
+                "the proof object is for leaf {}, the bundle says leaf {}",
+                proof.position, t.leaf_index
+            ),
+        ));
+        return;
+    }
     let computed = proof.root_from_hash(TLOG_ALG, *anchor_root);
     out.push(
         match verify_inclusion(t.leaf_index, t.log_size, *anchor_root, &proof, &root) {
