@@ -82,7 +82,9 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// A block header's claimed hash is not the hash of its fields: forged or corrupted.
-    #[error("block header claims hash {claimed} but its fields hash to {computed}: the header is forged or corrupted")]
+    #[error(
+        "block header claims hash {claimed} but its fields hash to {computed}: the header is forged or corrupted"
+    )]
     HeaderHashMismatch {
         /// The hash the header carries.
         claimed: crate::Hash,
