@@ -1,6 +1,8 @@
 //! The `ancora` binary: `serve | worker | migrate | admin | verify | spv | chainweb`.
 #![forbid(unsafe_code)]
 
+mod cli_offline;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -32,6 +34,14 @@ enum Command {
     /// Administer tenants, users and API keys.
     #[command(subcommand)]
     Admin(ancora::admin::AdminCommand),
+    /// Verify a proof bundle offline (exit 0 verified, 1 a step fails, 2 bad input).
+    Verify(cli_offline::VerifyArgs),
+    /// Chainweb SPV proofs, offline.
+    #[command(subcommand)]
+    Spv(cli_offline::SpvCommand),
+    /// Chainweb block headers, offline.
+    #[command(subcommand)]
+    Chainweb(cli_offline::ChainwebCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +62,21 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The offline commands need no runtime, configuration or logging.
+    let offline = match cli.command {
+        Command::Verify(args) => Some(cli_offline::run_verify(args)),
+        Command::Spv(cli_offline::SpvCommand::Verify(args)) => {
+            Some(cli_offline::run_spv_verify(args))
+        }
+        Command::Chainweb(cli_offline::ChainwebCommand::HeaderHash(args)) => {
+            Some(cli_offline::run_header_hash(args))
+        }
+        command => return run_online(Cli { command, ..cli }),
+    };
+    ExitCode::from(offline.and_then(|c| u8::try_from(c).ok()).unwrap_or(2))
+}
+
+fn run_online(cli: Cli) -> ExitCode {
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -104,6 +129,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(cmd) => {
             let config = Config::from_args(&cli.config, default_listen, None);
             return ancora::admin::run(cmd, &config).await;
+        }
+        Command::Verify(_) | Command::Spv(_) | Command::Chainweb(_) => {
+            anyhow::bail!("internal: an offline command reached the service runtime")
         }
     }
     Ok(ExitCode::SUCCESS)
