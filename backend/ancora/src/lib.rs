@@ -7,6 +7,7 @@
 //! * [`domain`] — validated newtypes.
 //! * [`embedded_pg`] — the private Postgres cluster used when no `DATABASE_URL` is set.
 //! * [`http`] — router, API, errors.
+//! * [`ingest`] — event ingestion, shared by every endpoint that accepts events.
 //! * [`workers`] — the job queue and the batch, anchor and prove jobs.
 //! * [`metrics`] — Prometheus metrics.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod db;
 pub mod domain;
 pub mod embedded_pg;
 pub mod http;
+pub mod ingest;
 pub mod metrics;
 pub mod server;
 pub mod workers;

@@ -2,6 +2,15 @@
 //! system, and the migrations. All SQL lives in this folder, one file per aggregate, as checked
 //! `sqlx::query!` macros; callers own the transaction.
 
+pub mod api_keys;
+pub mod audit;
+pub mod events;
+pub mod idempotency;
+pub mod submitter_keys;
+pub mod tenants;
+pub mod usage;
+pub mod users;
+
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -2,7 +2,9 @@
 //! Shared state, the router and the cross-cutting layers live here.
 
 pub mod api;
+pub mod auth;
 pub mod error;
+pub mod extract;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,0 +1,209 @@
+//! Events: bulk insert (one statement per request), lookups by id and by digest, status.
+//!
+//! Arrays cannot carry NULL elements through the checked macros, so optional columns travel
+//! as sentinels the SQL turns back into NULL: an empty `bytea` (no signature), an empty
+//! string (no metadata), the nil UUID (no signer key).
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::TenantId;
+
+/// The stored facts a receipt is made of.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Event id.
+    pub id: String,
+    /// `sha256` or `sha512_256`.
+    pub digest_alg: String,
+    /// 32 digest bytes.
+    pub digest: Vec<u8>,
+    /// Leaf hash bound into the batch tree.
+    pub leaf_hash: Vec<u8>,
+    /// Receipt time, microseconds since the epoch.
+    pub received_at_micros: i64,
+}
+
+/// Events of `tenant` with these ids (any order; missing ids are simply absent).
+pub async fn find_many(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    ids: &[String],
+) -> sqlx::Result<Vec<StoredEvent>> {
+    sqlx::query_as!(
+        StoredEvent,
+        "SELECT id, digest_alg, digest, leaf_hash, received_at_micros FROM events \
+         WHERE tenant_id = $1 AND id = ANY($2)",
+        tenant.0,
+        ids
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Columns of new events, one entry per event in every vector.
+#[derive(Debug, Default)]
+pub struct NewEvents {
+    /// Ids.
+    pub ids: Vec<String>,
+    /// Digest algorithms.
+    pub digest_algs: Vec<String>,
+    /// Digests.
+    pub digests: Vec<Vec<u8>>,
+    /// Metadata as JSON text, `""` for none.
+    pub metadata: Vec<String>,
+    /// Submitters.
+    pub submitters: Vec<String>,
+    /// Signatures, empty for none.
+    pub signatures: Vec<Vec<u8>>,
+    /// Signer keys, nil for none.
+    pub signer_key_ids: Vec<Uuid>,
+    /// Leaf hashes.
+    pub leaf_hashes: Vec<Vec<u8>>,
+}
+
+/// Inserts the events that do not exist yet and returns the ids it inserted; an id already
+/// stored (say, by a concurrent request) is skipped, and the caller compares it.
+pub async fn insert_new(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    rows: &NewEvents,
+    received_at: OffsetDateTime,
+    received_at_micros: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter, signature,
+                               signer_key_id, received_at, received_at_micros, leaf_hash)
+           SELECT $1, u.id, u.alg, u.digest, NULLIF(u.meta, '')::jsonb, u.submitter,
+                  NULLIF(u.sig, '\x'::bytea),
+                  NULLIF(u.signer, '00000000-0000-0000-0000-000000000000'::uuid),
+                  $2, $3, u.leaf
+           FROM UNNEST($4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
+                       $9::bytea[], $10::uuid[], $11::bytea[])
+                AS u(id, alg, digest, meta, submitter, sig, signer, leaf)
+           ON CONFLICT (tenant_id, id) DO NOTHING
+           RETURNING id"#,
+        tenant.0,
+        received_at,
+        received_at_micros,
+        &rows.ids,
+        &rows.digest_algs,
+        &rows.digests,
+        &rows.metadata,
+        &rows.submitters,
+        &rows.signatures,
+        &rows.signer_key_ids,
+        &rows.leaf_hashes
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Keeps inline contents for the hot window (the archiver moves them on).
+pub async fn insert_contents(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    ids: &[String],
+    contents: &[Vec<u8>],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO event_contents (tenant_id, event_id, content) \
+         SELECT $1, u.id, u.content FROM UNNEST($2::text[], $3::bytea[]) AS u(id, content)",
+        tenant.0,
+        ids,
+        contents
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An event with where it stands in the proof chain.
+#[derive(Debug, Clone)]
+pub struct EventStatus {
+    /// Event id.
+    pub id: String,
+    /// `sha256` or `sha512_256`.
+    pub digest_alg: String,
+    /// Digest bytes.
+    pub digest: Vec<u8>,
+    /// Leaf hash.
+    pub leaf_hash: Vec<u8>,
+    /// Submitter bound into the leaf.
+    pub submitter: String,
+    /// Metadata as submitted.
+    pub metadata: Option<serde_json::Value>,
+    /// Receipt time.
+    pub received_at: OffsetDateTime,
+    /// Receipt time in microseconds (the leaf's).
+    pub received_at_micros: i64,
+    /// Its batch, once batched.
+    pub batch_id: Option<Uuid>,
+    /// Its leaf index in the batch.
+    pub leaf_index: Option<i32>,
+    /// `pending`, `batched`, `anchored` or `proved`.
+    pub status: String,
+    /// The stored proof bundle, once proved.
+    pub bundle: Option<serde_json::Value>,
+}
+
+/// One event of `tenant` with its status and bundle; `None` when `tenant` has no such id.
+pub async fn find_status(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: &str,
+) -> sqlx::Result<Option<EventStatus>> {
+    sqlx::query_as!(
+        EventStatus,
+        r#"SELECT e.id, e.digest_alg, e.digest, e.leaf_hash, e.submitter, e.metadata,
+                  e.received_at, e.received_at_micros, e.batch_id, e.leaf_index,
+                  CASE WHEN p.event_id IS NOT NULL THEN 'proved'
+                       WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
+                       WHEN e.batch_id IS NOT NULL THEN 'batched'
+                       ELSE 'pending' END AS "status!",
+                  p.bundle AS "bundle?"
+           FROM events e
+           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
+           WHERE e.tenant_id = $1 AND e.id = $2"#,
+        tenant.0,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Events of `tenant` whose digest is `digest` (of algorithm `alg`, or any when `None`), in
+/// arrival order, at most `limit`.
+pub async fn find_by_digest(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    digest: &[u8],
+    alg: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<EventStatus>> {
+    sqlx::query_as!(
+        EventStatus,
+        r#"SELECT e.id, e.digest_alg, e.digest, e.leaf_hash, e.submitter, e.metadata,
+                  e.received_at, e.received_at_micros, e.batch_id, e.leaf_index,
+                  CASE WHEN p.event_id IS NOT NULL THEN 'proved'
+                       WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
+                       WHEN e.batch_id IS NOT NULL THEN 'batched'
+                       ELSE 'pending' END AS "status!",
+                  NULL::jsonb AS "bundle?"
+           FROM events e
+           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
+           WHERE e.tenant_id = $1 AND e.digest = $2
+             AND ($3::text IS NULL OR e.digest_alg = $3)
+           ORDER BY e.seq
+           LIMIT $4"#,
+        tenant.0,
+        digest,
+        alg,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,30 @@
+//! Usage counters, per tenant, per UTC day, per metric (billing reads them).
+
+use sqlx::PgConnection;
+use time::Date;
+
+use crate::domain::TenantId;
+
+/// Metric: events accepted (new events only; a replayed event is not counted twice).
+pub const EVENTS_INGESTED: &str = "events_ingested";
+
+/// Adds `n` to the tenant's counter of `metric` on `day`.
+pub async fn add(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    day: Date,
+    metric: &str,
+    n: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO usage_counters (tenant_id, day, metric, count) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, day, metric) DO UPDATE SET count = usage_counters.count + $4",
+        tenant.0,
+        day,
+        metric,
+        n
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! API-key authentication and the one authorization table.
+//!
+//! [`Auth`] is an extractor: it reads `Authorization: Bearer ak_…`, hashes the key and looks
+//! the hash up through the SECURITY DEFINER function `ancora_authenticate_api_key` (the tenant
+//! is not known yet, so row-level security cannot apply). [`authorize`] then decides, in one
+//! `match`, which roles may take which [`Action`]; every handler calls it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use super::{ApiError, AppState};
+use crate::db::api_keys::{self, KeyLookup};
+use crate::domain::{Role, TenantId};
+
+/// An authenticated API key: its tenant, id, role and visible prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Auth {
+    /// The tenant the key belongs to; every query of the request is scoped to it.
+    pub tenant: TenantId,
+    /// The key's id.
+    pub key_id: Uuid,
+    /// The key's role.
+    pub role: Role,
+    /// The visible prefix (`ak_xxxxxxxx`), used as the submitter of events and in audit rows.
+    pub prefix: String,
+}
+
+impl Auth {
+    /// The actor written to the audit log for actions taken with this key.
+    pub fn actor(&self) -> String {
+        format!("api_key:{}", self.prefix)
+    }
+}
+
+/// Everything a key can ask to do. Adding a route means adding (or reusing) one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Submit events.
+    SubmitEvents,
+    /// Read events, receipts and proofs.
+    ReadEvents,
+    /// Verify a proof bundle with this server's trust.
+    VerifyProof,
+    /// List submitter keys and the signature policy.
+    ReadSubmitterKeys,
+    /// Register or revoke submitter keys, change the signature policy.
+    ManageSubmitterKeys,
+}
+
+/// Decides whether `auth`'s role may take `action`: `Ok(())`, or 403 naming the roles that may.
+pub fn authorize(auth: &Auth, action: Action) -> Result<(), ApiError> {
+    use Role::*;
+    let allowed: &[Role] = match action {
+        Action::SubmitEvents => &[Owner, Admin, Submitter],
+        Action::ReadEvents | Action::VerifyProof => &[Owner, Admin, Auditor, Submitter],
+        Action::ReadSubmitterKeys => &[Owner, Admin, Auditor],
+        Action::ManageSubmitterKeys => &[Owner, Admin],
+    };
+    if allowed.contains(&auth.role) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+    Err(ApiError::Forbidden(format!(
+        "an API key with role {} may not do this; it needs one of: {}",
+        auth.role,
+        names.join(", ")
+    )))
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer_key(parts)?;
+        let hash = api_keys::hash_key(key);
+        let mut tx = state.db.system_tx().await?;
+        let found = api_keys::authenticate(&mut tx, &hash).await?;
+        drop(tx);
+        let auth = check_lookup(found)?;
+        touch_throttled(state, &auth).await;
+        Ok(auth)
+    }
+}
+
+fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized("missing API key: send `Authorization: Bearer ak_…`".into())
+    })?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not ASCII".into()))?;
+    let (scheme, key) = value.split_once(' ').ok_or_else(|| {
+        ApiError::Unauthorized("the Authorization header must be `Bearer <API key>`".into())
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized(
+            "the Authorization scheme must be Bearer".into(),
+        ));
+    }
+    let key = key.trim();
+    if !api_keys::has_key_shape(key) {
+        return Err(ApiError::Unauthorized(
+            "malformed API key: expected ak_<8 characters>_<43 characters>".into(),
+        ));
+    }
+    Ok(key)
+}
+
+fn check_lookup(found: Option<KeyLookup>) -> Result<Auth, ApiError> {
+    let k = found.ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+    if k.revoked {
+        return Err(ApiError::Unauthorized(
+            "this API key has been revoked".into(),
+        ));
+    }
+    if !k.tenant_active {
+        return Err(ApiError::Forbidden("this tenant is suspended".into()));
+    }
+    let role = k.role.parse::<Role>().map_err(|e| {
+        ApiError::Internal(anyhow::anyhow!("api key {} has a bad role: {e}", k.prefix))
+    })?;
+    Ok(Auth {
+        tenant: TenantId(k.tenant_id),
+        key_id: k.id,
+        role,
+        prefix: k.prefix,
+    })
+}
+
+/// How often `last_used_at` is written per key (the database also refuses to move it sooner).
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Keys touched recently by this process, so most requests skip the write entirely.
+static TOUCHED: Mutex<Option<HashMap<Uuid, Instant>>> = Mutex::new(None);
+
+/// Updates `last_used_at` at most once a minute per key. A failure is logged, never answered:
+/// the bookkeeping must not fail a request.
+async fn touch_throttled(state: &AppState, auth: &Auth) {
+    let now = Instant::now();
+    {
+        let mut guard = TOUCHED.lock().unwrap_or_else(|p| p.into_inner());
+        let map = guard.get_or_insert_with(HashMap::new);
+        if map
+            .get(&auth.key_id)
+            .is_some_and(|t| now.duration_since(*t) < TOUCH_EVERY)
+        {
+            return;
+        }
+        if map.len() > 100_000 {
+            map.retain(|_, t| now.duration_since(*t) < TOUCH_EVERY);
+        }
+        map.insert(auth.key_id, now);
+    }
+    let result = async {
+        let mut tx = state.db.tenant_tx(auth.tenant).await?;
+        api_keys::touch(&mut tx, auth.tenant, auth.key_id).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, key_prefix = %auth.prefix, "cannot update last_used_at");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(role: Role) -> Auth {
+        Auth {
+            tenant: TenantId(Uuid::nil()),
+            key_id: Uuid::nil(),
+            role,
+            prefix: "ak_test0000".into(),
+        }
+    }
+
+    #[test]
+    fn billing_keys_may_neither_submit_nor_read_events() {
+        assert!(authorize(&auth(Role::Billing), Action::SubmitEvents).is_err());
+        assert!(authorize(&auth(Role::Billing), Action::ReadEvents).is_err());
+    }
+
+    #[test]
+    fn auditors_read_but_do_not_submit_or_manage_keys() {
+        assert!(authorize(&auth(Role::Auditor), Action::ReadEvents).is_ok());
+        assert!(authorize(&auth(Role::Auditor), Action::SubmitEvents).is_err());
+        assert!(authorize(&auth(Role::Auditor), Action::ManageSubmitterKeys).is_err());
+    }
+
+    #[test]
+    fn submitters_submit_and_read_but_do_not_manage_keys() {
+        assert!(authorize(&auth(Role::Submitter), Action::SubmitEvents).is_ok());
+        assert!(authorize(&auth(Role::Submitter), Action::ReadEvents).is_ok());
+        assert!(authorize(&auth(Role::Submitter), Action::ManageSubmitterKeys).is_err());
+    }
+}

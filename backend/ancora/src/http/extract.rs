@@ -1,0 +1,74 @@
+//! `ApiJson<T>`: the JSON body extractor of the API. Every rejection becomes a problem+json
+//! answer that says precisely what is wrong:
+//!
+//! * 415 — no `Content-Type: application/json`;
+//! * 413 — the body is larger than the configured limit;
+//! * 400 — the body is not JSON (with line and column);
+//! * 422 — JSON of the wrong shape (with the path of the offending field: `events[3].digest`).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::error::problem_response;
+
+/// A JSON request body deserialized into `T`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(reject(rejection)),
+        }
+    }
+}
+
+fn reject(rejection: JsonRejection) -> Response {
+    let status = rejection.status();
+    let (slug, title, detail) = match &rejection {
+        JsonRejection::MissingJsonContentType(_) => (
+            "unsupported-media-type",
+            "Unsupported media type",
+            "the body must be JSON sent with Content-Type: application/json".to_owned(),
+        ),
+        JsonRejection::JsonSyntaxError(e) => (
+            "bad-request",
+            "Bad request",
+            format!("the body is not valid JSON: {}", source_text(e)),
+        ),
+        JsonRejection::JsonDataError(e) => (
+            "unprocessable",
+            "Unprocessable content",
+            format!(
+                "the JSON does not have the expected shape: {}",
+                source_text(e)
+            ),
+        ),
+        JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload-too-large",
+            "Payload too large",
+            "the body is larger than this server accepts (ANCORA_MAX_BODY_BYTES)".to_owned(),
+        ),
+        _ => ("bad-request", "Bad request", rejection.body_text()),
+    };
+    problem_response(status, slug, title, detail).into_response()
+}
+
+/// The innermost error message (serde's, with the path and position), without axum's wrapper.
+fn source_text(e: &dyn std::error::Error) -> String {
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
