@@ -113,7 +113,9 @@ pub enum Error {
     #[error("malformed signed note: {0}")]
     MalformedNote(String),
     /// A signed note carries no signature by any key the verifier was given.
-    #[error("no signature by a known key: the note is signed by {signers}, the verifier knows {known}")]
+    #[error(
+        "no signature by a known key: the note is signed by {signers}, the verifier knows {known}"
+    )]
     UnknownKey {
         /// The key names (and hashes) that signed the note.
         signers: String,

@@ -1,9 +1,9 @@
 //! The proof core's one integration-test binary. Each concern is a module.
 #![forbid(unsafe_code)]
 
+mod bundle;
 mod chainweb;
 mod common;
+mod merkle_props;
 mod spv;
 mod tlog;
-mod bundle;
-mod merkle_props;
