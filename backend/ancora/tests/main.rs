@@ -1,2 +1,3 @@
 //! The service's one integration-test binary.
 #![forbid(unsafe_code)]
+mod workers;

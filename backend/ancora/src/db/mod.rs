@@ -2,12 +2,19 @@
 //! system, and the migrations. All SQL lives in this folder, one file per aggregate, as checked
 //! `sqlx::query!` macros; callers own the transaction.
 
+pub mod anchors;
 pub mod api_keys;
 pub mod audit;
+pub mod batches;
 pub mod events;
 pub mod idempotency;
+pub mod jobs;
+pub mod portal;
+pub mod portal_pages;
+pub mod proofs;
 pub mod submitter_keys;
 pub mod tenants;
+pub mod tlog;
 pub mod usage;
 pub mod users;
 

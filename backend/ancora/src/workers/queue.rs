@@ -38,3 +38,48 @@ pub async fn enqueue_batch_job(
         .await?;
     Ok(())
 }
+
+/// Job kind: aggregate a chain's closed batch roots into one anchor.
+pub const KIND_ANCHOR: &str = "anchor";
+
+/// Job kind: build and store every bundle of one batch once its anchor is final.
+pub const KIND_PROVE: &str = "prove";
+
+/// Enqueues the anchoring tick of `chain` (in the caller's transaction): one pending anchor
+/// job per chain, so every root closed before `run_at` goes into the same anchor tree.
+pub async fn enqueue_anchor_job(
+    conn: &mut PgConnection,
+    chain: i32,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    let dedupe = format!("anchor:{chain}");
+    crate::db::jobs::enqueue(
+        conn,
+        KIND_ANCHOR,
+        None,
+        json!({ "chain": chain }),
+        Some(&dedupe),
+        run_at,
+    )
+    .await?;
+    crate::db::jobs::notify(conn, KIND_ANCHOR).await
+}
+
+/// Enqueues the prove job of one batch (in the caller's transaction), run as its tenant.
+pub async fn enqueue_prove_job(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: uuid::Uuid,
+) -> sqlx::Result<()> {
+    let dedupe = format!("prove:{batch}");
+    crate::db::jobs::enqueue(
+        conn,
+        KIND_PROVE,
+        Some(tenant.0),
+        json!({ "batch_id": batch }),
+        Some(&dedupe),
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    crate::db::jobs::notify(conn, KIND_PROVE).await
+}

@@ -1,10 +1,12 @@
 //! The JSON API under `/v1`, one file per resource.
 
+pub mod log;
+
 use axum::Router;
 
 use super::AppState;
 
 /// Routes of the API.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(log::routes())
 }

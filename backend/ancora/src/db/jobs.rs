@@ -1,0 +1,178 @@
+//! The job queue's SQL: claim with a lease, finish, fail with backoff, enqueue with dedupe.
+//!
+//! A job is claimed in its own short transaction (the lease is the lock, never a transaction
+//! held open). Its work then runs in another transaction whose first statement is
+//! [`take`]: deleting the job row with the attempt number it was claimed with, so a worker
+//! whose lease expired and whose job was claimed again finds nothing to delete and rolls back.
+
+use std::time::Duration;
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::Db;
+
+/// A claimed job.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Row id.
+    pub id: i64,
+    /// What to run (`batch`, `anchor`, `prove`).
+    pub kind: String,
+    /// The tenant, for tenant jobs.
+    pub tenant_id: Option<Uuid>,
+    /// Job arguments.
+    pub payload: serde_json::Value,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    /// Attempts after which failures are logged as errors.
+    pub max_attempts: i32,
+}
+
+/// Claims the next due job (or, with `ignore_run_at`, any job whose lease is free: tests use
+/// it so a batch window need not elapse), setting its lease. Commits at once.
+pub async fn claim(db: &Db, lease: Duration, ignore_run_at: bool) -> sqlx::Result<Option<Job>> {
+    let mut tx = db.system_tx().await?;
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let job = sqlx::query_as!(
+        Job,
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => $1::bigint / 1000.0), \
+                         attempts = attempts + 1 \
+         WHERE id = ( \
+             SELECT id FROM jobs \
+             WHERE ($2 OR run_at <= now()) \
+               AND (locked_until IS NULL OR locked_until < now()) \
+             ORDER BY run_at, id \
+             FOR UPDATE SKIP LOCKED \
+             LIMIT 1) \
+         RETURNING id, kind, tenant_id, payload, attempts, max_attempts",
+        lease_ms,
+        ignore_run_at
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// When the next job becomes claimable (its run time, or its lease's end), if any job exists.
+pub async fn next_due(db: &Db) -> sqlx::Result<Option<OffsetDateTime>> {
+    let mut tx = db.system_tx().await?;
+    let at = sqlx::query_scalar!(
+        "SELECT min(GREATEST(run_at, COALESCE(locked_until, run_at))) FROM jobs"
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(at)
+}
+
+/// Deletes the claimed job inside the work's transaction. Returns false when the job is gone
+/// or was claimed again after this lease expired: the caller must then do nothing.
+pub async fn take(conn: &mut PgConnection, job: &Job) -> sqlx::Result<bool> {
+    let n = sqlx::query!(
+        "DELETE FROM jobs WHERE id = $1 AND attempts = $2",
+        job.id,
+        job.attempts
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Records a failure: frees the lease and retries after `backoff`.
+pub async fn fail(db: &Db, job: &Job, error: &str, backoff: Duration) -> sqlx::Result<()> {
+    let mut tx = db.system_tx().await?;
+    let backoff_ms = i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query!(
+        "UPDATE jobs SET locked_until = NULL, last_error = $3, \
+                         run_at = now() + make_interval(secs => $4::bigint / 1000.0) \
+         WHERE id = $1 AND attempts = $2",
+        job.id,
+        job.attempts,
+        error,
+        backoff_ms
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Enqueues a job in the caller's transaction. With a `dedupe` key, a pending job with that
+/// key is kept and only its run time moves earlier.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    kind: &str,
+    tenant: Option<Uuid>,
+    payload: serde_json::Value,
+    dedupe: Option<&str>,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (dedupe_key) DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at)",
+        kind,
+        tenant,
+        payload,
+        dedupe,
+        run_at
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Wakes workers in every process once the caller's transaction commits.
+pub async fn notify(conn: &mut PgConnection, kind: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "SELECT pg_notify($1, $2) AS n",
+        crate::workers::queue::CHANNEL,
+        kind
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Tenants whose oldest pending event is older than `older_than` (the sweeper's question).
+pub async fn stale_pending_tenants(db: &Db, older_than: Duration) -> sqlx::Result<Vec<Uuid>> {
+    let mut tx = db.system_tx().await?;
+    let ms = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+    let rows = sqlx::query_scalar!(
+        r#"SELECT tenant_id AS "tenant_id!" FROM ancora_stale_pending_tenants(make_interval(secs => $1::bigint / 1000.0))"#,
+        ms
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Chains with batch roots waiting longer than `older_than` for an anchor (the sweeper's
+/// other question).
+pub async fn stale_anchor_chains(db: &Db, older_than: Duration) -> sqlx::Result<Vec<i32>> {
+    let mut tx = db.system_tx().await?;
+    let ms = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+    let rows = sqlx::query_scalar!(
+        "SELECT DISTINCT target_chain FROM anchor_queue \
+         WHERE anchor_id IS NULL AND enqueued_at < now() - make_interval(secs => $1::bigint / 1000.0)",
+        ms
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Jobs of `kind` that exist (claimed or not); for tests and metrics.
+pub async fn count_kind(db: &Db, kind: &str) -> sqlx::Result<i64> {
+    let mut tx = db.system_tx().await?;
+    let n = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE kind = $1"#, kind)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}

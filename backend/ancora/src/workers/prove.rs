@@ -1,0 +1,252 @@
+//! The prove job: once a batch's anchor is final, builds every event's bundle and stores it,
+//! so reading a proof is one indexed lookup (and, when hot, a hit in [`ProofCache`]).
+//!
+//! It runs as the batch's tenant: events and proofs are tenant rows; the anchor queue, the
+//! anchor and the log are system rows it can read. Everything is rebuilt from stored hashes
+//! and checked on the way ([`Bundle::build`] refuses a proof that does not lead to its root),
+//! so a storage fault yields a failed job, never a bundle that does not verify.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use ancora_proof::bundle::{Bundle, BundleInput};
+use ancora_proof::event::{ContentDigest, EventLeaf};
+use ancora_proof::merkle::MerkleTree;
+use ancora_proof::{Hash, HashAlgorithm};
+use anyhow::Context as _;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::anchor::{AnchorBackend, Backend};
+use crate::db::jobs::{self, Job};
+use crate::db::{anchors, batches, proofs};
+use crate::domain::TenantId;
+use crate::http::AppState;
+
+const ALG: HashAlgorithm = HashAlgorithm::Sha512_256;
+
+/// Runs one prove job.
+pub async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
+    let tenant = TenantId(job.tenant_id.context("a prove job needs a tenant")?);
+    let batch: Uuid = job
+        .payload
+        .get("batch_id")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .context("a prove job needs a batch id")?;
+    let mut tx = state.db.tenant_tx(tenant).await?;
+    if !jobs::take(&mut tx, job).await? {
+        return Ok(());
+    }
+    let received = prove_batch(&mut tx, state, tenant, batch).await?;
+    tx.commit().await?;
+    let now = OffsetDateTime::now_utc();
+    for at in &received {
+        state
+            .metrics
+            .time_to_proof
+            .observe((now - *at).as_seconds_f64().max(0.0));
+    }
+    tracing::debug!(tenant_id = %tenant, batch_id = %batch, events = received.len(), "batch proved");
+    Ok(())
+}
+
+/// Builds and stores every bundle of `batch`; returns the events' receipt times (empty when
+/// the batch was proved already).
+async fn prove_batch(
+    conn: &mut PgConnection,
+    state: &AppState,
+    tenant: TenantId,
+    batch_id: Uuid,
+) -> anyhow::Result<Vec<OffsetDateTime>> {
+    let batch = batches::get(conn, tenant, batch_id)
+        .await?
+        .with_context(|| format!("batch {batch_id} does not exist"))?;
+    if batch.state == "proved" {
+        return Ok(Vec::new());
+    }
+    let (anchor_id, anchor_index) = anchors::batch_position(conn, batch_id)
+        .await?
+        .with_context(|| format!("batch {batch_id} is not anchored"))?;
+    let anchor = anchors::get(conn, anchor_id)
+        .await?
+        .with_context(|| format!("anchor {anchor_id} does not exist"))?;
+    anyhow::ensure!(anchor.state == "final", "anchor {anchor_id} is not final");
+    let anchor_root = Hash::from_slice(&anchor.root)?;
+    let roots = anchors::anchor_leaves(conn, anchor_id)
+        .await?
+        .iter()
+        .map(|r| Hash::from_slice(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let anchor_tree = MerkleTree::from_leaf_hashes(ALG, roots);
+    anyhow::ensure!(
+        anchor_tree.root() == anchor_root,
+        "anchor {anchor_id}'s stored roots do not give its root"
+    );
+    let anchor_proof = anchor_tree.proof(usize::try_from(anchor_index)?)?;
+    let trust_point = Backend::for_kind(state, &anchor.backend)?
+        .trust_point(conn, &anchor)
+        .await?;
+
+    let events = batches::events_in_order(conn, tenant, batch_id).await?;
+    let leaves = events
+        .iter()
+        .map(|e| event_leaf(tenant, e))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let batch_root = Hash::from_slice(&batch.root)?;
+    let batch_tree = MerkleTree::from_leaf_hashes(ALG, leaves.iter().map(|l| l.1).collect());
+    anyhow::ensure!(
+        batch_tree.root() == batch_root && leaves.len() == usize::try_from(batch.size)?,
+        "batch {batch_id}'s events do not give its root"
+    );
+    let mut ids = Vec::with_capacity(leaves.len());
+    let mut bundles = Vec::with_capacity(leaves.len());
+    for (i, (leaf, _)) in leaves.iter().enumerate() {
+        let bundle = Bundle::build(BundleInput {
+            event: leaf,
+            batch_id: Some(batch_id.to_string()),
+            batch_proof: &batch_tree.proof(i)?,
+            batch_root,
+            anchor_id: anchor_id.to_string(),
+            anchor_proof: &anchor_proof,
+            anchor_root,
+            trust_point: trust_point.clone(),
+        })?;
+        ids.push(leaf.event_id.clone());
+        bundles.push(serde_json::to_value(&bundle)?);
+    }
+    proofs::insert_many(conn, tenant, batch_id, &ids, &bundles).await?;
+    batches::mark_proved(
+        conn,
+        tenant,
+        batch_id,
+        anchor_id,
+        anchor_index,
+        anchor.finalized_at,
+    )
+    .await?;
+    Ok(events.iter().map(|e| e.received_at).collect())
+}
+
+/// Rebuilds an event's leaf from its stored fields and checks it against the stored hash.
+fn event_leaf(tenant: TenantId, e: &batches::ProvableEvent) -> anyhow::Result<(EventLeaf, Hash)> {
+    let digest: ContentDigest = format!("{}:{}", e.digest_alg, hex::encode(&e.digest)).parse()?;
+    let leaf = EventLeaf {
+        tenant_id: tenant.bytes(),
+        event_id: e.id.clone(),
+        digest,
+        submitter: e.submitter.clone(),
+        received_at_micros: e.received_at_micros,
+    };
+    let hash = leaf.leaf_hash()?;
+    anyhow::ensure!(
+        hash.0[..] == e.leaf_hash[..],
+        "event {}'s stored leaf hash does not match its fields",
+        e.id
+    );
+    Ok((leaf, hash))
+}
+
+/// Reads an event's bundle: from the in-process cache, else one indexed lookup (which then
+/// fills the cache). `None` until the event is proved.
+pub async fn read_bundle(
+    state: &AppState,
+    tenant: TenantId,
+    event_id: &str,
+) -> anyhow::Result<Option<Arc<serde_json::Value>>> {
+    let key = (tenant.0, event_id.to_owned());
+    if let Some(hit) = CACHE.get(&key) {
+        return Ok(Some(hit));
+    }
+    let mut tx = state.db.tenant_tx(tenant).await?;
+    let found = proofs::get(&mut tx, tenant, event_id).await?;
+    tx.commit().await?;
+    Ok(found.map(|b| CACHE.insert(key, b)))
+}
+
+/// Entries per generation of the proof cache (two generations are kept).
+const CACHE_GENERATION: usize = 4096;
+
+static CACHE: LazyLock<ProofCache> = LazyLock::new(|| ProofCache::new(CACHE_GENERATION));
+
+/// A bounded cache of stored bundles. Bundles never change once stored, so entries need no
+/// invalidation. Two generations approximate LRU in O(1): hits in the old one are promoted;
+/// when the young one fills, it becomes the old one and the old one is dropped.
+#[derive(Debug)]
+pub struct ProofCache {
+    cap: usize,
+    inner: Mutex<Generations>,
+}
+
+type Key = (Uuid, String);
+
+#[derive(Debug, Default)]
+struct Generations {
+    young: HashMap<Key, Arc<serde_json::Value>>,
+    old: HashMap<Key, Arc<serde_json::Value>>,
+}
+
+impl ProofCache {
+    /// A cache keeping between `cap` and `2·cap` entries.
+    pub fn new(cap: usize) -> Self {
+        ProofCache {
+            cap: cap.max(1),
+            inner: Mutex::new(Generations::default()),
+        }
+    }
+
+    /// The cached bundle, if any.
+    pub fn get(&self, key: &Key) -> Option<Arc<serde_json::Value>> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = g.young.get(key) {
+            return Some(v.clone());
+        }
+        let v = g.old.remove(key)?;
+        self.put(&mut g, key.clone(), v.clone());
+        Some(v)
+    }
+
+    /// Caches a bundle and returns it shared.
+    pub fn insert(&self, key: Key, bundle: serde_json::Value) -> Arc<serde_json::Value> {
+        let v = Arc::new(bundle);
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.put(&mut g, key, v.clone());
+        v
+    }
+
+    fn put(&self, g: &mut Generations, key: Key, v: Arc<serde_json::Value>) {
+        if g.young.len() >= self.cap {
+            g.old = std::mem::take(&mut g.young);
+        }
+        g.young.insert(key, v);
+    }
+
+    /// Number of cached entries.
+    pub fn len(&self) -> usize {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.young.len() + g.old.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_recent_entries_and_forgets_the_oldest_generation() {
+        let cache = ProofCache::new(2);
+        let key = |i: u32| (Uuid::nil(), i.to_string());
+        for i in 0..5 {
+            cache.insert(key(i), serde_json::json!(i));
+        }
+        assert_eq!(cache.get(&key(4)).as_deref(), Some(&serde_json::json!(4)));
+        assert!(cache.get(&key(0)).is_none());
+        assert!(cache.len() <= 4);
+    }
+}

@@ -1,0 +1,108 @@
+//! The worker runtime: a few runner tasks claiming jobs, a LISTEN task that wakes them when
+//! any process commits new work, polling as the fallback (a lost notification costs at most
+//! [`POLL`]), and the sweeper.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use time::OffsetDateTime;
+
+use super::{Ran, queue, run_one, sweep};
+use crate::db::jobs;
+use crate::http::AppState;
+use crate::server::tokio_util_shutdown::Shutdown;
+
+/// Concurrent runner tasks per process.
+pub const RUNNERS: usize = 4;
+
+/// Longest sleep between two looks at the queue.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Runs every worker until `shutdown` triggers.
+pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { listen(state, shutdown).await });
+    }
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { sweep::run(state, shutdown).await });
+    }
+    for _ in 0..RUNNERS {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { runner(state, shutdown).await });
+    }
+    tracing::info!(runners = RUNNERS, "workers started");
+    while let Some(res) = tasks.join_next().await {
+        if let Err(e) = res {
+            tracing::error!(error = %e, "a worker task ended abnormally");
+        }
+    }
+    Ok(())
+}
+
+/// One runner: claim and run jobs while any is due, else sleep until the next is due, a
+/// wake-up, or the poll interval.
+async fn runner(state: AppState, shutdown: Shutdown) {
+    while !shutdown.is_triggered() {
+        // Register for wake-ups before looking, so a notification in between is not lost.
+        let notified = state.wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let wait = match run_one(&state, false).await {
+            Ok(Ran::Done | Ran::Failed(_)) => continue,
+            Ok(Ran::Nothing) => until_next_due(&state).await,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "job queue unreachable");
+                POLL
+            }
+        };
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait() => {}
+        }
+    }
+}
+
+async fn until_next_due(state: &AppState) -> Duration {
+    match jobs::next_due(&state.db).await {
+        Ok(Some(at)) => {
+            let secs = (at - OffsetDateTime::now_utc()).as_seconds_f64();
+            Duration::from_secs_f64(secs.clamp(0.005, POLL.as_secs_f64()))
+        }
+        _ => POLL,
+    }
+}
+
+/// Turns NOTIFYs on the job channel into in-process wake-ups; reconnects after errors.
+async fn listen(state: AppState, shutdown: Shutdown) {
+    while !shutdown.is_triggered() {
+        match PgListener::connect_with(state.db.pool()).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen(queue::CHANNEL).await {
+                    tracing::warn!(error = %e, "cannot LISTEN; polling only");
+                } else {
+                    loop {
+                        tokio::select! {
+                            msg = listener.recv() => match msg {
+                                Ok(_) => state.wake.notify_waiters(),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "LISTEN connection lost");
+                                    break;
+                                }
+                            },
+                            _ = shutdown.wait() => return,
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot connect a LISTEN session"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
+}
