@@ -1,1 +1,11 @@
+//! ancora-chainweb's one integration-test binary. Each concern is a module.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)]
 
+mod it {
+    pub mod common;
+    mod differential_js;
+    mod failures;
+    mod flow;
+    mod vectors;
+}
