@@ -21,7 +21,10 @@ pub fn sign_file_command(
         source,
     })?;
     let cmd = String::from_utf8(bytes).map_err(|_| {
-        Error::Command(format!("{}: the command is not UTF-8 text", cmd_path.display()))
+        Error::Command(format!(
+            "{}: the command is not UTF-8 text",
+            cmd_path.display()
+        ))
     })?;
     if let Err(e) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&cmd) {
         return Err(Error::Command(format!(

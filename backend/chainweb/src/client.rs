@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ancora_proof::Hash;
 use ancora_proof::chainweb::BlockHeader;
 use ancora_proof::spv::{SpvVerification, TransactionOutputProof, verify_against_header};
-use ancora_proof::Hash;
 use serde_json::{Value, json};
 
 use crate::error::one_line;
@@ -99,8 +99,16 @@ impl NodeClient {
         {
             return Err(Error::Config(format!("node URL {bad:?} is not http(s)")));
         }
-        if cfg.network.is_empty() || !cfg.network.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(Error::Config(format!("network id {:?} is not valid", cfg.network)));
+        if cfg.network.is_empty()
+            || !cfg
+                .network
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::Config(format!(
+                "network id {:?} is not valid",
+                cfg.network
+            )));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.request_timeout)
@@ -131,10 +139,17 @@ impl NodeClient {
 
     /// `POST …/pact/api/v1/send`: submits commands; returns their request keys, which must
     /// be the commands' own hashes ([`Error::Malformed`] otherwise).
-    pub async fn send(&self, chain: ChainId, cmds: &[SignedCommand]) -> Result<Vec<RequestKey>, Error> {
+    pub async fn send(
+        &self,
+        chain: ChainId,
+        cmds: &[SignedCommand],
+    ) -> Result<Vec<RequestKey>, Error> {
         let body = json!({ "cmds": cmds });
         let expected: Vec<RequestKey> = cmds.iter().map(SignedCommand::request_key).collect();
-        let call = Call { post: Some(&body), ..self.pact(chain, "send", "send response") };
+        let call = Call {
+            post: Some(&body),
+            ..self.pact(chain, "send", "send response")
+        };
         self.run(&call, |v| {
             let keys = v
                 .get("requestKeys")
@@ -142,7 +157,11 @@ impl NodeClient {
                 .ok_or("missing array field `requestKeys`")?;
             let keys = keys
                 .iter()
-                .map(|k| k.as_str().ok_or("a request key is not a string").map(RequestKey::parse))
+                .map(|k| {
+                    k.as_str()
+                        .ok_or("a request key is not a string")
+                        .map(RequestKey::parse)
+                })
                 .collect::<Result<Result<Vec<_>, _>, _>>()?
                 .map_err(|e| e.to_string())?;
             if keys != expected {
@@ -163,19 +182,27 @@ impl NodeClient {
         confirmation_depth: Option<u32>,
     ) -> Result<BTreeMap<RequestKey, CommandResult>, Error> {
         let body = json!({ "requestKeys": keys });
-        let mut call = Call { post: Some(&body), ..self.pact(chain, "poll", "poll response") };
+        let mut call = Call {
+            post: Some(&body),
+            ..self.pact(chain, "poll", "poll response")
+        };
         if let Some(d) = confirmation_depth {
             call.query.push(("confirmationDepth", d.to_string()));
         }
         self.run(&call, |v| {
-            let obj = v.as_object().ok_or("expected a JSON object keyed by request key")?;
+            let obj = v
+                .as_object()
+                .ok_or("expected a JSON object keyed by request key")?;
             let mut out = BTreeMap::new();
             for (k, r) in obj {
                 let key = RequestKey::parse(k).map_err(|e| e.to_string())?;
                 if !keys.contains(&key) {
-                    return Err(format!("result for request key {key}, which was not asked for"));
+                    return Err(format!(
+                        "result for request key {key}, which was not asked for"
+                    ));
                 }
-                let result = CommandResult::from_json_value(r).map_err(|e| format!("result for {key}: {e}"))?;
+                let result = CommandResult::from_json_value(r)
+                    .map_err(|e| format!("result for {key}: {e}"))?;
                 if result.req_key != key {
                     return Err(format!("result under {key} has reqKey {}", result.req_key));
                 }
@@ -206,7 +233,12 @@ impl NodeClient {
 
     /// `POST …/chain/{source}/pact/spv`: the proof of `key`'s output, leading to a block
     /// on `target`. The proof is decoded and must name `target` as its chain.
-    pub async fn spv(&self, source: ChainId, key: RequestKey, target: ChainId) -> Result<FetchedSpv, Error> {
+    pub async fn spv(
+        &self,
+        source: ChainId,
+        key: RequestKey,
+        target: ChainId,
+    ) -> Result<FetchedSpv, Error> {
         let body = json!({ "requestKey": key, "targetChainId": target.to_string() });
         let call = Call {
             post: Some(&body),
@@ -217,12 +249,20 @@ impl NodeClient {
             what: "SPV proof",
         };
         self.run(&call, |v| {
-            let text = v.as_str().ok_or("expected a JSON string holding base64url")?;
+            let text = v
+                .as_str()
+                .ok_or("expected a JSON string holding base64url")?;
             let proof = TransactionOutputProof::decode_response(text).map_err(|e| e.to_string())?;
             if proof.chain != target.0 {
-                return Err(format!("the proof targets chain {}, not {target}", proof.chain));
+                return Err(format!(
+                    "the proof targets chain {}, not {target}",
+                    proof.chain
+                ));
             }
-            Ok(FetchedSpv { text: text.to_owned(), proof })
+            Ok(FetchedSpv {
+                text: text.to_owned(),
+                proof,
+            })
         })
         .await
     }
@@ -257,12 +297,20 @@ impl NodeClient {
 
     /// `GET …/chain/{chain}/header?minheight=&maxheight=` in the object encoding, following
     /// `next` pages. Every header must be on `chain` and hash to its claimed hash.
-    pub async fn headers(&self, chain: ChainId, min_height: u64, max_height: u64) -> Result<Vec<BlockHeader>, Error> {
+    pub async fn headers(
+        &self,
+        chain: ChainId,
+        min_height: u64,
+        max_height: u64,
+    ) -> Result<Vec<BlockHeader>, Error> {
         const MAX_PAGES: usize = 1_000;
         let mut out = Vec::new();
         let mut next: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut query = vec![("minheight", min_height.to_string()), ("maxheight", max_height.to_string())];
+            let mut query = vec![
+                ("minheight", min_height.to_string()),
+                ("maxheight", max_height.to_string()),
+            ];
             if let Some(n) = next.take() {
                 query.push(("next", n));
             }
@@ -282,17 +330,25 @@ impl NodeClient {
                         .ok_or_else(|| Parse::Bad("missing array field `items`".to_owned()))?;
                     let mut headers = Vec::with_capacity(items.len());
                     for item in items {
-                        let h = BlockHeader::from_json_value(item).map_err(|e| Parse::Bad(e.to_string()))?;
+                        let h = BlockHeader::from_json_value(item)
+                            .map_err(|e| Parse::Bad(e.to_string()))?;
                         check_header(&h, chain)?;
                         if h.height < min_height || h.height > max_height {
-                            return Err(Parse::Bad(format!("header at height {} is outside the range asked", h.height)));
+                            return Err(Parse::Bad(format!(
+                                "header at height {} is outside the range asked",
+                                h.height
+                            )));
                         }
                         headers.push(h);
                     }
                     let next = match v.get("next") {
                         None | Some(Value::Null) => None,
                         Some(Value::String(s)) => Some(s.clone()),
-                        Some(_) => return Err(Parse::Bad("field `next` must be a string or null".to_owned())),
+                        Some(_) => {
+                            return Err(Parse::Bad(
+                                "field `next` must be a string or null".to_owned(),
+                            ));
+                        }
                     };
                     Ok((headers, next))
                 })
@@ -317,26 +373,39 @@ impl NodeClient {
             timeout: self.cfg.request_timeout,
             what: "cut",
         };
-        self.run(&call, |v| Cut::deserialize_value(v)).await
+        self.run(&call, Cut::deserialize_value).await
     }
 
     /// Fetches `key`'s SPV proof for a block on `chain`, then the header the proof leads to
     /// (by its hash), and verifies the proof against it with `ancora-proof`. Whether that
     /// block is deep enough on the canonical chain is the caller's judgement (compare its
     /// height with [`cut`](Self::cut)).
-    pub async fn verified_spv(&self, chain: ChainId, key: RequestKey) -> Result<(FetchedSpv, SpvVerification), Error> {
+    pub async fn verified_spv(
+        &self,
+        chain: ChainId,
+        key: RequestKey,
+    ) -> Result<(FetchedSpv, SpvVerification), Error> {
         let spv = self.spv(chain, key, chain).await?;
         let header = self.header(chain, &spv.proof.run()).await?;
         let verification = verify_against_header(&spv.proof, chain.0, &header)?;
         Ok((spv, verification))
     }
 
-    async fn run<T>(&self, call: &Call<'_>, parse: impl Fn(&Value) -> Result<T, String>) -> Result<T, Error> {
-        self.run_checked(call, |v| parse(v).map_err(Parse::Bad)).await
+    async fn run<T>(
+        &self,
+        call: &Call<'_>,
+        parse: impl Fn(&Value) -> Result<T, String>,
+    ) -> Result<T, Error> {
+        self.run_checked(call, |v| parse(v).map_err(Parse::Bad))
+            .await
     }
 
     /// The retry and fail-over loop (see the module docs).
-    async fn run_checked<T>(&self, call: &Call<'_>, parse: impl Fn(&Value) -> Result<T, Parse>) -> Result<T, Error> {
+    async fn run_checked<T>(
+        &self,
+        call: &Call<'_>,
+        parse: impl Fn(&Value) -> Result<T, Parse>,
+    ) -> Result<T, Error> {
         let mut attempts = 0u32;
         let mut last = Error::Config("no node was tried".to_owned());
         for base in &self.cfg.nodes {
@@ -440,7 +509,10 @@ enum Parse {
 /// A header from a node: on the chain asked, and its fields hash to its claimed hash.
 fn check_header(h: &BlockHeader, chain: ChainId) -> Result<(), Parse> {
     if h.chain_id != chain.0 {
-        return Err(Parse::Bad(format!("header is on chain {}, not {chain}", h.chain_id)));
+        return Err(Parse::Bad(format!(
+            "header is on chain {}, not {chain}",
+            h.chain_id
+        )));
     }
     h.check_hash().map(|_| ()).map_err(Parse::Proof)
 }

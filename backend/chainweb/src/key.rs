@@ -73,7 +73,11 @@ impl SecretKey {
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey(<redacted>, public: {})", self.public_key_hex())
+        write!(
+            f,
+            "SecretKey(<redacted>, public: {})",
+            self.public_key_hex()
+        )
     }
 }
 

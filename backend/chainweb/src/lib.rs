@@ -26,8 +26,8 @@ pub mod types;
 
 pub use client::{NodeClient, NodeClientConfig};
 pub use command::{
-    Cap, ContPayload, ExecPayload, Meta, PactCommand, PactPayload, SignedCommand, Signer,
-    hash_cmd, sign_cmd_string,
+    Cap, ContPayload, ExecPayload, Meta, PactCommand, PactPayload, SignedCommand, Signer, hash_cmd,
+    sign_cmd_string,
 };
 pub use error::Error;
 pub use key::SecretKey;

@@ -84,7 +84,9 @@ impl FromStr for ChainId {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::ChainId(s.to_owned()));
         }
-        s.parse().map(ChainId).map_err(|_| Error::ChainId(s.to_owned()))
+        s.parse()
+            .map(ChainId)
+            .map_err(|_| Error::ChainId(s.to_owned()))
     }
 }
 
@@ -151,7 +153,9 @@ pub struct CommandResult {
 impl CommandResult {
     /// Parses a CommandResult; the error names the field at fault.
     pub fn from_json_value(v: &Value) -> Result<Self, String> {
-        let obj = v.as_object().ok_or("a CommandResult must be a JSON object")?;
+        let obj = v
+            .as_object()
+            .ok_or("a CommandResult must be a JSON object")?;
         let req_key = obj
             .get("reqKey")
             .and_then(Value::as_str)
@@ -162,21 +166,34 @@ impl CommandResult {
             .and_then(Value::as_object)
             .ok_or("missing object field `result`")?;
         let result = match result.get("status").and_then(Value::as_str) {
-            Some("success") => PactOutcome::Success(result.get("data").cloned().unwrap_or_default()),
-            Some("failure") => PactOutcome::Failure(result.get("error").cloned().unwrap_or_default()),
+            Some("success") => {
+                PactOutcome::Success(result.get("data").cloned().unwrap_or_default())
+            }
+            Some("failure") => {
+                PactOutcome::Failure(result.get("error").cloned().unwrap_or_default())
+            }
             _ => return Err("field `result.status` must be \"success\" or \"failure\"".to_owned()),
         };
         let gas = match obj.get("gas") {
             None | Some(Value::Null) => 0,
-            Some(g) => g.as_u64().ok_or("field `gas` must be a non-negative integer")?,
+            Some(g) => g
+                .as_u64()
+                .ok_or("field `gas` must be a non-negative integer")?,
         };
         let tx_id = match obj.get("txId") {
             None | Some(Value::Null) => None,
-            Some(t) => Some(t.as_u64().ok_or("field `txId` must be a non-negative integer")?),
+            Some(t) => Some(
+                t.as_u64()
+                    .ok_or("field `txId` must be a non-negative integer")?,
+            ),
         };
         let logs = match obj.get("logs") {
             None | Some(Value::Null) => None,
-            Some(l) => Some(l.as_str().ok_or("field `logs` must be a string")?.to_owned()),
+            Some(l) => Some(
+                l.as_str()
+                    .ok_or("field `logs` must be a string")?
+                    .to_owned(),
+            ),
         };
         let events = match obj.get("events") {
             None | Some(Value::Null) => Vec::new(),

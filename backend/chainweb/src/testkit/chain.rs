@@ -69,12 +69,18 @@ impl Chains {
     /// core's own tests rule out; it returns an error string instead.
     pub fn genesis() -> Result<Self, String> {
         let v: Value = serde_json::from_str(GENESIS).map_err(|e| format!("genesis vector: {e}"))?;
-        let items = v.get("headers").and_then(Value::as_array).ok_or("genesis vector: no headers")?;
+        let items = v
+            .get("headers")
+            .and_then(Value::as_array)
+            .ok_or("genesis vector: no headers")?;
         let mut chains = BTreeMap::new();
         let mut headers = HashMap::new();
         for item in items {
-            let header = BlockHeader::from_json_value(item).map_err(|e| format!("genesis header: {e}"))?;
-            header.check_hash().map_err(|e| format!("genesis header: {e}"))?;
+            let header =
+                BlockHeader::from_json_value(item).map_err(|e| format!("genesis header: {e}"))?;
+            header
+                .check_hash()
+                .map_err(|e| format!("genesis header: {e}"))?;
             let neighbors = header.adjacents.keys().copied().collect();
             headers.insert(header.compute_hash(), header.clone());
             chains.insert(
@@ -93,23 +99,39 @@ impl Chains {
                 },
             );
         }
-        Ok(Chains { chains, headers, next_tx_id: 1, nonce_salt: 0 })
+        Ok(Chains {
+            chains,
+            headers,
+            next_tx_id: 1,
+            nonce_salt: 0,
+        })
     }
 
     /// The height of the chains (all chains advance together).
     pub fn height(&self) -> u64 {
-        self.chains.values().map(|c| c.blocks.len() as u64 - 1).min().unwrap_or(0)
+        self.chains
+            .values()
+            .map(|c| c.blocks.len() as u64 - 1)
+            .min()
+            .unwrap_or(0)
     }
 
     /// The canonical block at `height` on `chain`.
     pub fn block(&self, chain: u32, height: u64) -> Option<&Block> {
-        self.chains.get(&chain)?.blocks.get(usize::try_from(height).ok()?)
+        self.chains
+            .get(&chain)?
+            .blocks
+            .get(usize::try_from(height).ok()?)
     }
 
     /// A canonical transaction by request key.
     pub fn find(&self, chain: u32, key: &RequestKey) -> Option<Found<'_>> {
         self.chains.get(&chain)?.blocks.iter().find_map(|block| {
-            block.keys.iter().position(|k| k == key).map(|index| Found { block, index })
+            block
+                .keys
+                .iter()
+                .position(|k| k == key)
+                .map(|index| Found { block, index })
         })
     }
 
@@ -121,14 +143,26 @@ impl Chains {
         let parents: BTreeMap<u32, Hash> = self
             .chains
             .iter()
-            .filter_map(|(id, c)| c.blocks.get(height as usize).map(|b| (*id, b.header.compute_hash())))
+            .filter_map(|(id, c)| {
+                c.blocks
+                    .get(height as usize)
+                    .map(|b| (*id, b.header.compute_hash()))
+            })
             .collect();
         let ids: Vec<u32> = self.chains.keys().copied().collect();
         for id in ids {
-            let Some(chain) = self.chains.get_mut(&id) else { continue };
-            let Some(parent) = chain.blocks.last() else { continue };
+            let Some(chain) = self.chains.get_mut(&id) else {
+                continue;
+            };
+            let Some(parent) = chain.blocks.last() else {
+                continue;
+            };
             let parent_header = parent.header.clone();
-            let recorded: Vec<String> = chain.blocks.iter().flat_map(|b| b.anchors.iter().cloned()).collect();
+            let recorded: Vec<String> = chain
+                .blocks
+                .iter()
+                .flat_map(|b| b.anchors.iter().cloned())
+                .collect();
             let pending: Vec<Pending> = std::mem::take(&mut chain.mempool)
                 .into_iter()
                 .filter(|p| p.cmd.meta.creation_time.saturating_add(p.cmd.meta.ttl) >= now_secs)
@@ -168,14 +202,19 @@ impl Chains {
                     "txId": self.next_tx_id,
                 });
                 self.next_tx_id += 1;
-                transactions.push((p.signed.to_json().into_bytes(), output.to_string().into_bytes()));
+                transactions.push((
+                    p.signed.to_json().into_bytes(),
+                    output.to_string().into_bytes(),
+                ));
                 block.keys.push(p.key);
                 block.outputs.push(output);
                 block.pending.push(p);
             }
             let parent_hash = parent_header.compute_hash();
             let payload = Payload {
-                miner_data: br#"{"account":"ancora-testkit","predicate":"keys-all","public-keys":[]}"#.to_vec(),
+                miner_data:
+                    br#"{"account":"ancora-testkit","predicate":"keys-all","public-keys":[]}"#
+                        .to_vec(),
                 coinbase: json!({
                     "gas": 0, "result": {"status": "success", "data": "Write succeeded"},
                     "reqKey": parent_hash.to_b64url(), "logs": null, "metaData": null,
@@ -188,11 +227,18 @@ impl Chains {
             let mut header = parent_header;
             header.height += 1;
             header.parent = parent_hash;
-            header.adjacents = chain.neighbors.iter().filter_map(|n| parents.get(n).map(|h| (*n, *h))).collect();
+            header.adjacents = chain
+                .neighbors
+                .iter()
+                .filter_map(|n| parents.get(n).map(|h| (*n, *h)))
+                .collect();
             header.payload_hash = payload.hashes().payload_hash;
             header.creation_time = now_micros.max(header.creation_time + 1);
             header.weight = add_one(header.weight);
-            header.nonce = self.nonce_salt.wrapping_mul(1_000_003).wrapping_add(header.height);
+            header.nonce = self
+                .nonce_salt
+                .wrapping_mul(1_000_003)
+                .wrapping_add(header.height);
             header.hash = None;
             header.hash = Some(header.compute_hash());
             block.header = header;
@@ -224,18 +270,34 @@ impl Chains {
     /// outputs → payload → header, then one hop per height along a shortest path in the
     /// graph (the header at height `h + k` on the k-th chain of the path names the previous
     /// one as an adjacent parent). Errors are the node's 400 texts.
-    pub fn spv(&self, source: u32, key: &RequestKey, target: u32) -> Result<TransactionOutputProof, String> {
-        let found = self.find(source, key).ok_or_else(|| format!("Transaction with request key {key} not found"))?;
-        let payload = found.block.payload.as_ref().ok_or("no payload for the block")?;
-        let mut proof = build_output_proof(payload, found.index, &found.block.header).map_err(|e| e.to_string())?;
-        let path = self.path(source, target).ok_or_else(|| format!("chain {target} is not in the graph"))?;
+    pub fn spv(
+        &self,
+        source: u32,
+        key: &RequestKey,
+        target: u32,
+    ) -> Result<TransactionOutputProof, String> {
+        let found = self
+            .find(source, key)
+            .ok_or_else(|| format!("Transaction with request key {key} not found"))?;
+        let payload = found
+            .block
+            .payload
+            .as_ref()
+            .ok_or("no payload for the block")?;
+        let mut proof = build_output_proof(payload, found.index, &found.block.header)
+            .map_err(|e| e.to_string())?;
+        let path = self
+            .path(source, target)
+            .ok_or_else(|| format!("chain {target} is not in the graph"))?;
         let mut height = found.block.header.height;
         for hop in path.windows(2) {
             height += 1;
             let child = self.block(hop[1], height).ok_or(
                 "SPV target not reachable: target chain not reachable. Chainweb instance is too young",
             )?;
-            proof.extend(&child.header, HeaderLink::Adjacent(hop[0])).map_err(|e| e.to_string())?;
+            proof
+                .extend(&child.header, HeaderLink::Adjacent(hop[0]))
+                .map_err(|e| e.to_string())?;
         }
         Ok(proof)
     }
@@ -256,7 +318,12 @@ impl Chains {
                 path.reverse();
                 return Some(path);
             }
-            for n in self.chains.get(&c).map(|ch| ch.neighbors.as_slice()).unwrap_or_default() {
+            for n in self
+                .chains
+                .get(&c)
+                .map(|ch| ch.neighbors.as_slice())
+                .unwrap_or_default()
+            {
                 if !seen.contains(n) {
                     seen.push(*n);
                     prev.insert(*n, c);

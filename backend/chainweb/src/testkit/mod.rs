@@ -52,13 +52,21 @@ pub(crate) struct State {
 
 impl State {
     pub fn now_secs(&self) -> u64 {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         real.saturating_add_signed(self.clock_offset_secs)
     }
 
     pub fn now_micros(&self) -> u64 {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_micros()).unwrap_or(0);
-        self.now_secs().saturating_mul(1_000_000).saturating_add(u64::from(real))
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_micros())
+            .unwrap_or(0);
+        self.now_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(real))
     }
 
     fn mine(&mut self, rounds: u64) {
@@ -76,7 +84,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -112,7 +122,11 @@ impl TestNode {
                 })
                 .await;
         });
-        Ok(TestNode { addr, shared, shutdown: Some(tx) })
+        Ok(TestNode {
+            addr,
+            shared,
+            shutdown: Some(tx),
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -138,23 +152,39 @@ impl TestNode {
 
     /// The canonical header at `height` on `chain`.
     pub fn header(&self, chain: u32, height: u64) -> Option<BlockHeader> {
-        self.shared.lock().chains.block(chain, height).map(|b| b.header.clone())
+        self.shared
+            .lock()
+            .chains
+            .block(chain, height)
+            .map(|b| b.header.clone())
     }
 
     /// The next `k` requests fail with HTTP `status` (a 5xx, normally 503).
     pub fn fail_next(&self, k: usize, status: u16) {
-        self.shared.lock().faults.fail.extend(std::iter::repeat_n(status, k));
+        self.shared
+            .lock()
+            .faults
+            .fail
+            .extend(std::iter::repeat_n(status, k));
     }
 
     /// The next `k` requests are answered only after `delay`.
     pub fn delay_next(&self, k: usize, delay: Duration) {
-        self.shared.lock().faults.delay.extend(std::iter::repeat_n(delay, k));
+        self.shared
+            .lock()
+            .faults
+            .delay
+            .extend(std::iter::repeat_n(delay, k));
     }
 
     /// The next request is answered with `status` and `body` (JSON content type), whatever
     /// it asked: garbage, a forged header, a bad proof. Calls queue up.
     pub fn respond_next(&self, status: u16, body: impl Into<String>) {
-        self.shared.lock().faults.canned.push_back((status, body.into()));
+        self.shared
+            .lock()
+            .faults
+            .canned
+            .push_back((status, body.into()));
     }
 
     /// Orphans the last `depth` blocks (of every chain, since chains are linked) and

@@ -106,7 +106,12 @@ fn string_literal(s: &str) -> Result<(String, &str), String> {
 
 /// Runs `code` with `gas_limit`; `is_recorded` says whether an anchor id is already on the
 /// chain; `force_gas_error` makes it fail as if out of gas.
-pub fn run(code: &str, gas_limit: u64, force_gas_error: bool, is_recorded: impl Fn(&str) -> bool) -> Outcome {
+pub fn run(
+    code: &str,
+    gas_limit: u64,
+    force_gas_error: bool,
+    is_recorded: impl Fn(&str) -> bool,
+) -> Outcome {
     let program = match parse(code) {
         Ok(p) => p,
         Err(m) => return failure(m, "EvalError", GAS_LITERAL.min(gas_limit)),
@@ -116,7 +121,11 @@ pub fn run(code: &str, gas_limit: u64, force_gas_error: bool, is_recorded: impl 
         Program::RecordAnchor { .. } => GAS_RECORD_ANCHOR,
     };
     if force_gas_error || gas_limit < cost {
-        let used = if force_gas_error { gas_limit.max(1) + cost } else { cost };
+        let used = if force_gas_error {
+            gas_limit.max(1) + cost
+        } else {
+            cost
+        };
         return failure(
             format!("Gas limit ({gas_limit}) exceeded: {used}"),
             "GasError",
@@ -130,9 +139,17 @@ pub fn run(code: &str, gas_limit: u64, force_gas_error: bool, is_recorded: impl 
             events: Vec::new(),
             anchored: None,
         },
-        Program::RecordAnchor { namespace, id, root } => {
+        Program::RecordAnchor {
+            namespace,
+            id,
+            root,
+        } => {
             if is_recorded(&id) {
-                return failure(format!("anchor {id} is already recorded"), "TxFailure", cost);
+                return failure(
+                    format!("anchor {id} is already recorded"),
+                    "TxFailure",
+                    cost,
+                );
             }
             Outcome {
                 result: json!({ "status": "success", "data": root }),
@@ -167,12 +184,25 @@ mod tests {
 
     #[test]
     fn the_supported_forms_parse_and_others_do_not() {
-        assert_eq!(parse(r#" "a \"b\"" "#), Ok(Program::Literal("a \"b\"".into())));
+        assert_eq!(
+            parse(r#" "a \"b\"" "#),
+            Ok(Program::Literal("a \"b\"".into()))
+        );
         assert_eq!(
             parse(r#"(free.ancora-anchor.record-anchor "b-1" "r")"#),
-            Ok(Program::RecordAnchor { namespace: Some("free".into()), id: "b-1".into(), root: "r".into() })
+            Ok(Program::RecordAnchor {
+                namespace: Some("free".into()),
+                id: "b-1".into(),
+                root: "r".into()
+            })
         );
-        for bad in ["(+ 1 2)", "\"x", "(ancora-anchor.record-anchor \"a\")", "(xancora-anchor.record-anchor \"a\" \"b\")", ""] {
+        for bad in [
+            "(+ 1 2)",
+            "\"x",
+            "(ancora-anchor.record-anchor \"a\")",
+            "(xancora-anchor.record-anchor \"a\" \"b\")",
+            "",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

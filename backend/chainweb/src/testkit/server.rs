@@ -1,4 +1,8 @@
 //! The node double's HTTP surface: chainweb-node's paths, bodies and error texts.
+//!
+//! Handlers return early with a ready `Response` as the error; its size does not matter in
+//! a test double, hence `clippy::result_large_err` is allowed here.
+#![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -39,7 +43,11 @@ async fn faults(AxState(s): AxState<St>, req: Request, next: Next) -> Response {
     let (delay, fail, canned) = {
         let mut st = s.lock();
         let f = &mut st.faults;
-        (f.delay.pop_front(), f.fail.pop_front(), f.canned.pop_front())
+        (
+            f.delay.pop_front(),
+            f.fail.pop_front(),
+            f.canned.pop_front(),
+        )
     };
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
@@ -68,7 +76,9 @@ fn chain_of(s: &Shared, net: &str, cid: &str) -> Result<u32, Response> {
     if net != NETWORK {
         return Err(not_found(format!("unknown network {net}")));
     }
-    let id: u32 = cid.parse().map_err(|_| not_found(format!("invalid chain id {cid}")))?;
+    let id: u32 = cid
+        .parse()
+        .map_err(|_| not_found(format!("invalid chain id {cid}")))?;
     if !s.lock().chains.chains.contains_key(&id) {
         return Err(not_found(format!("unknown chain {cid}")));
     }
@@ -79,7 +89,11 @@ fn json_body(body: &str) -> Result<Value, Response> {
     serde_json::from_str(body).map_err(|e| bad(format!("Error in $: {e}")))
 }
 
-async fn send(AxState(s): AxState<St>, Path((net, cid)): Path<(String, String)>, body: String) -> Response {
+async fn send(
+    AxState(s): AxState<St>,
+    Path((net, cid)): Path<(String, String)>,
+    body: String,
+) -> Response {
     let chain = match chain_of(&s, &net, &cid) {
         Ok(c) => c,
         Err(r) => return r,
@@ -88,7 +102,11 @@ async fn send(AxState(s): AxState<St>, Path((net, cid)): Path<(String, String)>,
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(cmds) = v.get("cmds").and_then(Value::as_array).filter(|c| !c.is_empty()) else {
+    let Some(cmds) = v
+        .get("cmds")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+    else {
         return bad("Error in $: expected a non-empty array `cmds`");
     };
     let mut st = s.lock();
@@ -110,13 +128,19 @@ async fn send(AxState(s): AxState<St>, Path((net, cid)): Path<(String, String)>,
             ));
         }
         if cmd.meta.creation_time.saturating_add(cmd.meta.ttl) < now {
-            return bad(format!("Validation failed for hash {key}: Transaction time-to-live is expired"));
+            return bad(format!(
+                "Validation failed for hash {key}: Transaction time-to-live is expired"
+            ));
         }
         if cmd.meta.creation_time > now + 90 {
-            return bad(format!("Validation failed for hash {key}: Transaction creation time too far in the future"));
+            return bad(format!(
+                "Validation failed for hash {key}: Transaction creation time too far in the future"
+            ));
         }
         if st.chains.find(chain, &key).is_some() {
-            return bad(format!("Validation failed for hash {key}: Transaction already exists on chain"));
+            return bad(format!(
+                "Validation failed for hash {key}: Transaction already exists on chain"
+            ));
         }
         accepted.push(Pending { key, signed, cmd });
     }
@@ -189,12 +213,20 @@ async fn poll(
     axum::Json(out).into_response()
 }
 
-async fn listen(AxState(s): AxState<St>, Path((net, cid)): Path<(String, String)>, body: String) -> Response {
+async fn listen(
+    AxState(s): AxState<St>,
+    Path((net, cid)): Path<(String, String)>,
+    body: String,
+) -> Response {
     let chain = match chain_of(&s, &net, &cid) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let key = match json_body(&body).map(|v| v.get("listen").and_then(Value::as_str).map(RequestKey::parse)) {
+    let key = match json_body(&body).map(|v| {
+        v.get("listen")
+            .and_then(Value::as_str)
+            .map(RequestKey::parse)
+    }) {
         Ok(Some(Ok(k))) => k,
         Ok(_) => return bad("Error in $: expected {\"listen\": <request key>}"),
         Err(r) => return r,
@@ -214,7 +246,11 @@ async fn listen(AxState(s): AxState<St>, Path((net, cid)): Path<(String, String)
     }
 }
 
-async fn spv(AxState(s): AxState<St>, Path((net, cid)): Path<(String, String)>, body: String) -> Response {
+async fn spv(
+    AxState(s): AxState<St>,
+    Path((net, cid)): Path<(String, String)>,
+    body: String,
+) -> Response {
     let chain = match chain_of(&s, &net, &cid) {
         Ok(c) => c,
         Err(r) => return r,
@@ -223,7 +259,11 @@ async fn spv(AxState(s): AxState<St>, Path((net, cid)): Path<(String, String)>, 
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(Ok(key)) = v.get("requestKey").and_then(Value::as_str).map(RequestKey::parse) else {
+    let Some(Ok(key)) = v
+        .get("requestKey")
+        .and_then(Value::as_str)
+        .map(RequestKey::parse)
+    else {
         return bad("Error in $.requestKey: invalid request key");
     };
     let target = match v.get("targetChainId") {
@@ -249,7 +289,11 @@ fn wants_object(headers: &HeaderMap) -> bool {
 }
 
 fn encode_header(h: &ancora_proof::chainweb::BlockHeader, object: bool) -> Value {
-    if object { h.to_json_value() } else { Value::String(b64url_encode(&h.encode())) }
+    if object {
+        h.to_json_value()
+    } else {
+        Value::String(b64url_encode(&h.encode()))
+    }
 }
 
 async fn header_by_hash(
@@ -264,7 +308,13 @@ async fn header_by_hash(
     let Ok(hash) = Hash::from_b64url(&hash) else {
         return bad(format!("invalid block hash {hash}"));
     };
-    let found = s.lock().chains.headers.get(&hash).filter(|h| h.chain_id == chain).cloned();
+    let found = s
+        .lock()
+        .chains
+        .headers
+        .get(&hash)
+        .filter(|h| h.chain_id == chain)
+        .cloned();
     match found {
         Some(h) => axum::Json(encode_header(&h, wants_object(&headers))).into_response(),
         None => not_found(format!("block header {hash} not found")),
@@ -281,7 +331,10 @@ async fn headers(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let num = |name: &str| q.get(name).map(|v| v.parse::<u64>().map_err(|_| bad(format!("invalid {name}"))));
+    let num = |name: &str| {
+        q.get(name)
+            .map(|v| v.parse::<u64>().map_err(|_| bad(format!("invalid {name}"))))
+    };
     let min = match num("minheight").transpose() {
         Ok(v) => v.unwrap_or(0),
         Err(r) => return r,
@@ -294,7 +347,10 @@ async fn headers(
         Ok(v) => v.unwrap_or(1_000).clamp(1, 1_000),
         Err(r) => return r,
     };
-    let start = match q.get("next").map(|n| n.strip_prefix("inclusive:").and_then(|h| h.parse::<u64>().ok())) {
+    let start = match q.get("next").map(|n| {
+        n.strip_prefix("inclusive:")
+            .and_then(|h| h.parse::<u64>().ok())
+    }) {
         None => min,
         Some(Some(h)) => h.max(min),
         Some(None) => return bad("invalid next"),
@@ -324,14 +380,20 @@ async fn cut(AxState(s): AxState<St>, Path(net): Path<String>) -> Response {
     for (id, c) in &st.chains.chains {
         if let Some(b) = c.blocks.last() {
             height += b.header.height;
-            hashes.insert(id.to_string(), json!({ "height": b.header.height, "hash": b.header.compute_hash() }));
+            hashes.insert(
+                id.to_string(),
+                json!({ "height": b.header.height, "hash": b.header.compute_hash() }),
+            );
         }
     }
-    let weight = st.chains.block(0, st.chains.height()).map(|b| b64url_encode(&b.header.weight)).unwrap_or_default();
+    let weight = st
+        .chains
+        .block(0, st.chains.height())
+        .map(|b| b64url_encode(&b.header.weight))
+        .unwrap_or_default();
     axum::Json(json!({
         "hashes": hashes, "height": height, "weight": weight, "origin": null,
         "instance": NETWORK, "id": format!("testkit-cut-{height}"),
     }))
     .into_response()
 }
-

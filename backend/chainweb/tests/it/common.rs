@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ancora_chainweb::testkit::TestNode;
-use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, PactCommand, SecretKey, SignedCommand, Signer};
+use ancora_chainweb::{
+    ChainId, NodeClient, NodeClientConfig, PactCommand, SecretKey, SignedCommand, Signer,
+};
 
 /// The proof core's vendored vectors (exact copies of `shared/vectors`).
 pub fn vectors_dir() -> PathBuf {
@@ -14,7 +16,8 @@ pub fn vectors_dir() -> PathBuf {
 
 pub fn load(name: &str) -> serde_json::Value {
     let path = vectors_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

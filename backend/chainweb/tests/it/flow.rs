@@ -16,14 +16,26 @@ async fn an_anchor_is_mined_confirmed_and_proven_against_the_header_fetched_by_h
     let chain = ChainId(3);
     let cmd = anchor_cmd(&node, 3, "batch-1", ROOT);
 
-    let keys = client.send(chain, std::slice::from_ref(&cmd)).await.unwrap();
+    let keys = client
+        .send(chain, std::slice::from_ref(&cmd))
+        .await
+        .unwrap();
     assert_eq!(keys, vec![cmd.request_key()]);
-    assert!(client.poll(chain, &keys, None).await.unwrap().is_empty(), "not mined yet");
+    assert!(
+        client.poll(chain, &keys, None).await.unwrap().is_empty(),
+        "not mined yet"
+    );
 
     node.mine(1);
-    assert!(client.poll(chain, &keys, Some(6)).await.unwrap().is_empty(), "not deep enough");
+    assert!(
+        client.poll(chain, &keys, Some(6)).await.unwrap().is_empty(),
+        "not deep enough"
+    );
     let shallow = client.poll(chain, &keys, None).await.unwrap();
-    assert_eq!(shallow[&keys[0]].meta_data.as_ref().unwrap().block_height, 1);
+    assert_eq!(
+        shallow[&keys[0]].meta_data.as_ref().unwrap().block_height,
+        1
+    );
 
     node.mine(6);
     let results = client.poll(chain, &keys, Some(6)).await.unwrap();
@@ -35,14 +47,23 @@ async fn an_anchor_is_mined_confirmed_and_proven_against_the_header_fetched_by_h
 
     let spv = client.spv(chain, keys[0], chain).await.unwrap();
     let root = spv.proof.run();
-    assert_eq!(root, meta.block_hash, "a same-chain proof ends at the transaction's block");
+    assert_eq!(
+        root, meta.block_hash,
+        "a same-chain proof ends at the transaction's block"
+    );
     let header = client.header(chain, &root).await.unwrap();
     assert_eq!(header.height, 1);
     let verified = verify_against_header(&spv.proof, 3, &header).unwrap();
     assert_eq!(verified.output.data().unwrap(), ROOT);
-    assert_eq!(verified.output.req_key(), Some(keys[0].to_string().as_str()));
+    assert_eq!(
+        verified.output.req_key(),
+        Some(keys[0].to_string().as_str())
+    );
     // The string a `cont` payload would carry decodes to the same proof.
-    assert_eq!(ancora_proof::spv::TransactionOutputProof::decode_response(&spv.text).unwrap(), spv.proof);
+    assert_eq!(
+        ancora_proof::spv::TransactionOutputProof::decode_response(&spv.text).unwrap(),
+        spv.proof
+    );
 
     // The convenience path does the same.
     let (_, again) = client.verified_spv(chain, keys[0]).await.unwrap();
@@ -55,7 +76,11 @@ async fn an_anchor_is_mined_confirmed_and_proven_against_the_header_fetched_by_h
     assert_eq!(range.len(), 8);
     assert_eq!(range[1].hash, Some(root));
     for pair in range.windows(2) {
-        assert_eq!(pair[1].parent, pair[0].hash.unwrap(), "headers chain by parent hash");
+        assert_eq!(
+            pair[1].parent,
+            pair[0].hash.unwrap(),
+            "headers chain by parent hash"
+        );
         assert!(pair[1].creation_time > pair[0].creation_time);
         assert_eq!(pair[1].height, pair[0].height + 1);
     }
@@ -67,13 +92,19 @@ async fn headers_name_the_neighbours_previous_blocks_as_adjacent_parents() {
     let (node, client) = node_and_client().await;
     node.mine(2);
     let h2 = client.headers(ChainId(0), 2, 2).await.unwrap().remove(0);
-    assert_eq!(h2.adjacents.keys().copied().collect::<Vec<_>>(), vec![2, 3, 5]);
+    assert_eq!(
+        h2.adjacents.keys().copied().collect::<Vec<_>>(),
+        vec![2, 3, 5]
+    );
     for (n, hash) in &h2.adjacents {
         let neighbour = client.headers(ChainId(*n), 1, 1).await.unwrap().remove(0);
         assert_eq!(neighbour.hash, Some(*hash));
     }
     let genesis = client.headers(ChainId(0), 0, 0).await.unwrap().remove(0);
-    assert_eq!(genesis.hash.unwrap().to_b64url(), "SNAMXHBvZtAbeS19x12bZV2p5d1E4BaxrggceNdUxbw");
+    assert_eq!(
+        genesis.hash.unwrap().to_b64url(),
+        "SNAMXHBvZtAbeS19x12bZV2p5d1E4BaxrggceNdUxbw"
+    );
 }
 
 #[tokio::test]
@@ -84,12 +115,20 @@ async fn a_cross_chain_proof_hops_through_the_graph_and_verifies_on_the_target_c
     let key = client.send(ChainId(0), &[cmd]).await.unwrap()[0];
     node.mine(1);
     let too_young = client.spv(ChainId(0), key, ChainId(1)).await.unwrap_err();
-    assert!(too_young.to_string().contains("Chainweb instance is too young"), "{too_young}");
+    assert!(
+        too_young
+            .to_string()
+            .contains("Chainweb instance is too young"),
+        "{too_young}"
+    );
     node.mine(3);
     let spv = client.spv(ChainId(0), key, ChainId(1)).await.unwrap();
     assert_eq!(spv.proof.chain, 1);
     let header = client.header(ChainId(1), &spv.proof.run()).await.unwrap();
-    assert_eq!(header.height, 3, "two hops after the transaction's height 1");
+    assert_eq!(
+        header.height, 3,
+        "two hops after the transaction's height 1"
+    );
     let verified = verify_against_header(&spv.proof, 1, &header).unwrap();
     assert_eq!(verified.output.data().unwrap(), ROOT);
     assert_eq!(spv.proof.object.steps.len(), 1 + 1 + 4 + 4 + 4);

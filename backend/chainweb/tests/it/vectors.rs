@@ -4,7 +4,8 @@
 use ancora_chainweb::cli::sign_file_command;
 use ancora_chainweb::command::verify_command;
 use ancora_chainweb::{
-    Cap, ChainId, Error, PactCommand, PactPayload, SecretKey, SignedCommand, Signer, hash_cmd, sign_cmd_string,
+    Cap, ChainId, Error, PactCommand, PactPayload, SecretKey, SignedCommand, Signer, hash_cmd,
+    sign_cmd_string,
 };
 use serde_json::{Value, json};
 
@@ -34,7 +35,10 @@ fn the_pact_vector_commands_hash_and_sign_to_the_recorded_values() {
         let parsed = verify_command(&signed).unwrap();
         assert_eq!(parsed.signers[0].pub_key, public);
     }
-    assert_eq!(SecretKey::from_hex(&secret).unwrap().public_key_hex(), public);
+    assert_eq!(
+        SecretKey::from_hex(&secret).unwrap().public_key_hex(),
+        public
+    );
 }
 
 #[test]
@@ -42,7 +46,12 @@ fn the_signed_command_is_hash_sigs_cmd_in_that_order() {
     let (v, secret, _) = vector();
     let cmd = v["vectors"][0]["cmd"].as_str().unwrap();
     let json = sign_cmd_string(cmd, &secret).unwrap().to_json();
-    assert!(json.starts_with(r#"{"hash":"pMohh9G2NT1jQn4byK1iwvoLopbnU86NeNPSUq8I0ik","sigs":[{"sig":"b2136d02"#), "{json}");
+    assert!(
+        json.starts_with(
+            r#"{"hash":"pMohh9G2NT1jQn4byK1iwvoLopbnU86NeNPSUq8I0ik","sigs":[{"sig":"b2136d02"#
+        ),
+        "{json}"
+    );
     let back: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(back["cmd"], cmd);
 }
@@ -77,22 +86,35 @@ fn signers_with_caps_and_scheme_are_written_and_every_signer_needs_a_key() {
     let b = SecretKey::from_bytes(&[2; 32]);
     let cmd = PactCommand::exec("\"hi\"")
         .network("testnet04")
-        .signer(Signer::of(&a).with_scheme("ED25519").with_cap(Cap::new("coin.GAS", vec![])))
+        .signer(
+            Signer::of(&a)
+                .with_scheme("ED25519")
+                .with_cap(Cap::new("coin.GAS", vec![])),
+        )
         .signer(Signer::of(&b));
     let text = cmd.cmd_string().unwrap();
-    assert!(text.contains(r#""scheme":"ED25519","clist":[{"name":"coin.GAS","args":[]}]"#), "{text}");
+    assert!(
+        text.contains(r#""scheme":"ED25519","clist":[{"name":"coin.GAS","args":[]}]"#),
+        "{text}"
+    );
     let signed = cmd.sign(&[&b, &a]).unwrap();
     assert_eq!(signed.sigs.len(), 2);
     verify_command(&signed).unwrap();
     assert!(matches!(cmd.sign(&[&a]), Err(Error::Command(_))));
-    assert!(matches!(PactCommand::exec("1").gas_price(f64::NAN).cmd_string(), Err(Error::Command(_))));
+    assert!(matches!(
+        PactCommand::exec("1").gas_price(f64::NAN).cmd_string(),
+        Err(Error::Command(_))
+    ));
     assert!(matches!(cmd.payload, PactPayload::Exec(_)));
 }
 
 #[test]
 fn a_node_rejects_tampered_hashes_signatures_and_missing_signatures() {
     let k = SecretKey::from_bytes(&[3; 32]);
-    let good = PactCommand::exec("\"x\"").signer(Signer::of(&k)).sign(&[&k]).unwrap();
+    let good = PactCommand::exec("\"x\"")
+        .signer(Signer::of(&k))
+        .sign(&[&k])
+        .unwrap();
     let mut bad_hash = good.clone();
     bad_hash.hash = hash_cmd("other").to_string();
     let mut bad_sig = good.clone();
@@ -102,9 +124,17 @@ fn a_node_rejects_tampered_hashes_signatures_and_missing_signatures() {
     let mut other_cmd = good.clone();
     other_cmd.cmd.push(' ');
     other_cmd.hash = hash_cmd(&other_cmd.cmd).to_string();
-    for (what, c) in [("hash", bad_hash), ("sig", bad_sig), ("count", no_sig), ("cmd", other_cmd)] {
+    for (what, c) in [
+        ("hash", bad_hash),
+        ("sig", bad_sig),
+        ("count", no_sig),
+        ("cmd", other_cmd),
+    ] {
         let err = verify_command(&c).expect_err(what).to_string();
-        assert!(err.starts_with("invalid command: Invalid transaction"), "{what}: {err}");
+        assert!(
+            err.starts_with("invalid command: Invalid transaction"),
+            "{what}: {err}"
+        );
     }
 }
 
@@ -126,18 +156,27 @@ fn sign_file_command_signs_the_exact_file_bytes_and_prints_one_line() {
 
     // A trailing newline is part of the command: another hash.
     std::fs::write(&cmd_path, format!("{cmd}\n")).unwrap();
-    let with_nl: SignedCommand = serde_json::from_str(&sign_file_command(&cmd_path, &key_path).unwrap()).unwrap();
+    let with_nl: SignedCommand =
+        serde_json::from_str(&sign_file_command(&cmd_path, &key_path).unwrap()).unwrap();
     assert_ne!(with_nl.hash, signed.hash);
 
     // Errors: one line, never the secret.
     std::fs::write(&key_path, &secret[..60]).unwrap();
-    let bad_key = sign_file_command(&cmd_path, &key_path).unwrap_err().to_string();
+    let bad_key = sign_file_command(&cmd_path, &key_path)
+        .unwrap_err()
+        .to_string();
     std::fs::write(&cmd_path, "not json").unwrap();
     std::fs::write(&key_path, &secret).unwrap();
-    let bad_cmd = sign_file_command(&cmd_path, &key_path).unwrap_err().to_string();
-    let missing = sign_file_command(dir.join("nope"), &key_path).unwrap_err().to_string();
+    let bad_cmd = sign_file_command(&cmd_path, &key_path)
+        .unwrap_err()
+        .to_string();
+    let missing = sign_file_command(dir.join("nope"), &key_path)
+        .unwrap_err()
+        .to_string();
     std::fs::write(&cmd_path, [0xff, 0xfe]).unwrap();
-    let not_utf8 = sign_file_command(&cmd_path, &key_path).unwrap_err().to_string();
+    let not_utf8 = sign_file_command(&cmd_path, &key_path)
+        .unwrap_err()
+        .to_string();
     for e in [&bad_key, &bad_cmd, &missing, &not_utf8] {
         assert!(!e.contains('\n') && !e.contains(&secret[..60]), "{e}");
     }
