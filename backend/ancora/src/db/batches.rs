@@ -288,3 +288,21 @@ pub async fn mark_proved(
     .await?;
     Ok(())
 }
+
+/// The batches holding any of the named events, oldest first (for a request whose events were
+/// all stored before, say by a retry).
+pub async fn batches_of_events(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    ids: &[String],
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        r#"SELECT batch_id AS "batch_id!" FROM events
+           WHERE tenant_id = $1 AND id = ANY($2) AND batch_id IS NOT NULL
+           GROUP BY batch_id ORDER BY min(seq)"#,
+        tenant.0,
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await
+}

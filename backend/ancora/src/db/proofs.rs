@@ -63,3 +63,19 @@ pub async fn for_batch(
     .await?;
     Ok(rows.into_iter().map(|r| (r.event_id, r.bundle)).collect())
 }
+
+/// The first stored bundle of a batch (every bundle of a batch shares its anchor step and
+/// trust point), or `None` before the batch is proved.
+pub async fn first_bundle(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+) -> sqlx::Result<Option<serde_json::Value>> {
+    sqlx::query_scalar!(
+        "SELECT bundle FROM proofs WHERE tenant_id = $1 AND batch_id = $2 LIMIT 1",
+        tenant.0,
+        batch
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}

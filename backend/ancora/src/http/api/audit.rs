@@ -1,0 +1,283 @@
+//! The seed's audit endpoints, kept with the seed's shapes:
+//!
+//! * `POST /v1/audit/batch {events[], policy?, tenantId?}` → `202 {batchId, submittedToChain,
+//!   txHash}`. Both policies (`realtime`, `window`, the default) close a batch holding exactly
+//!   the request's events at once, so the batch id is known synchronously (see
+//!   [`super::batches`]); the policy is recorded on the batch. `submittedToChain` is the chain
+//!   the batch's root is routed to (hash of the tenant id, or its explicit assignment), under
+//!   any anchor backend; `txHash` is `null` until the anchor exists (with `tlog` there is no
+//!   transaction; the anchor is found through `GET /v1/audit/proof/{batchId}`). A `tenantId`
+//!   other than the API key's tenant is a 403.
+//! * `GET /v1/audit/proof/{batchId}` → `{batchId, status, proof, blockHash, timestamp,
+//!   verifierHints}`: the batch root's proof up to the trust point (`proof.anchor` and
+//!   `proof.trustPoint` are exactly the bundle sections of that name), the trusted root
+//!   (`blockHash`: the log root signed in the checkpoint for `tlog`, the block hash for
+//!   `chainweb`), when the anchor became final, and where to get the verifier's trust. `202`
+//!   with `proof: null` while the batch is not proved yet.
+//! * `GET /v1/audit/catalog?from=&to=&status=&cursor=&limit=` → `{batches, nextCursor}`: the
+//!   tenant's batches closed in `[from, to)` (RFC 3339), optionally in one `status`
+//!   (`closed | anchored | proved`), oldest first, `limit` per page (default 100, at most
+//!   1000), keyset-paginated by an opaque cursor.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::batches::{parse_batch_id, submit_and_close};
+use crate::db;
+use crate::http::auth::{Action, Auth, authorize};
+use crate::http::extract::ApiJson;
+use crate::http::{ApiError, ApiResult, AppState};
+use crate::ingest::EventInput;
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/audit/batch", post(submit))
+        .route("/audit/proof/{batch_id}", get(proof))
+        .route("/audit/catalog", get(catalog))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AuditBatch {
+    events: Vec<EventInput>,
+    #[serde(default)]
+    policy: Option<String>,
+    #[serde(default)]
+    tenant_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditBatchResponse {
+    batch_id: Uuid,
+    submitted_to_chain: i32,
+    tx_hash: Option<String>,
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<AuditBatch>,
+) -> ApiResult<Response> {
+    if let Some(t) = &body.tenant_id
+        && t.parse::<Uuid>().ok() != Some(auth.tenant.0)
+    {
+        return Err(ApiError::Forbidden(
+            "tenantId is not the tenant of this API key".into(),
+        ));
+    }
+    let policy = match body.policy.as_deref() {
+        None | Some("window") => "window",
+        Some("realtime") => "realtime",
+        Some(other) => {
+            return Err(ApiError::Unprocessable(format!(
+                "policy must be \"realtime\" or \"window\", got {other:?}"
+            )));
+        }
+    };
+    let batch = submit_and_close(&state, &auth, body.events, policy).await?;
+    let answer = AuditBatchResponse {
+        batch_id: batch.batch_id,
+        submitted_to_chain: batch.target_chain,
+        tx_hash: None,
+    };
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+async fn proof(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    authorize(&auth, Action::ReadEvents)?;
+    let batch_id = parse_batch_id(&raw)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let batch = db::batches::get(&mut tx, auth.tenant, batch_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
+    let bundle = db::proofs::first_bundle(&mut tx, auth.tenant, batch_id).await?;
+    tx.commit().await?;
+    let base = state.config.public_url.trim_end_matches('/').to_owned();
+    let mut hints = json!({
+        "logKeyUrl": format!("{base}/v1/log/key"),
+        "checkpointUrl": format!("{base}/v1/log/checkpoint"),
+        "consistencyUrl": format!("{base}/v1/log/consistency?from={{size}}&to={{size}}"),
+        "eventProofsUrl": format!("{base}/v1/proof/{batch_id}"),
+        "verify": "ancora verify --log-key \"$(curl -s LOG_KEY_URL)\" BUNDLE.json",
+    });
+    let (Some(bundle), Some(anchored_at)) = (bundle, batch.anchored_at) else {
+        let body = json!({
+            "batchId": batch_id, "status": batch.state, "proof": null,
+            "blockHash": null, "timestamp": null, "verifierHints": hints,
+        });
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    };
+    let parsed = ancora_proof::bundle::Bundle::from_json(bundle.to_string().as_bytes())
+        .map_err(|e| anyhow::anyhow!("stored bundle of batch {batch_id}: {e}"))?;
+    let block_hash = match &parsed.trust_point {
+        ancora_proof::bundle::TrustPoint::Tlog(t) => {
+            let cp = ancora_proof::tlog::checkpoint::parse_checkpoint_unverified(&t.checkpoint)
+                .map_err(|e| anyhow::anyhow!("stored checkpoint: {e}"))?;
+            hints["backend"] = json!("tlog");
+            hints["origin"] = json!(t.origin);
+            hints["logSize"] = json!(t.log_size);
+            cp.root.to_b64url()
+        }
+        ancora_proof::bundle::TrustPoint::Chainweb(c) => {
+            hints["backend"] = json!("chainweb");
+            hints["network"] = json!(c.network);
+            hints["chainId"] = json!(c.chain_id);
+            hints["blockHeight"] = json!(c.block_height);
+            c.block_hash.to_b64url()
+        }
+    };
+    let body = json!({
+        "batchId": batch_id,
+        "status": batch.state,
+        "proof": {
+            "batchRoot": parsed.batch.root,
+            "size": batch.size,
+            "targetChain": batch.target_chain,
+            "anchor": bundle.get("anchor"),
+            "trustPoint": bundle.get("trust_point"),
+        },
+        "blockHash": block_hash,
+        "timestamp": anchored_at.format(&Rfc3339).map_err(anyhow::Error::from)?,
+        "verifierHints": hints,
+    });
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct CatalogQuery {
+    from: Option<String>,
+    to: Option<String>,
+    status: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CatalogEntry {
+    batch_id: Uuid,
+    status: String,
+    size: i32,
+    root: String,
+    target_chain: i32,
+    policy: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    anchor_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    anchored_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    proved_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CatalogPage {
+    batches: Vec<CatalogEntry>,
+    next_cursor: Option<String>,
+}
+
+fn parse_time(name: &str, raw: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
+    raw.map(|t| {
+        OffsetDateTime::parse(t, &Rfc3339).map_err(|_| {
+            ApiError::BadRequest(format!("{name} must be an RFC 3339 time, got {t:?}"))
+        })
+    })
+    .transpose()
+}
+
+/// The cursor is `base64url("c1:<created_at µs>:<batch id>")`: opaque to clients, and the
+/// version prefix lets its format change.
+fn encode_cursor(at: OffsetDateTime, id: Uuid) -> String {
+    let micros = at.unix_timestamp_nanos() / 1000;
+    URL_SAFE_NO_PAD.encode(format!("c1:{micros}:{id}"))
+}
+
+fn decode_cursor(raw: &str) -> ApiResult<(OffsetDateTime, Uuid)> {
+    let bad = || ApiError::BadRequest("cursor is not one this API returned".into());
+    let text = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+    let text = String::from_utf8(text).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, ':');
+    let (Some("c1"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let micros: i128 = micros.parse().map_err(|_| bad())?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(micros * 1000).map_err(|_| bad())?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+async fn catalog(
+    State(state): State<AppState>,
+    auth: Auth,
+    query: Result<Query<CatalogQuery>, QueryRejection>,
+) -> ApiResult<Json<CatalogPage>> {
+    authorize(&auth, Action::ReadEvents)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let from = parse_time("from", q.from.as_deref())?;
+    let to = parse_time("to", q.to.as_deref())?;
+    if let Some(s) = q.status.as_deref()
+        && !["closed", "anchored", "proved"].contains(&s)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "status must be closed, anchored or proved, got {s:?}"
+        )));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1 to 1000".into()));
+    }
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let mut rows = db::batches::page(
+        &mut tx,
+        auth.tenant,
+        from,
+        to,
+        q.status.as_deref(),
+        after,
+        limit + 1,
+    )
+    .await?;
+    tx.commit().await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = more
+        .then(|| rows.last().map(|b| encode_cursor(b.created_at, b.id)))
+        .flatten();
+    let batches = rows
+        .into_iter()
+        .map(|b| CatalogEntry {
+            batch_id: b.id,
+            status: b.state,
+            size: b.size,
+            root: ancora_proof::hash::b64url_encode(&b.root),
+            target_chain: b.target_chain,
+            policy: b.policy,
+            created_at: b.created_at,
+            anchor_id: b.anchor_id,
+            anchored_at: b.anchored_at,
+            proved_at: b.proved_at,
+        })
+        .collect();
+    Ok(Json(CatalogPage {
+        batches,
+        next_cursor,
+    }))
+}

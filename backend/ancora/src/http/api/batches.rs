@@ -1,0 +1,204 @@
+//! The seed's batch endpoints, kept with the seed's shapes:
+//!
+//! * `POST /v1/events/batch {events[], batchSize?, ttl?}` → `202 {batchId}`;
+//! * `GET /v1/proof/{batchId}` → `{batchId, status, proofs: [{eventId, bundle}]}`, every event's
+//!   bundle in tree order (`202` with no proofs while the batch is not proved yet).
+//!
+//! **A synchronous batch id.** In the seed a batch id existed only once a window closed. Here
+//! the request's events are stored durably (through [`crate::ingest`], like every event) and
+//! then closed at once into a batch holding exactly those events, so the answer can name it.
+//! That batch takes the normal path from there (anchored at the next tick, then proved). Two
+//! rare cases give a batch that is not exactly the request: events already stored by an
+//! earlier request (a retry) stay in the batch they were in, and an event the window batcher
+//! took in the instant between the commit and the close is in that batch. The id answered is
+//! then the batch of the request's first event; each event's own proof is always at
+//! `GET /v1/events/{id}/proof`.
+//!
+//! `batchSize`, when sent, must equal the number of events; `ttl` (seconds, 1–86400) is
+//! accepted for compatibility and does not delay the batch.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db;
+use crate::domain::TenantId;
+use crate::http::auth::{Action, Auth, authorize};
+use crate::http::extract::ApiJson;
+use crate::http::{ApiError, ApiResult, AppState};
+use crate::ingest::{self, EventInput, IngestOptions};
+use crate::workers;
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events/batch", post(submit_batch))
+        .route("/proof/{batch_id}", get(batch_proofs))
+}
+
+/// The body of `POST /v1/events/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SubmitBatch {
+    events: Vec<EventInput>,
+    #[serde(default)]
+    batch_size: Option<u64>,
+    #[serde(default)]
+    ttl: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchIdResponse {
+    batch_id: Uuid,
+}
+
+async fn submit_batch(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<SubmitBatch>,
+) -> ApiResult<Response> {
+    if let Some(n) = body.batch_size
+        && n != body.events.len() as u64
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "batchSize is {n} but events holds {}",
+            body.events.len()
+        )));
+    }
+    if body.ttl.is_some_and(|t| !(1..=86_400).contains(&t)) {
+        return Err(ApiError::Unprocessable(
+            "ttl must be between 1 and 86400 seconds".into(),
+        ));
+    }
+    let closed = submit_and_close(&state, &auth, body.events, "window").await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(BatchIdResponse {
+            batch_id: closed.batch_id,
+        }),
+    )
+        .into_response())
+}
+
+/// The batch a seed request's events went into.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RequestBatch {
+    /// The batch id.
+    pub batch_id: Uuid,
+    /// The chain its root is anchored for.
+    pub target_chain: i32,
+}
+
+/// Stores `events` durably, then closes them into one batch at once (see the module header).
+pub(super) async fn submit_and_close(
+    state: &AppState,
+    auth: &Auth,
+    events: Vec<EventInput>,
+    policy: &str,
+) -> ApiResult<RequestBatch> {
+    let receipts = ingest::ingest_events(state, auth, events, IngestOptions::default()).await?;
+    let ids: Vec<String> = receipts.into_iter().map(|r| r.id).collect();
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let pending = db::batches::lock_pending_ids(&mut tx, auth.tenant, &ids).await?;
+    let closed = workers::batch::close(
+        &mut tx,
+        &state.config.batching,
+        auth.tenant,
+        &pending,
+        policy,
+    )
+    .await?;
+    let first = match (&closed, pending.len() == ids.len()) {
+        (Some(c), true) => Some((c.id, c.target_chain)),
+        _ => first_batch(&mut tx, auth.tenant, &ids).await?,
+    };
+    tx.commit().await?;
+    if let Some(c) = &closed {
+        state.metrics.batch_size.observe(c.size as f64);
+    }
+    let (batch_id, target_chain) = first.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("the request's events are in no batch"))
+    })?;
+    Ok(RequestBatch {
+        batch_id,
+        target_chain,
+    })
+}
+
+async fn first_batch(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    ids: &[String],
+) -> ApiResult<Option<(Uuid, i32)>> {
+    let Some(id) = ids.first() else {
+        return Ok(None);
+    };
+    let Some(batch) = db::batches::batches_of_events(conn, tenant, std::slice::from_ref(id))
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let found = db::batches::get(conn, tenant, batch).await?;
+    Ok(found.map(|b| (b.id, b.target_chain)))
+}
+
+/// Parses a batch id path segment (a UUID); 404 for anything else, as for an unknown id.
+pub(super) fn parse_batch_id(raw: &str) -> ApiResult<Uuid> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("no batch {raw:?}")))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchProofs {
+    batch_id: Uuid,
+    status: String,
+    proofs: Vec<EventProof>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventProof {
+    event_id: String,
+    bundle: serde_json::Value,
+}
+
+async fn batch_proofs(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    authorize(&auth, Action::ReadEvents)?;
+    let batch_id = parse_batch_id(&raw)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let batch = db::batches::get(&mut tx, auth.tenant, batch_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
+    let proofs = if batch.state == "proved" {
+        db::proofs::for_batch(&mut tx, auth.tenant, batch_id).await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    let status = if batch.state == "proved" {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let body = BatchProofs {
+        batch_id,
+        status: batch.state,
+        proofs: proofs
+            .into_iter()
+            .map(|(event_id, bundle)| EventProof { event_id, bundle })
+            .collect(),
+    };
+    Ok((status, Json(body)).into_response())
+}
