@@ -3,8 +3,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod csrf;
 pub mod error;
 pub mod extract;
+pub mod portal;
+pub mod session;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -56,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/v1", api::routes())
+        .merge(portal::routes(&state))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

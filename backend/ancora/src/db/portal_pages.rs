@@ -1,0 +1,370 @@
+//! Read models of the portal's pages: dashboard, catalog, batch, audit log, members, keys.
+//! Every query runs in the tenant's transaction and names the tenant.
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::TenantId;
+
+/// Dashboard figures.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// Events not yet in a batch.
+    pub pending: i64,
+    /// Events in anchored or proved batches.
+    pub anchored: i64,
+    /// When the last batch was anchored.
+    pub last_anchor: Option<OffsetDateTime>,
+    /// p95 of (proved_at − created_at) over the last day's batches, in seconds.
+    pub p95_seconds: Option<f64>,
+}
+
+/// The dashboard figures (cheap: batch sizes rather than counting events one by one).
+pub async fn dashboard(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<Dashboard> {
+    sqlx::query_as!(
+        Dashboard,
+        r#"SELECT
+             (SELECT count(*) FROM events WHERE tenant_id = $1 AND batch_id IS NULL) AS "pending!",
+             (SELECT coalesce(sum(size), 0)::bigint FROM batches
+                WHERE tenant_id = $1 AND state IN ('anchored', 'proved')) AS "anchored!",
+             (SELECT max(anchored_at) FROM batches WHERE tenant_id = $1) AS "last_anchor",
+             (SELECT percentile_cont(0.95) WITHIN GROUP (
+                        ORDER BY extract(epoch FROM proved_at - created_at))
+                FROM batches
+                WHERE tenant_id = $1 AND proved_at > now() - interval '1 day') AS "p95_seconds""#,
+        tenant.0
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Events received per day over the last `days` days, oldest first: `(day, count)`.
+pub async fn events_per_day(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    days: i32,
+) -> sqlx::Result<Vec<(time::Date, i64)>> {
+    let rows = sqlx::query!(
+        r#"SELECT d::date AS "day!", count(e.id) AS "n!"
+           FROM generate_series(current_date - ($2::int - 1), current_date, interval '1 day') d
+           LEFT JOIN events e ON e.tenant_id = $1
+                AND e.received_at >= d AND e.received_at < d + interval '1 day'
+           GROUP BY d ORDER BY d"#,
+        tenant.0,
+        days
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.day, r.n)).collect())
+}
+
+/// The backend and chain of the tenant's most recent anchor.
+pub async fn last_anchor_target(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+) -> sqlx::Result<Option<(String, i32)>> {
+    let row = sqlx::query!(
+        "SELECT a.backend, a.target_chain FROM batches b JOIN anchors a ON a.id = b.anchor_id \
+         WHERE b.tenant_id = $1 AND b.anchor_id IS NOT NULL \
+         ORDER BY b.anchored_at DESC NULLS LAST LIMIT 1",
+        tenant.0
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.backend, r.target_chain)))
+}
+
+/// One catalog row.
+#[derive(Debug, Clone)]
+pub struct CatalogRow {
+    /// Arrival order (the keyset).
+    pub seq: i64,
+    /// Event id.
+    pub id: String,
+    /// Digest algorithm.
+    pub digest_alg: String,
+    /// Digest.
+    pub digest: Vec<u8>,
+    /// Received.
+    pub received_at: OffsetDateTime,
+    /// Batch.
+    pub batch_id: Option<Uuid>,
+    /// `pending`, `batched`, `anchored`.
+    pub status: String,
+    /// The batch's chain.
+    pub chain: Option<i32>,
+}
+
+/// Catalog filters.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogFilter {
+    /// Received at or after.
+    pub from: Option<OffsetDateTime>,
+    /// Received before.
+    pub to: Option<OffsetDateTime>,
+    /// `pending`, `batched` or `anchored`.
+    pub status: Option<String>,
+    /// Target chain.
+    pub chain: Option<i32>,
+    /// Keyset: rows with seq below this.
+    pub before: Option<i64>,
+}
+
+/// A page of the catalog, newest first.
+pub async fn catalog_page(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    f: &CatalogFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<CatalogRow>> {
+    sqlx::query_as!(
+        CatalogRow,
+        r#"SELECT e.seq, e.id, e.digest_alg, e.digest, e.received_at, e.batch_id,
+                  CASE WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
+                       WHEN e.batch_id IS NOT NULL THEN 'batched'
+                       ELSE 'pending' END AS "status!",
+                  b.target_chain AS "chain?"
+           FROM events e
+           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           WHERE e.tenant_id = $1
+             AND ($2::timestamptz IS NULL OR e.received_at >= $2)
+             AND ($3::timestamptz IS NULL OR e.received_at < $3)
+             AND ($4::bigint IS NULL OR e.seq < $4)
+             AND ($5::text IS NULL
+                  OR ($5 = 'pending' AND e.batch_id IS NULL)
+                  OR ($5 = 'batched' AND b.state = 'closed')
+                  OR ($5 = 'anchored' AND b.state IN ('anchored', 'proved')))
+             AND ($6::int IS NULL OR b.target_chain = $6)
+           ORDER BY e.seq DESC
+           LIMIT $7"#,
+        tenant.0,
+        f.from,
+        f.to,
+        f.before,
+        f.status,
+        f.chain,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Events of a batch in tree order, from leaf index `after` (exclusive), at most `limit`.
+pub async fn batch_events(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+    after: i32,
+    limit: i64,
+) -> sqlx::Result<Vec<(i32, String, Vec<u8>)>> {
+    let rows = sqlx::query!(
+        r#"SELECT leaf_index AS "leaf_index!", id, digest FROM events
+           WHERE tenant_id = $1 AND batch_id = $2 AND leaf_index > $3
+           ORDER BY leaf_index LIMIT $4"#,
+        tenant.0,
+        batch,
+        after,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.leaf_index, r.id, r.digest))
+        .collect())
+}
+
+/// Anchor details shown on the batch page.
+#[derive(Debug, Clone)]
+pub struct AnchorView {
+    /// Id.
+    pub id: Uuid,
+    /// `tlog` or `chainweb`.
+    pub backend: String,
+    /// Chain.
+    pub target_chain: i32,
+    /// State.
+    pub state: String,
+    /// Root.
+    pub root: Vec<u8>,
+    /// Chainweb request key.
+    pub tx_ref: Option<String>,
+    /// Block hash.
+    pub block_hash: Option<String>,
+    /// Block height.
+    pub block_height: Option<i64>,
+    /// tlog index.
+    pub log_index: Option<i64>,
+    /// tlog checkpoint size.
+    pub checkpoint_size: Option<i64>,
+    /// Chainweb network, when recorded.
+    pub network: Option<String>,
+}
+
+/// The anchor of one of the tenant's batches.
+pub async fn batch_anchor(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+) -> sqlx::Result<Option<AnchorView>> {
+    sqlx::query_as!(
+        AnchorView,
+        r#"SELECT a.id, a.backend, a.target_chain, a.state, a.root, a.tx_ref, a.block_hash,
+                  a.block_height, a.log_index, a.checkpoint_size,
+                  a.details->>'network' AS "network?"
+           FROM batches b JOIN anchors a ON a.id = b.anchor_id
+           WHERE b.tenant_id = $1 AND b.id = $2"#,
+        tenant.0,
+        batch
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// One audit-log row.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    /// Id (the keyset).
+    pub id: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub subject: Option<String>,
+    /// Details.
+    pub details: serde_json::Value,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// The tenant's audit log, newest first, below id `before`.
+pub async fn audit_page(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
+    sqlx::query_as!(
+        AuditRow,
+        "SELECT id, actor, action, subject, details, at FROM audit_log \
+         WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id < $2) \
+         ORDER BY id DESC LIMIT $3",
+        tenant.0,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Members: `(email, role, since)`.
+pub async fn members(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+) -> sqlx::Result<Vec<(String, String, OffsetDateTime)>> {
+    let rows = sqlx::query!(
+        "SELECT u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.tenant_id = $1 ORDER BY lower(u.email)",
+        tenant.0
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.email, r.role, r.created_at))
+        .collect())
+}
+
+/// One API key as listed.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Visible prefix.
+    pub prefix: String,
+    /// Role.
+    pub role: String,
+    /// Created.
+    pub created_at: OffsetDateTime,
+    /// Last use.
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// The tenant's API keys, newest first.
+pub async fn api_keys(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<Vec<KeyRow>> {
+    sqlx::query_as!(
+        KeyRow,
+        "SELECT id, name, prefix, role, created_at, last_used_at, revoked_at FROM api_keys \
+         WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT 500",
+        tenant.0
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Revokes one of the tenant's keys; returns its prefix, or `None` when there is no such
+/// active key in this tenant.
+pub async fn revoke_api_key(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!(
+        "UPDATE api_keys SET revoked_at = now() \
+         WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING prefix",
+        tenant.0,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// One event of a range report.
+#[derive(Debug, Clone)]
+pub struct RangeRow {
+    /// Event id.
+    pub id: String,
+    /// Digest algorithm.
+    pub digest_alg: String,
+    /// Digest.
+    pub digest: Vec<u8>,
+    /// Receipt time (µs).
+    pub received_at_micros: i64,
+    /// Its bundle, once proved.
+    pub bundle: Option<serde_json::Value>,
+}
+
+/// Events received in `[from, to)` (or of one batch), in arrival order, with their bundles;
+/// a stream, so a range of any size is read row by row.
+pub fn range_rows<'c>(
+    conn: &'c mut PgConnection,
+    tenant: TenantId,
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+    batch: Option<Uuid>,
+) -> futures_util::stream::BoxStream<'c, sqlx::Result<RangeRow>> {
+    use futures_util::StreamExt as _;
+    sqlx::query_as!(
+        RangeRow,
+        r#"SELECT e.id, e.digest_alg, e.digest, e.received_at_micros, p.bundle AS "bundle?"
+           FROM events e
+           LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
+           WHERE e.tenant_id = $1
+             AND ($2::timestamptz IS NULL OR e.received_at >= $2)
+             AND ($3::timestamptz IS NULL OR e.received_at < $3)
+             AND ($4::uuid IS NULL OR e.batch_id = $4)
+           ORDER BY e.seq"#,
+        tenant.0,
+        from,
+        to,
+        batch
+    )
+    .fetch(conn)
+    .boxed()
+}

@@ -1,0 +1,89 @@
+//! The tenant's audit log, newest first, keyset-paged.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::fmt::ts;
+use super::{Chrome, PortalResult, Viewer};
+use crate::authz::Action;
+use crate::db::portal_pages as q;
+use crate::http::AppState;
+
+const PAGE: i64 = 100;
+
+/// One row as shown.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// When.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub subject: String,
+    /// Details (JSON text).
+    pub details: String,
+}
+
+/// The audit-log page.
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/audit.html")]
+pub struct AuditPage {
+    /// Layout.
+    pub chrome: Chrome,
+    /// Rows.
+    pub entries: Vec<Entry>,
+    /// Older entries.
+    pub next: Option<String>,
+}
+
+/// `?before=`.
+#[derive(Deserialize)]
+pub struct Before {
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+/// GET /t/{tenant}/audit.
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(tenant): Path<String>,
+    Query(b): Query<Before>,
+) -> PortalResult<Response> {
+    let ctx = viewer.require(Action::ReadAuditLog, &tenant)?;
+    let mut tx = state.db.tenant_tx(ctx.tenant).await?;
+    let rows = q::audit_page(&mut tx, ctx.tenant, b.before, PAGE + 1).await?;
+    tx.commit().await?;
+    let next = (rows.len() as i64 > PAGE)
+        .then(|| {
+            rows.get(PAGE as usize - 1)
+                .map(|r| format!("/t/{}/audit?before={}", ctx.tenant, r.id))
+        })
+        .flatten();
+    let entries = rows
+        .into_iter()
+        .take(PAGE as usize)
+        .map(|r| Entry {
+            at: ts(r.at),
+            actor: r.actor,
+            action: r.action,
+            subject: r.subject.unwrap_or_default(),
+            details: if r.details == serde_json::json!({}) {
+                String::new()
+            } else {
+                r.details.to_string()
+            },
+        })
+        .collect();
+    Ok(AuditPage {
+        chrome: viewer.chrome("Audit log", Some(&ctx), "audit"),
+        entries,
+        next,
+    }
+    .into_response())
+}

@@ -1,0 +1,138 @@
+//! The event page: status, leaf, and the proof drawn as a path of steps from the event to
+//! its trust point, each with this server's verdict; buttons for the bundle and the reports.
+
+use ancora_proof::bundle::{Status, TrustPoint, verify_bundle};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+
+use super::fmt::{b64url, digest, seg, ts};
+use super::{Chrome, PortalError, PortalResult, Viewer};
+use crate::authz::Action;
+use crate::db::events;
+use crate::http::AppState;
+
+/// One step of the drawn path.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The step's name.
+    pub name: String,
+    /// `ok`, `failed`, `skipped`.
+    pub status: &'static str,
+    /// What was checked.
+    pub detail: String,
+    /// Computed hash.
+    pub computed: String,
+    /// Expected hash.
+    pub expected: String,
+}
+
+/// The event page.
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/event.html")]
+pub struct EventPage {
+    /// Layout.
+    pub chrome: Chrome,
+    /// Event id.
+    pub id: String,
+    /// `pending`, `batched`, `anchored`, `proved`.
+    pub status: String,
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// Submitter.
+    pub submitter: String,
+    /// Received.
+    pub received: String,
+    /// Leaf hash (base64url).
+    pub leaf: String,
+    /// Batch link, once batched.
+    pub batch_href: Option<String>,
+    /// Proof path with verdicts, once proved.
+    pub steps: Vec<Step>,
+    /// Overall verdict, once proved.
+    pub verdict: Option<&'static str>,
+    /// The trust point, in words.
+    pub trust: String,
+    /// Base of download links (`/t/…/events/…`).
+    pub base: String,
+    /// May download reports.
+    pub can_report: bool,
+}
+
+/// GET /t/{tenant}/events/{event}.
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((tenant, event)): Path<(String, String)>,
+) -> PortalResult<Response> {
+    let ctx = viewer.require(Action::ReadCatalog, &tenant)?;
+    let mut tx = state.db.tenant_tx(ctx.tenant).await?;
+    let e = events::find_status(&mut tx, ctx.tenant, &event)
+        .await?
+        .ok_or(PortalError::NotFound)?;
+    tx.commit().await?;
+    let bundle = e
+        .bundle
+        .clone()
+        .and_then(|v| serde_json::from_value::<ancora_proof::bundle::Bundle>(v).ok());
+    let (steps, verdict, trust) = match &bundle {
+        None => (Vec::new(), None, String::new()),
+        Some(b) => {
+            let report = verify_bundle(b, &super::reports::server_trust(&state).await?);
+            let steps = report
+                .steps
+                .iter()
+                .map(|s| Step {
+                    name: s.step.clone(),
+                    status: match s.status {
+                        Status::Ok => "ok",
+                        Status::Failed => "failed",
+                        Status::Skipped => "skipped",
+                    },
+                    detail: s.detail.clone(),
+                    computed: s.computed.clone().unwrap_or_default(),
+                    expected: s.expected.clone().unwrap_or_default(),
+                })
+                .collect();
+            let trust = match &b.trust_point {
+                TrustPoint::Tlog(t) => format!(
+                    "Transparency log {} — leaf {} of {}",
+                    t.origin, t.leaf_index, t.log_size
+                ),
+                TrustPoint::Chainweb(c) => format!(
+                    "Chainweb {} chain {} — block {} at height {}",
+                    c.network,
+                    c.chain_id,
+                    c.block_hash.to_b64url(),
+                    c.block_height
+                ),
+            };
+            (
+                steps,
+                Some(if report.is_verified() {
+                    "verified"
+                } else {
+                    "failed"
+                }),
+                trust,
+            )
+        }
+    };
+    Ok(EventPage {
+        chrome: viewer.chrome(&format!("Event {}", e.id), Some(&ctx), "events"),
+        base: format!("/t/{}/events/{}", ctx.tenant, seg(&e.id)),
+        batch_href: e.batch_id.map(|b| format!("/t/{}/batches/{b}", ctx.tenant)),
+        id: e.id,
+        status: e.status,
+        digest: digest(&e.digest_alg, &e.digest),
+        submitter: e.submitter,
+        received: ts(e.received_at),
+        leaf: b64url(&e.leaf_hash),
+        steps,
+        verdict,
+        trust,
+        can_report: ctx.can(Action::DownloadReport),
+    }
+    .into_response())
+}
