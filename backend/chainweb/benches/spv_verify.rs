@@ -47,6 +47,12 @@ fn bench(c: &mut Criterion) {
             black_box(ok)
         })
     });
+    g.bench_function("decode_run_check", |b| {
+        b.iter(|| {
+            let p = TransactionOutputProof::decode_response(black_box(&body)).ok();
+            black_box(p.is_some_and(|p| p.run() == root))
+        })
+    });
     if let Some(p) = decoded {
         g.bench_function("run_only", |b| {
             b.iter(|| black_box(black_box(&p).run() == root))
