@@ -1,9 +1,25 @@
 //! `ancora admin …`: tenants, users and API keys from the command line. Reads the same
 //! configuration as `serve` and starts or joins the embedded cluster when no DATABASE_URL is set.
+//!
+//! Output is for scripts: `create-tenant` prints the tenant id alone, `create-api-key` the key
+//! alone (shown this once; only its hash is stored). Diagnostics go to stderr.
+//!
+//! The functions that do the work ([`create_tenant`], [`create_api_key`], [`create_user`])
+//! are shared with first start and the tests; each writes its audit-log row in the same
+//! transaction.
 
 use std::process::ExitCode;
 
+use anyhow::{Context as _, bail};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::json;
+use uuid::Uuid;
+
 use crate::config::Config;
+use crate::db::api_keys::{self, GeneratedKey};
+use crate::db::audit::{AuditEntry, record};
+use crate::db::{self, Db, is_unique_violation};
+use crate::domain::{Role, TenantId};
 
 /// Admin subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -13,9 +29,204 @@ pub enum AdminCommand {
         /// The tenant's display name.
         name: String,
     },
+    /// Create an API key for a tenant; prints the key (shown once).
+    CreateApiKey {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: TenantId,
+        /// owner, admin, auditor, submitter or billing.
+        #[arg(long)]
+        role: Role,
+        /// A name to recognise the key by.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Create a user with a role in a tenant; the password comes from ANCORA_ADMIN_PASSWORD,
+    /// or is generated and printed once.
+    CreateUser {
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: TenantId,
+        /// owner, admin, auditor, submitter or billing.
+        #[arg(long)]
+        role: Role,
+    },
+    /// Events, batches and pending counts of a tenant, and its last anchor.
+    Status {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: TenantId,
+    },
 }
 
 /// Runs an admin command.
-pub async fn run(_cmd: AdminCommand, _config: &Config) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("admin commands are being written")
+pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let database = crate::server::open_database(config).await?;
+    database.db.migrate().await?;
+    let db = &database.db;
+    match cmd {
+        AdminCommand::CreateTenant { name } => {
+            let id = create_tenant(db, &name, "cli").await?;
+            println!("{id}");
+        }
+        AdminCommand::CreateApiKey { tenant, role, name } => {
+            let key = create_api_key(db, tenant, role, &name, "cli").await?;
+            println!("{}", key.key.expose_secret());
+        }
+        AdminCommand::CreateUser {
+            email,
+            tenant,
+            role,
+        } => {
+            let (password, generated) = match std::env::var("ANCORA_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => (SecretString::from(p), false),
+                _ => (generate_password(), true),
+            };
+            let id = create_user(db, &email, &password, tenant, role, false, "cli").await?;
+            println!("{id}");
+            if generated {
+                println!("password: {}", password.expose_secret());
+            }
+        }
+        AdminCommand::Status { tenant } => print_status(db, tenant).await?,
+    }
+    database.db.pool().close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates a tenant and records `tenant.created`.
+pub async fn create_tenant(db: &Db, name: &str, actor: &str) -> anyhow::Result<TenantId> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        bail!("a tenant name is 1 to 200 characters");
+    }
+    let id = TenantId::new();
+    let mut tx = db.tenant_tx(id).await?;
+    db::tenants::insert(&mut tx, id, name).await?;
+    record(
+        &mut tx,
+        AuditEntry {
+            tenant: Some(id),
+            actor,
+            action: "tenant.created",
+            subject: Some(&id.to_string()),
+            details: json!({ "name": name }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Creates an API key for an existing tenant and records `api_key.created` (with its prefix,
+/// never the key).
+pub async fn create_api_key(
+    db: &Db,
+    tenant: TenantId,
+    role: Role,
+    name: &str,
+    actor: &str,
+) -> anyhow::Result<GeneratedKey> {
+    let mut tx = db.tenant_tx(tenant).await?;
+    if db::tenants::name(&mut tx, tenant).await?.is_none() {
+        bail!("no tenant with id {tenant}");
+    }
+    let key = api_keys::generate();
+    let id = api_keys::insert(&mut tx, tenant, name, role, &key).await?;
+    record(
+        &mut tx,
+        AuditEntry {
+            tenant: Some(tenant),
+            actor,
+            action: "api_key.created",
+            subject: Some(&id.to_string()),
+            details: json!({ "prefix": key.prefix, "role": role, "name": name }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+/// Creates a user with an argon2id password hash and a membership in `tenant`, and records
+/// `user.created`.
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    password: &SecretString,
+    tenant: TenantId,
+    role: Role,
+    is_operator: bool,
+    actor: &str,
+) -> anyhow::Result<Uuid> {
+    let email = email.trim();
+    if !email.contains('@') || email.len() > 254 {
+        bail!("{email:?} is not an email address");
+    }
+    let hash = hash_password(password)?;
+    let mut tx = db.tenant_tx(tenant).await?;
+    if db::tenants::name(&mut tx, tenant).await?.is_none() {
+        bail!("no tenant with id {tenant}");
+    }
+    let id = match db::users::insert(&mut tx, email, &hash, is_operator).await {
+        Ok(id) => id,
+        Err(e) if is_unique_violation(&e, db::users::EMAIL_TAKEN) => {
+            bail!("a user with email {email} already exists")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    db::users::add_membership(&mut tx, tenant, id, role).await?;
+    record(
+        &mut tx,
+        AuditEntry {
+            tenant: Some(tenant),
+            actor,
+            action: "user.created",
+            subject: Some(&id.to_string()),
+            details: json!({ "email": email, "role": role, "operator": is_operator }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// argon2id with the OWASP parameters (m = 19456 KiB, t = 2, p = 1), PHC string.
+pub fn hash_password(password: &SecretString) -> anyhow::Result<String> {
+    use argon2::password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng};
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let params = Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// A random password: 18 random bytes as 24 base64url characters.
+pub fn generate_password() -> SecretString {
+    use base64::Engine as _;
+    let bytes: [u8; 18] = rand::random();
+    SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+async fn print_status(db: &Db, tenant: TenantId) -> anyhow::Result<()> {
+    let mut tx = db.tenant_tx(tenant).await?;
+    let name = db::tenants::name(&mut tx, tenant)
+        .await?
+        .with_context(|| format!("no tenant with id {tenant}"))?;
+    let s = db::tenants::status(&mut tx, tenant).await?;
+    let last = match s.last_anchor {
+        Some(t) => t.format(&time::format_description::well_known::Rfc3339)?,
+        None => "never".to_owned(),
+    };
+    println!("tenant: {tenant} ({name})");
+    println!("events: {}", s.events);
+    println!("pending: {}", s.pending);
+    println!("batches: {}", s.batches);
+    println!("last anchor: {last}");
+    Ok(())
 }

@@ -2,7 +2,10 @@
 
 pub mod audit;
 pub mod batches;
+pub mod events;
 pub mod log;
+pub mod submitter_keys;
+pub mod verify;
 
 use axum::Router;
 
@@ -11,6 +14,9 @@ use super::AppState;
 /// Routes of the API.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(events::routes())
+        .merge(submitter_keys::routes())
+        .merge(verify::routes())
         .merge(log::routes())
         .merge(audit::routes())
         .merge(batches::routes())

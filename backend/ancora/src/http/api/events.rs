@@ -1,0 +1,234 @@
+//! `/v1/events`: submit events, follow one, fetch its proof, find events by digest.
+//!
+//! * `POST /v1/events` — `{"events": [...]}`, answered 202 with one receipt per event after
+//!   the commit (see [`crate::ingest`]). `Idempotency-Key` makes a retry safe.
+//! * `GET /v1/events/{id}` — the event and its status, `pending | batched | anchored |
+//!   proved`; with `proved`, the proof bundle too.
+//! * `GET /v1/events/{id}/proof` — the bundle alone. While the event is not proved yet the
+//!   answer is 404 with `Retry-After: 1` and a detail naming the current status (the proof
+//!   resource does not exist yet; 404 is what a client that only wants the bundle must handle
+//!   anyway, and the status endpoint says how far along the event is).
+//! * `GET /v1/events?digest=…` — events whose digest matches: `sha256:<hex>`,
+//!   `sha512_256:<hex>`, or bare hex or base64 (then any algorithm), oldest first, at most
+//!   `limit` (default 100, at most 1000).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::events::EventStatus;
+use crate::http::auth::{Action, Auth, authorize};
+use crate::http::extract::ApiJson;
+use crate::http::{ApiError, ApiResult, AppState};
+use crate::ingest::{self, EventInput, IngestOptions, Receipt};
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", post(submit).get(find_by_digest))
+        .route("/events/{id}", get(show))
+        .route("/events/{id}/proof", get(proof))
+}
+
+/// The body of `POST /v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    events: Vec<EventInput>,
+}
+
+#[derive(Debug, Serialize)]
+struct SubmitResponse {
+    receipts: Vec<Receipt>,
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SubmitBody>,
+) -> ApiResult<Response> {
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?
+                .to_owned(),
+        ),
+    };
+    let options = IngestOptions {
+        idempotency_key,
+        batch_after: None,
+    };
+    let receipts = ingest::ingest_events(&state, &auth, body.events, options).await?;
+    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { receipts })).into_response())
+}
+
+/// One event as the API shows it.
+#[derive(Debug, Serialize)]
+struct EventView {
+    id: String,
+    digest: String,
+    leaf_hash: String,
+    submitter: String,
+    #[serde(with = "time::serde::rfc3339")]
+    received_at: OffsetDateTime,
+    received_at_micros: i64,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leaf_index: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<serde_json::Value>,
+    status_url: String,
+    proof_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle: Option<serde_json::Value>,
+}
+
+fn view(state: &AppState, e: EventStatus) -> EventView {
+    let status_url = ingest::status_url(state, &e.id);
+    EventView {
+        proof_url: format!("{status_url}/proof"),
+        status_url,
+        digest: format!("{}:{}", e.digest_alg, hex::encode(&e.digest)),
+        leaf_hash: ancora_proof::hash::b64url_encode(&e.leaf_hash),
+        id: e.id,
+        submitter: e.submitter,
+        received_at: e.received_at,
+        received_at_micros: e.received_at_micros,
+        status: e.status,
+        batch_id: e.batch_id,
+        leaf_index: e.leaf_index,
+        metadata: e.metadata,
+        bundle: e.bundle,
+    }
+}
+
+fn no_such_event(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no event with id {id:?}"))
+}
+
+async fn load(state: &AppState, auth: &Auth, id: &str) -> ApiResult<EventStatus> {
+    authorize(auth, Action::ReadEvents)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let found = crate::db::events::find_status(&mut tx, auth.tenant, id).await?;
+    found.ok_or_else(|| no_such_event(id))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EventView>> {
+    let e = load(&state, &auth, &id).await?;
+    Ok(Json(view(&state, e)))
+}
+
+async fn proof(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let e = load(&state, &auth, &id).await?;
+    match e.bundle {
+        Some(bundle) => Ok(Json(bundle).into_response()),
+        None => {
+            let mut resp = ApiError::NotFound(format!(
+                "event {id:?} has no proof yet (status: {}); retry later",
+                e.status
+            ))
+            .into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Ok(resp)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindParams {
+    digest: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct FindResponse {
+    events: Vec<EventView>,
+}
+
+async fn find_by_digest(
+    State(state): State<AppState>,
+    auth: Auth,
+    params: Result<Query<FindParams>, QueryRejection>,
+) -> ApiResult<Json<FindResponse>> {
+    authorize(&auth, Action::ReadEvents)?;
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let text = params.digest.ok_or_else(|| {
+        ApiError::BadRequest("give ?digest= (sha256:<hex>, sha512_256:<hex>, hex or base64)".into())
+    })?;
+    let (alg, bytes) = parse_digest_query(&text).map_err(ApiError::BadRequest)?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1 to 1000".into()));
+    }
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let rows = crate::db::events::find_by_digest(&mut tx, auth.tenant, &bytes, alg, limit).await?;
+    Ok(Json(FindResponse {
+        events: rows.into_iter().map(|e| view(&state, e)).collect(),
+    }))
+}
+
+/// Reads a digest given as `alg:<hex>` (that algorithm), bare 64-digit hex or base64 of 32
+/// bytes (any algorithm). Base64 of 32 bytes is 43 or 44 characters, hex 64: never ambiguous.
+fn parse_digest_query(text: &str) -> Result<(Option<&'static str>, Vec<u8>), String> {
+    let text = text.trim();
+    if text.contains(':') {
+        let d: ancora_proof::event::ContentDigest =
+            text.parse().map_err(|e| format!("digest {text:?}: {e}"))?;
+        return Ok((Some(d.algorithm.prefix()), d.bytes.to_vec()));
+    }
+    let bytes = if text.len() == 64 {
+        hex::decode(text).map_err(|e| format!("digest is 64 characters but not hex: {e}"))?
+    } else {
+        ingest::decode_base64(text).map_err(|e| format!("digest is neither hex nor base64: {e}"))?
+    };
+    if bytes.len() != 32 {
+        return Err(format!(
+            "a digest is 32 bytes (64 hex digits or 43 base64 characters); got {} bytes",
+            bytes.len()
+        ));
+    }
+    Ok((None, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_found_by_prefixed_hex_bare_hex_or_base64() {
+        let hex64 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let raw = hex::decode(hex64).expect("hex");
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
+        assert_eq!(
+            parse_digest_query(&format!("sha256:{hex64}")).expect("prefixed"),
+            (Some("sha256"), raw.clone())
+        );
+        assert_eq!(
+            parse_digest_query(hex64).expect("bare"),
+            (None, raw.clone())
+        );
+        assert_eq!(parse_digest_query(&b64).expect("base64"), (None, raw));
+        assert!(parse_digest_query("abcd").is_err());
+        assert!(parse_digest_query("sha256:abcd").is_err());
+    }
+}

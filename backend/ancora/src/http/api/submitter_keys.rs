@@ -1,0 +1,208 @@
+//! `/v1/submitter-keys`: the Ed25519 keys devices sign their events with, and the tenant's
+//! policy requiring them.
+//!
+//! * `POST /v1/submitter-keys` `{"name", "public_key"}` (32 bytes, base64 or hex) → 201.
+//! * `GET /v1/submitter-keys` → `{"require_signatures", "keys": [...]}`.
+//! * `POST /v1/submitter-keys/{id}/revoke` → the key, revoked (idempotent).
+//! * `PUT /v1/submitter-keys/policy` `{"require_signatures": bool}` → the policy.
+//!
+//! Registering, revoking and changing the policy are written to the audit log.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::audit::{AuditEntry, record};
+use crate::db::submitter_keys::{self as keys, SubmitterKey};
+use crate::db::{self, is_unique_violation};
+use crate::http::auth::{Action, Auth, authorize};
+use crate::http::extract::ApiJson;
+use crate::http::{ApiError, ApiResult, AppState};
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/submitter-keys", post(create).get(list))
+        .route("/submitter-keys/policy", put(set_policy))
+        .route("/submitter-keys/{id}/revoke", post(revoke))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    public_key: String,
+}
+
+/// A key as the API shows it.
+#[derive(Debug, Serialize)]
+struct KeyView {
+    id: Uuid,
+    name: String,
+    /// base64 (standard, padded) of the 32-byte public key.
+    public_key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    revoked_at: Option<OffsetDateTime>,
+}
+
+impl From<SubmitterKey> for KeyView {
+    fn from(k: SubmitterKey) -> Self {
+        use base64::Engine as _;
+        KeyView {
+            id: k.id,
+            name: k.name,
+            public_key: base64::engine::general_purpose::STANDARD.encode(&k.public_key),
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=100).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(
+            "name must be 1 to 100 characters of A–Z, a–z, 0–9, '.', '_' or '-'".into(),
+        ))
+    }
+}
+
+fn parse_public_key(text: &str) -> Result<[u8; 32], ApiError> {
+    let raw = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).map_err(|e| ApiError::Unprocessable(format!("public_key: {e}")))?
+    } else {
+        crate::ingest::decode_base64(text)
+            .map_err(|e| ApiError::Unprocessable(format!("public_key: {e}")))?
+    };
+    let bytes = <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| {
+        ApiError::Unprocessable(format!(
+            "public_key: an Ed25519 public key is 32 bytes, got {}",
+            raw.len()
+        ))
+    })?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
+        ApiError::Unprocessable("public_key is not a valid Ed25519 public key".into())
+    })?;
+    Ok(bytes)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    authorize(&auth, Action::ManageSubmitterKeys)?;
+    check_name(&body.name)?;
+    let public_key = parse_public_key(&body.public_key)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let key = match keys::insert(&mut tx, auth.tenant, &body.name, &public_key).await {
+        Ok(k) => k,
+        Err(e) if is_unique_violation(&e, keys::NAME_TAKEN) => {
+            return Err(ApiError::Conflict(format!(
+                "a submitter key named {:?} already exists (names are never reused, even \
+                 after revocation)",
+                body.name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let subject = key.id.to_string();
+    record(
+        &mut tx,
+        AuditEntry {
+            tenant: Some(auth.tenant),
+            actor: &auth.actor(),
+            action: "submitter_key.created",
+            subject: Some(&subject),
+            details: json!({ "name": key.name }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(key.into())))
+}
+
+#[derive(Debug, Serialize)]
+struct ListResponse {
+    require_signatures: bool,
+    keys: Vec<KeyView>,
+}
+
+async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListResponse>> {
+    authorize(&auth, Action::ReadSubmitterKeys)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let require_signatures = db::tenants::requires_signatures(&mut tx, auth.tenant).await?;
+    let keys = keys::list(&mut tx, auth.tenant).await?;
+    Ok(Json(ListResponse {
+        require_signatures,
+        keys: keys.into_iter().map(KeyView::from).collect(),
+    }))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<KeyView>> {
+    authorize(&auth, Action::ManageSubmitterKeys)?;
+    let not_found = || ApiError::NotFound(format!("no submitter key with id {id:?}"));
+    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let key = keys::revoke(&mut tx, auth.tenant, uuid)
+        .await?
+        .ok_or_else(not_found)?;
+    record(
+        &mut tx,
+        AuditEntry {
+            tenant: Some(auth.tenant),
+            actor: &auth.actor(),
+            action: "submitter_key.revoked",
+            subject: Some(&id),
+            details: json!({ "name": key.name }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(key.into()))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Policy {
+    require_signatures: bool,
+}
+
+async fn set_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Policy>,
+) -> ApiResult<Json<Policy>> {
+    authorize(&auth, Action::ManageSubmitterKeys)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    db::tenants::set_requires_signatures(&mut tx, auth.tenant, body.require_signatures).await?;
+    record(
+        &mut tx,
+        AuditEntry {
+            tenant: Some(auth.tenant),
+            actor: &auth.actor(),
+            action: "signature_policy.changed",
+            subject: None,
+            details: json!({ "require_signatures": body.require_signatures }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(body))
+}

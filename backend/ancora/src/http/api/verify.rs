@@ -1,0 +1,79 @@
+//! `POST /v1/proof/verify` `{"bundle": {...}}`: the proof core's verification report for a
+//! bundle, checked against this server's own transparency-log key and nothing else.
+//!
+//! The server fetches no Chainweb header, so a bundle anchored on Chainweb reports its
+//! "trusted block header" step as failed here; the answer's `trust` says exactly what was
+//! trusted, so nobody mistakes the server's verdict for an independent one. Independent
+//! verification is `ancora verify` (or the web verifier) with keys and headers of one's own.
+
+use ancora_proof::bundle::{Bundle, Report, Trust, verify_bundle};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::anchor::tlog::TlogAnchor;
+use crate::http::auth::{Action, Auth, authorize};
+use crate::http::extract::ApiJson;
+use crate::http::{ApiError, ApiResult, AppState};
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/proof/verify", post(verify))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    bundle: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyResponse {
+    report: Report,
+    trust: TrustUsed,
+}
+
+/// What the server trusted.
+#[derive(Debug, Serialize)]
+struct TrustUsed {
+    /// Verifier keys (`<origin>+<hash>+<key>`) of the logs trusted: this server's own only.
+    log_keys: Vec<String>,
+    /// Chainweb block headers trusted: none.
+    chainweb_headers: Vec<String>,
+    /// The same, in a sentence.
+    note: &'static str,
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> ApiResult<Json<VerifyResponse>> {
+    authorize(&auth, Action::VerifyProof)?;
+    let bytes = serde_json::to_vec(&body.bundle)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("re-encoding a parsed bundle: {e}")))?;
+    let bundle =
+        Bundle::from_json(&bytes).map_err(|e| ApiError::Unprocessable(format!("bundle: {e}")))?;
+    let mut tx = state.db.system_tx().await?;
+    let key = TlogAnchor::from_config(&state.config.log)
+        .verifier(&mut tx)
+        .await
+        .map_err(ApiError::Internal)?;
+    tx.commit().await?;
+    let trust = Trust {
+        log_keys: vec![key.clone()],
+        chainweb_headers: Vec::new(),
+    };
+    let report = verify_bundle(&bundle, &trust);
+    Ok(Json(VerifyResponse {
+        report,
+        trust: TrustUsed {
+            log_keys: vec![key.to_key_text()],
+            chainweb_headers: Vec::new(),
+            note: "verified with this server's own transparency-log key and nothing else; \
+                   no Chainweb header is trusted here — verify independently with \
+                   `ancora verify` and keys or headers you obtained yourself",
+        },
+    }))
+}
