@@ -8,3 +8,4 @@ mod api_events;
 mod workers;
 mod log_api;
 mod audit_api;
+mod portal;
