@@ -9,3 +9,4 @@ mod workers;
 mod log_api;
 mod audit_api;
 mod portal;
+mod crash;
