@@ -10,3 +10,4 @@ mod log_api;
 mod audit_api;
 mod portal;
 mod crash;
+mod e2e_embedded;
