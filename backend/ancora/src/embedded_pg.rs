@@ -37,13 +37,13 @@ impl EmbeddedPostgres {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
         let run_as = running_as_root().then(|| "postgres".to_owned());
-        if let Some(user) = &run_as {
-            if !user_exists(user) {
-                bail!(
-                    "running as root, Ancora runs its private Postgres as the 'postgres' user, \
-                     which does not exist: install postgresql (which creates it) or set DATABASE_URL"
-                );
-            }
+        if let Some(user) = &run_as
+            && !user_exists(user)
+        {
+            bail!(
+                "running as root, Ancora runs its private Postgres as the 'postgres' user, \
+                 which does not exist: install postgresql (which creates it) or set DATABASE_URL"
+            );
         }
         let cluster_dir = cluster_dir_for(data_dir, run_as.as_deref())?;
         let mut pg = EmbeddedPostgres {
@@ -222,7 +222,7 @@ fn find_bin_dir() -> Option<PathBuf> {
                 Some((v, e.path().join("bin")))
             })
             .collect();
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
         candidates.extend(versions.into_iter().map(|(_, p)| p));
     }
     if let Some(path) = std::env::var_os("PATH") {

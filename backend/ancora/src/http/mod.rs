@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", api::routes())
         .merge(portal::routes(&state))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             timeout_and_measure,
@@ -70,6 +71,15 @@ pub fn router(state: AppState) -> Router {
             panic_response,
         ))
         .with_state(state)
+}
+
+async fn method_not_allowed() -> Response {
+    error::problem_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "this endpoint does not accept that HTTP method".into(),
+    )
 }
 
 async fn healthz() -> &'static str {
