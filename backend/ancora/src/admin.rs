@@ -194,16 +194,10 @@ pub async fn create_user(
     Ok(id)
 }
 
-/// argon2id with the OWASP parameters (m = 19456 KiB, t = 2, p = 1), PHC string.
+/// Hashes a password for storage with [`crate::password::hash_password`] (argon2id,
+/// m=19456 KiB, t=2, p=1).
 pub fn hash_password(password: &SecretString) -> anyhow::Result<String> {
-    use argon2::password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng};
-    use argon2::{Algorithm, Argon2, Params, Version};
-    let params = Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password(password.expose_secret().as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
-    Ok(hash.to_string())
+    Ok(crate::password::hash_password(password.expose_secret())?)
 }
 
 /// A random password: 18 random bytes as 24 base64url characters.
