@@ -1,0 +1,342 @@
+//! `ancora-load`: the ingest and time-to-proof benchmark.
+//!
+//! ```text
+//! cargo build --release -p ancora -p ancora-load
+//! DATABASE_URL=postgres://root@127.0.0.1:5432/postgres target/release/ancora-load
+//! ```
+//!
+//! It creates a scratch database on the server of `DATABASE_URL`, migrates it, makes a tenant
+//! and a key with `ancora admin`, starts `ancora serve` on it, and runs `--clients` concurrent
+//! clients that post `--events-per-request` events per `POST /v1/events` for `--duration`
+//! seconds. Then it waits until every event is proved and prints:
+//!
+//! * acknowledged events per second, request latency p50/p95/p99;
+//! * event → proof-ready latency p50/p95/p99 (server clock: `proofs.created_at −
+//!   events.received_at`, every event);
+//! * the server's peak RSS (sampled from `/proc` every 100 ms);
+//! * a raw `COPY` of the same rows into a copy of the `events` table (same indexes) on the same
+//!   server, and the ratio ingest ÷ COPY.
+//!
+//! The scratch database is dropped at the end unless `--keep-db`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use futures_util::StreamExt as _;
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::{Connection as _, Executor as _};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Parser)]
+#[command(about = "Ancora ingest and time-to-proof benchmark")]
+struct Args {
+    /// A Postgres server (any database on it); a scratch database is created there.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// The `ancora` binary to benchmark.
+    #[arg(long, default_value = "target/release/ancora")]
+    ancora: PathBuf,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Events per request.
+    #[arg(long, default_value_t = 100)]
+    events_per_request: usize,
+    /// Batch window of the server, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    window_ms: u64,
+    /// Keep the scratch database.
+    #[arg(long)]
+    keep_db: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (server_url, _) = args
+        .database_url
+        .rsplit_once('/')
+        .context("DATABASE_URL must end in /<database>")?;
+    let db_name = format!("ancora_load_{}", time::OffsetDateTime::now_utc().unix_timestamp());
+    let db_url = format!("{server_url}/{db_name}");
+    let mut admin = PgConnection::connect(&args.database_url).await?;
+    admin
+        .execute(format!("CREATE DATABASE {db_name}").as_str())
+        .await?;
+    let result = run(&args, &db_url).await;
+    if !args.keep_db {
+        let _ = admin
+            .execute(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)").as_str())
+            .await;
+    }
+    result
+}
+
+async fn ancora(args: &Args, db_url: &str, cli: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(&args.ancora)
+        .args(cli)
+        .env("DATABASE_URL", db_url)
+        .env("ANCORA_LOG", "warn")
+        .output()
+        .await
+        .with_context(|| format!("running {}", args.ancora.display()))?;
+    if !out.status.success() {
+        bail!(
+            "ancora {cli:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
+    ancora(args, db_url, &["migrate"]).await?;
+    let tenant = ancora(args, db_url, &["admin", "create-tenant", "load"]).await?;
+    let key = ancora(
+        args,
+        db_url,
+        &["admin", "create-api-key", "--tenant", &tenant, "--role", "submitter"],
+    )
+    .await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(&args.ancora)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", db_url)
+        .env("ANCORA_LOG", "warn")
+        .env("ANCORA_BATCH_WINDOW_MS", args.window_ms.to_string())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
+    wait_ready(&http, &base).await?;
+    let pid = server.id().context("server pid")?;
+
+    let peak_rss = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = tokio::spawn(sample_rss(pid, peak_rss.clone(), sampling.clone()));
+
+    println!(
+        "load: {} clients × {} events/request for {} s, batch window {} ms",
+        args.clients, args.events_per_request, args.duration, args.window_ms
+    );
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..args.clients {
+        let (http, base, key) = (http.clone(), base.clone(), key.clone());
+        let per = args.events_per_request;
+        tasks.spawn(async move { client(c, http, base, key, per, deadline).await });
+    }
+    let mut latencies = Vec::new();
+    let mut acked = 0u64;
+    let mut errors = 0u64;
+    while let Some(r) = tasks.join_next().await {
+        let r = r??;
+        latencies.extend(r.latencies);
+        acked += r.acked;
+        errors += r.errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ingest_rate = acked as f64 / elapsed;
+    latencies.sort_by(f64::total_cmp);
+    println!("acknowledged events: {acked} in {elapsed:.1} s = {ingest_rate:.0} events/s ({errors} failed requests)");
+    println!(
+        "request latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} requests)",
+        pct(&latencies, 0.50) * 1e3,
+        pct(&latencies, 0.95) * 1e3,
+        pct(&latencies, 0.99) * 1e3,
+        latencies.len()
+    );
+
+    let pool = PgPoolOptions::new().max_connections(2).connect(db_url).await?;
+    wait_all_proved(&pool, Duration::from_secs(300)).await?;
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    let (p50, p95, p99): (f64, f64, f64) = sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), \
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY s), \
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY s) \
+         FROM (SELECT extract(epoch FROM p.created_at - e.received_at)::float8 AS s \
+               FROM proofs p JOIN events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id) t",
+    )
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "event → proof-ready: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
+        p50 * 1e3,
+        p95 * 1e3,
+        p99 * 1e3
+    );
+    println!(
+        "server peak RSS: {:.1} MB",
+        peak_rss.load(Ordering::Relaxed) as f64 / 1024.0
+    );
+    stop(&mut server).await;
+
+    let copy_rate = raw_copy(&pool).await?;
+    println!("raw COPY of the same rows: {copy_rate:.0} rows/s");
+    println!("ingest ÷ raw COPY = {:.2}", ingest_rate / copy_rate);
+    pool.close().await;
+    Ok(())
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct ClientResult {
+    latencies: Vec<f64>,
+    acked: u64,
+    errors: u64,
+}
+
+async fn client(
+    c: usize,
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    per: usize,
+    deadline: Instant,
+) -> anyhow::Result<ClientResult> {
+    let mut out = ClientResult {
+        latencies: Vec::new(),
+        acked: 0,
+        errors: 0,
+    };
+    let mut n = 0usize;
+    while Instant::now() < deadline {
+        let events: Vec<Value> = (n..n + per)
+            .map(|i| {
+                let id = format!("c{c}-{i}");
+                let digest = <sha2::Sha256 as sha2::Digest>::digest(id.as_bytes());
+                json!({ "id": id, "digest": format!("sha256:{}", hex::encode(digest)) })
+            })
+            .collect();
+        n += per;
+        let body = json!({ "events": events });
+        let t = Instant::now();
+        let resp = http
+            .post(format!("{base}/v1/events"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await;
+        let ok = match resp {
+            Ok(r) => r.status().as_u16() == 202 && r.bytes().await.is_ok(),
+            Err(_) => false,
+        };
+        out.latencies.push(t.elapsed().as_secs_f64());
+        if ok {
+            out.acked += per as u64;
+        } else {
+            out.errors += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn sample_rss(pid: u32, peak: Arc<AtomicU64>, running: Arc<AtomicBool>) {
+    while running.load(Ordering::Relaxed) {
+        if let Ok(status) = tokio::fs::read_to_string(format!("/proc/{pid}/status")).await
+            && let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+        {
+            peak.fetch_max(kb, Ordering::Relaxed);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_all_proved(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let (events, proved): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM proofs)",
+        )
+        .fetch_one(pool)
+        .await?;
+        if events == proved {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {proved} of {events} events were proved");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn stop(server: &mut Child) {
+    if let Some(pid) = server.id() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(20), server.wait()).await;
+}
+
+/// COPYs the stored event rows (exported first, not timed) into a fresh table shaped like
+/// `events` with the same indexes; returns rows per second of the COPY alone.
+async fn raw_copy(pool: &sqlx::PgPool) -> anyhow::Result<f64> {
+    let mut conn = pool.acquire().await?;
+    conn.execute(
+        "CREATE TABLE copy_target (LIKE events INCLUDING DEFAULTS INCLUDING IDENTITY \
+         INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+    )
+    .await?;
+    let cols = "tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash";
+    let mut export = conn
+        .copy_out_raw(format!("COPY (SELECT {cols} FROM events ORDER BY seq) TO STDOUT").as_str())
+        .await?;
+    let mut data = Vec::new();
+    while let Some(chunk) = export.next().await {
+        data.extend_from_slice(&chunk?);
+    }
+    drop(export);
+    let rows = data.iter().filter(|b| **b == b'\n').count();
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw(format!("COPY copy_target ({cols}) FROM STDIN").as_str())
+        .await?;
+    for chunk in data.chunks(1 << 20) {
+        copy.send(chunk).await?;
+    }
+    copy.finish().await?;
+    let secs = started.elapsed().as_secs_f64();
+    conn.execute("DROP TABLE copy_target").await?;
+    Ok(rows as f64 / secs)
+}
