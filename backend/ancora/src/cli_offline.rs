@@ -68,6 +68,19 @@ pub struct SpvVerifyArgs {
 pub enum ChainwebCommand {
     /// Print the block hash computed from a header's fields (base64url).
     HeaderHash(HeaderHashArgs),
+    /// Sign a prepared Pact `cmd` string; prints the signed Command as one line of JSON.
+    Sign(SignArgs),
+}
+
+/// `ancora chainweb sign CMD_FILE --key-file KEY`
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The exact `cmd` string (JSON text; its bytes are hashed as they are).
+    #[arg(value_name = "CMD_FILE")]
+    pub cmd: PathBuf,
+    /// The Ed25519 secret key, 64 hex characters, in a file.
+    #[arg(long = "key-file", value_name = "KEY")]
+    pub key_file: PathBuf,
 }
 
 /// `ancora chainweb header-hash HEADER.json [--check]`
@@ -295,5 +308,18 @@ pub fn run_header_hash(args: HeaderHashArgs) -> i32 {
             format!("the header claims hash {claimed} but its fields hash to {computed}"),
         ),
         Some(_) => EXIT_OK,
+    }
+}
+
+/// `ancora chainweb sign`: the signed Command `{"hash","sigs","cmd"}` on one line of stdout;
+/// exit 2 with one line on stderr for an unreadable file, a command that is not a JSON
+/// object or a key that is not 64 hex characters (the key is never echoed).
+pub fn run_sign(args: SignArgs) -> i32 {
+    match ancora_chainweb::cli::sign_file_command(&args.cmd, &args.key_file) {
+        Ok(line) => {
+            println!("{line}");
+            EXIT_OK
+        }
+        Err(e) => fail(EXIT_USAGE, e),
     }
 }

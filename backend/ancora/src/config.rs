@@ -3,15 +3,19 @@
 //!
 //! * no `DATABASE_URL` → a private Postgres cluster in the data directory;
 //! * no anchor settings → the `tlog` backend (Ancora's own signed log), its key kept in the
-//!   database unless `ANCORA_LOG_SIGNING_KEY` gives one.
+//!   database unless `ANCORA_LOG_SIGNING_KEY` gives one;
+//! * `ANCORA_ANCHOR_BACKEND=chainweb` → anchors on Kadena Chainweb through the nodes of
+//!   `ANCORA_CHAINWEB_NODES` ([`ChainwebConfig`], checked by [`Config::check`]).
 //!
 //! Secrets are [`SecretString`]s: their `Debug` prints `[REDACTED]`, so a config can be logged.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use ancora_chainweb::{NodeClient, NodeClientConfig, SecretKey};
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// Options every subcommand shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -95,6 +99,169 @@ pub struct ConfigArgs {
     /// Database connection pool size.
     #[arg(long, env = "ANCORA_DB_POOL", default_value_t = 16, global = true)]
     pub db_pool: u32,
+
+    #[command(flatten)]
+    pub chainweb: ChainwebArgs,
+}
+
+/// Where new anchors go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnchorBackendKind {
+    /// Ancora's own signed transparency log (the embedded default).
+    Tlog,
+    /// A Pact transaction on Kadena Chainweb, proven by SPV.
+    Chainweb,
+}
+
+/// How the anchor root is written on Chainweb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WritePath {
+    /// An `exec` whose code is the root as a string literal: no contract, the result is the root.
+    Direct,
+    /// `(ancora-anchor.record-anchor "<anchor id>" "<root>")`: write-once per anchor id.
+    Contract,
+}
+
+/// The Chainweb anchor backend and SPV-as-a-Service settings (`ANCORA_CHAINWEB_…`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChainwebArgs {
+    /// Anchor backend for new anchors.
+    #[arg(
+        long,
+        env = "ANCORA_ANCHOR_BACKEND",
+        value_enum,
+        default_value = "tlog",
+        global = true
+    )]
+    pub anchor_backend: AnchorBackendKind,
+
+    /// Chainweb node base URLs, comma-separated, tried in order (fail-over).
+    #[arg(
+        long = "chainweb-nodes",
+        env = "ANCORA_CHAINWEB_NODES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub nodes: Vec<String>,
+
+    /// Chainweb network id.
+    #[arg(
+        long = "chainweb-network",
+        env = "ANCORA_CHAINWEB_NETWORK",
+        default_value = "mainnet01",
+        value_parser = ["mainnet01", "testnet04", "development"],
+        global = true
+    )]
+    pub network: String,
+
+    /// Chain ids anchors are written on, comma-separated (default: all 20). A tenant's
+    /// routed chain is mapped onto this set.
+    #[arg(
+        long = "chainweb-chains",
+        env = "ANCORA_CHAINWEB_CHAINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub chains: Vec<u32>,
+
+    /// The gas payer account (`k:<public key>`); default `k:` + the signing key's public key.
+    #[arg(
+        long = "chainweb-sender",
+        env = "ANCORA_CHAINWEB_SENDER",
+        global = true
+    )]
+    pub sender: Option<String>,
+
+    /// File holding the signing key (64 hex characters).
+    #[arg(
+        long = "chainweb-key-file",
+        env = "ANCORA_CHAINWEB_KEY_FILE",
+        global = true
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// The signing key itself (64 hex characters). Prefer the key file.
+    #[arg(
+        long = "chainweb-key",
+        env = "ANCORA_CHAINWEB_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub key: Option<SecretString>,
+
+    /// Gas limit of an anchoring transaction.
+    #[arg(
+        long = "chainweb-gas-limit",
+        env = "ANCORA_CHAINWEB_GAS_LIMIT",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub gas_limit: u64,
+
+    /// Gas price (KDA per gas unit).
+    #[arg(
+        long = "chainweb-gas-price",
+        env = "ANCORA_CHAINWEB_GAS_PRICE",
+        default_value_t = 1e-8,
+        global = true
+    )]
+    pub gas_price: f64,
+
+    /// Time-to-live of an anchoring transaction, seconds.
+    #[arg(
+        long = "chainweb-ttl",
+        env = "ANCORA_CHAINWEB_TTL",
+        default_value_t = 600,
+        global = true
+    )]
+    pub ttl: u64,
+
+    /// Blocks on top of the anchoring transaction's block before it counts as final.
+    #[arg(
+        long = "chainweb-confirmations",
+        env = "ANCORA_CHAINWEB_CONFIRMATIONS",
+        default_value_t = 6,
+        global = true
+    )]
+    pub confirmations: u32,
+
+    /// How the root is written: a bare `exec` or the `ancora-anchor` contract.
+    #[arg(
+        long = "chainweb-write-path",
+        env = "ANCORA_CHAINWEB_WRITE_PATH",
+        value_enum,
+        default_value = "direct",
+        global = true
+    )]
+    pub write_path: WritePath,
+
+    /// The contract's module name, with its namespace on public chains
+    /// (`free.ancora-anchor`).
+    #[arg(
+        long = "chainweb-module",
+        env = "ANCORA_CHAINWEB_MODULE",
+        default_value = "ancora-anchor",
+        global = true
+    )]
+    pub module: String,
+
+    /// How long the confirming job waits between two looks at a pending transaction.
+    #[arg(
+        long = "chainweb-poll-ms",
+        env = "ANCORA_CHAINWEB_POLL_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub poll_ms: u64,
+
+    /// Timeout of one node request.
+    #[arg(
+        long = "chainweb-request-timeout-ms",
+        env = "ANCORA_CHAINWEB_REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub request_timeout_ms: u64,
 }
 
 /// The configuration one process runs with.
@@ -118,6 +285,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Database connection pool size.
     pub db_pool: u32,
+    /// The anchor backend for new anchors.
+    pub anchor_backend: AnchorBackendKind,
+    /// Chainweb nodes, signing and anchoring settings.
+    pub chainweb: ChainwebConfig,
 }
 
 /// How events become batches and batches become anchors.
@@ -142,7 +313,172 @@ pub struct LogConfig {
     pub signing_key: Option<SecretString>,
 }
 
+/// The Chainweb settings: the anchor backend's and SPV-as-a-Service's. The signing key is a
+/// [`SecretString`] (or a file path) and is read only when a command is signed.
+#[derive(Debug, Clone)]
+pub struct ChainwebConfig {
+    /// Node base URLs, in fail-over order (empty: Chainweb is not configured).
+    pub nodes: Vec<String>,
+    /// Network id (`mainnet01`, `testnet04`, `development`).
+    pub network: String,
+    /// Chains anchors are written on (sorted, no duplicates, never empty).
+    pub chains: Vec<u32>,
+    /// Gas payer; `None` means `k:<public key>`.
+    pub sender: Option<String>,
+    /// Signing key file.
+    pub key_file: Option<PathBuf>,
+    /// Signing key text.
+    pub key: Option<SecretString>,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Gas price.
+    pub gas_price: f64,
+    /// TTL, seconds.
+    pub ttl: u64,
+    /// Confirmation depth.
+    pub confirmations: u32,
+    /// Direct `exec` or the contract.
+    pub write_path: WritePath,
+    /// The contract's module name (`ancora-anchor`, `free.ancora-anchor`).
+    pub module: String,
+    /// Wait between two polls of a pending transaction.
+    pub poll_interval: Duration,
+    /// Node client: timeouts, retries and backoff.
+    pub request_timeout: Duration,
+    /// Tries per node before failing over.
+    pub attempts_per_node: u32,
+    /// First retry backoff of the node client.
+    pub backoff: Duration,
+    /// The client, built on first use and shared by clones of this configuration.
+    client: Arc<OnceLock<NodeClient>>,
+}
+
+impl ChainwebConfig {
+    /// Chains 0–19, no nodes: Chainweb not configured.
+    pub fn unconfigured() -> Self {
+        ChainwebConfig {
+            nodes: Vec::new(),
+            network: "mainnet01".into(),
+            chains: (0..20).collect(),
+            sender: None,
+            key_file: None,
+            key: None,
+            gas_limit: 1_000,
+            gas_price: 1e-8,
+            ttl: 600,
+            confirmations: 6,
+            write_path: WritePath::Direct,
+            module: "ancora-anchor".into(),
+            poll_interval: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
+            attempts_per_node: 3,
+            backoff: Duration::from_millis(250),
+            client: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn from_args(a: &ChainwebArgs) -> Self {
+        let mut chains = a.chains.clone();
+        chains.sort_unstable();
+        chains.dedup();
+        if chains.is_empty() {
+            chains = (0..20).collect();
+        }
+        ChainwebConfig {
+            nodes: a
+                .nodes
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            network: a.network.clone(),
+            chains,
+            sender: a.sender.clone().filter(|s| !s.is_empty()),
+            key_file: a.key_file.clone(),
+            key: a.key.clone(),
+            gas_limit: a.gas_limit,
+            gas_price: a.gas_price,
+            ttl: a.ttl,
+            confirmations: a.confirmations,
+            write_path: a.write_path,
+            module: a.module.clone(),
+            poll_interval: Duration::from_millis(a.poll_ms),
+            request_timeout: Duration::from_millis(a.request_timeout_ms.max(1)),
+            ..Self::unconfigured()
+        }
+    }
+
+    /// True when nodes are configured (SPV-as-a-Service needs nothing more).
+    pub fn has_nodes(&self) -> bool {
+        !self.nodes.is_empty()
+    }
+
+    /// The node client (built once). Errors name what is wrong with the node settings.
+    pub fn client(&self) -> anyhow::Result<&NodeClient> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let mut cfg = NodeClientConfig::new(self.nodes.clone(), self.network.clone());
+        cfg.request_timeout = self.request_timeout;
+        cfg.attempts_per_node = self.attempts_per_node.max(1);
+        cfg.backoff = self.backoff;
+        cfg.max_backoff = self.backoff.saturating_mul(16);
+        let client = NodeClient::new(cfg)?;
+        Ok(self.client.get_or_init(|| client))
+    }
+
+    /// The signing key, from the key text or else the key file. The error never quotes it.
+    pub fn signing_key(&self) -> anyhow::Result<SecretKey> {
+        if let Some(k) = &self.key {
+            return SecretKey::from_hex(k.expose_secret())
+                .map_err(|e| anyhow::anyhow!("ANCORA_CHAINWEB_KEY: {e}"));
+        }
+        match &self.key_file {
+            Some(path) => Ok(SecretKey::from_file(path)?),
+            None => anyhow::bail!(
+                "no Chainweb signing key: set ANCORA_CHAINWEB_KEY_FILE (or ANCORA_CHAINWEB_KEY)"
+            ),
+        }
+    }
+
+    /// The chain a routed chain id anchors on: itself when configured, else the configured
+    /// chain at `routed mod count` (deterministic, so a tenant always lands on one chain).
+    pub fn chain_for(&self, routed: i32) -> u32 {
+        let routed = u32::try_from(routed).unwrap_or(0);
+        if self.chains.contains(&routed) {
+            return routed;
+        }
+        let n = self.chains.len().max(1) as u32;
+        self.chains
+            .get((routed % n) as usize)
+            .copied()
+            .unwrap_or(routed)
+    }
+}
+
 impl Config {
+    /// Checks what cannot be checked per field: with the `chainweb` backend, nodes and a
+    /// signing key must be configured and usable. Call it at start-up.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let cw = &self.chainweb;
+        if cw.has_nodes() {
+            cw.client()?;
+        }
+        if self.anchor_backend == AnchorBackendKind::Chainweb {
+            anyhow::ensure!(
+                cw.has_nodes(),
+                "ANCORA_ANCHOR_BACKEND=chainweb needs ANCORA_CHAINWEB_NODES"
+            );
+            cw.signing_key()?;
+            anyhow::ensure!(
+                cw.gas_price.is_finite() && cw.gas_price >= 0.0,
+                "ANCORA_CHAINWEB_GAS_PRICE must be a non-negative number"
+            );
+            anyhow::ensure!(cw.ttl > 0, "ANCORA_CHAINWEB_TTL must be positive");
+        }
+        Ok(())
+    }
+
     /// Builds the configuration from parsed arguments and the listen address.
     pub fn from_args(args: &ConfigArgs, listen: SocketAddr, public_url: Option<String>) -> Self {
         Config {
@@ -163,6 +499,8 @@ impl Config {
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
             db_pool: args.db_pool.max(2),
+            anchor_backend: args.chainweb.anchor_backend,
+            chainweb: ChainwebConfig::from_args(&args.chainweb),
         }
     }
 
@@ -186,6 +524,8 @@ impl Config {
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_pool: 8,
+            anchor_backend: AnchorBackendKind::Tlog,
+            chainweb: ChainwebConfig::unconfigured(),
         }
     }
 }

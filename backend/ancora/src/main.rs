@@ -39,7 +39,7 @@ enum Command {
     /// Chainweb SPV proofs, offline.
     #[command(subcommand)]
     Spv(cli_offline::SpvCommand),
-    /// Chainweb block headers, offline.
+    /// Chainweb block headers and Pact command signing, offline.
     #[command(subcommand)]
     Chainweb(cli_offline::ChainwebCommand),
 }
@@ -70,6 +70,9 @@ fn main() -> ExitCode {
         }
         Command::Chainweb(cli_offline::ChainwebCommand::HeaderHash(args)) => {
             Some(cli_offline::run_header_hash(args))
+        }
+        Command::Chainweb(cli_offline::ChainwebCommand::Sign(args)) => {
+            Some(cli_offline::run_sign(args))
         }
         command => return run_online(Cli { command, ..cli }),
     };
@@ -103,6 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::from_args(&cli.config, args.listen, args.public_url);
+            config.check()?;
             let parts = Parts {
                 api: !args.workers_only,
                 workers: !args.api_only,
@@ -111,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Worker => {
             let config = Config::from_args(&cli.config, default_listen, None);
+            config.check()?;
             server::serve(
                 config,
                 Parts {

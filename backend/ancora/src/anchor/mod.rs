@@ -6,13 +6,14 @@
 //!
 //! * [`Outcome::Final`]: the trust point exists once this transaction commits (the `tlog`
 //!   backend appends to Ancora's own log and signs a checkpoint, all in Postgres);
-//! * [`Outcome::Pending`]: network work remains (the `chainweb` backend, a later issue). The
+//! * [`Outcome::Pending`]: network work remains (the `chainweb` backend). The
 //!   backend enqueues its own follow-up job in the transaction; that job commits each step's
 //!   outcome (say, the request key) before the next network call, and calls
 //!   [`crate::workers::anchor::finalize`] when the anchor is final.
 //!
 //! For the prover a backend also builds the [`TrustPoint`] of a final anchor.
 
+pub mod chainweb;
 pub mod tlog;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use ancora_proof::bundle::TrustPoint;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::config::AnchorBackendKind;
 use crate::db::anchors::Anchor;
 use crate::http::AppState;
 
@@ -73,13 +75,21 @@ pub trait AnchorBackend: Send + Sync {
 pub enum Backend {
     /// Ancora's own signed log.
     Tlog(tlog::TlogAnchor),
+    /// A Pact transaction on Chainweb, proven by SPV.
+    Chainweb(chainweb::ChainwebAnchor),
 }
 
 impl Backend {
-    /// The backend new anchors go to: `tlog` unless configured otherwise (the only one so
-    /// far).
+    /// The backend new anchors go to: `tlog` unless `ANCORA_ANCHOR_BACKEND=chainweb`.
     pub fn configured(state: &AppState) -> Self {
-        Backend::Tlog(tlog::TlogAnchor::from_config(&state.config.log))
+        match state.config.anchor_backend {
+            AnchorBackendKind::Tlog => {
+                Backend::Tlog(tlog::TlogAnchor::from_config(&state.config.log))
+            }
+            AnchorBackendKind::Chainweb => Backend::Chainweb(
+                chainweb::ChainwebAnchor::from_config(&state.config.chainweb),
+            ),
+        }
     }
 
     /// The backend that made an anchor stored with `kind`.
@@ -87,6 +97,9 @@ impl Backend {
         match kind {
             "tlog" => Ok(Backend::Tlog(tlog::TlogAnchor::from_config(
                 &state.config.log,
+            ))),
+            "chainweb" => Ok(Backend::Chainweb(chainweb::ChainwebAnchor::from_config(
+                &state.config.chainweb,
             ))),
             other => anyhow::bail!("no anchor backend {other:?} in this build"),
         }
@@ -97,6 +110,7 @@ impl AnchorBackend for Backend {
     fn kind(&self) -> &'static str {
         match self {
             Backend::Tlog(b) => b.kind(),
+            Backend::Chainweb(b) => b.kind(),
         }
     }
 
@@ -107,6 +121,7 @@ impl AnchorBackend for Backend {
     ) -> anyhow::Result<Outcome> {
         match self {
             Backend::Tlog(b) => b.record(conn, request).await,
+            Backend::Chainweb(b) => b.record(conn, request).await,
         }
     }
 
@@ -117,6 +132,7 @@ impl AnchorBackend for Backend {
     ) -> anyhow::Result<TrustPoint> {
         match self {
             Backend::Tlog(b) => b.trust_point(conn, anchor).await,
+            Backend::Chainweb(b) => b.trust_point(conn, anchor).await,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! * [`queue`] — enqueueing (always in the caller's transaction) and the job kinds;
 //! * [`batch`] — close a tenant's pending events into a batch (window or size);
 //! * [`anchor`] — aggregate a chain's batch roots into one anchor and hand it to the backend;
+//! * [`chainweb_confirm`] — send, confirm and prove a chainweb anchor, one committed step a run;
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
 //! * `runner` — the claim loop (leases, backoff, LISTEN/NOTIFY with polling as fallback);
 //! * [`sweep`] — the safety net that re-enqueues work nobody was woken for.
@@ -13,6 +14,7 @@
 
 pub mod anchor;
 pub mod batch;
+pub mod chainweb_confirm;
 pub mod prove;
 pub mod queue;
 mod runner;
@@ -44,6 +46,7 @@ async fn dispatch(state: &AppState, job: &Job) -> anyhow::Result<()> {
         queue::KIND_BATCH => batch::run(state, job).await,
         queue::KIND_ANCHOR => anchor::run(state, job).await,
         queue::KIND_PROVE => prove::run(state, job).await,
+        chainweb_confirm::KIND => chainweb_confirm::run(state, job).await,
         other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }

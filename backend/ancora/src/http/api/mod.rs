@@ -4,6 +4,7 @@ pub mod audit;
 pub mod batches;
 pub mod events;
 pub mod log;
+pub mod spv;
 pub mod submitter_keys;
 pub mod verify;
 
@@ -20,4 +21,5 @@ pub fn routes() -> Router<AppState> {
         .merge(log::routes())
         .merge(audit::routes())
         .merge(batches::routes())
+        .merge(spv::routes())
 }

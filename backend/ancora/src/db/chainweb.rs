@@ -1,0 +1,87 @@
+//! The Chainweb backend's view of the `anchors` table: the columns it owns (`tx_ref`,
+//! `block_hash`, `block_height`, `details`, `error`) and its states (`pending` → `submitted`
+//! → `confirmed` → `final`, or `failed`). `final` itself is set by
+//! [`crate::workers::anchor::finalize`]. Anchors are system rows: no tenant is involved.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A Chainweb anchor as its confirming job reads and writes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainwebRow {
+    /// The anchor id.
+    pub id: Uuid,
+    /// `pending`, `submitted`, `confirmed`, `final` or `failed`.
+    pub state: String,
+    /// The anchor tree root.
+    pub root: Vec<u8>,
+    /// The current request key.
+    pub tx_ref: Option<String>,
+    /// The block the transaction is in, once confirmed (base64url).
+    pub block_hash: Option<String>,
+    /// Its height.
+    pub block_height: Option<i64>,
+    /// The backend's record ([`crate::anchor::chainweb::Details`]).
+    pub details: serde_json::Value,
+    /// Why the anchor failed.
+    pub error: Option<String>,
+}
+
+/// Notes the backend's starting details on a new chainweb anchor (the anchorer's transaction).
+pub async fn start(
+    conn: &mut PgConnection,
+    anchor: Uuid,
+    details: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE anchors SET details = $2 WHERE id = $1 AND backend = 'chainweb'",
+        anchor,
+        details
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One chainweb anchor, locked for the caller's transaction, or `None`.
+pub async fn lock(conn: &mut PgConnection, anchor: Uuid) -> sqlx::Result<Option<ChainwebRow>> {
+    sqlx::query_as!(
+        ChainwebRow,
+        "SELECT id, state, root, tx_ref, block_hash, block_height, details, error \
+         FROM anchors WHERE id = $1 AND backend = 'chainweb' FOR UPDATE",
+        anchor
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// One chainweb anchor, or `None`.
+pub async fn get(conn: &mut PgConnection, anchor: Uuid) -> sqlx::Result<Option<ChainwebRow>> {
+    sqlx::query_as!(
+        ChainwebRow,
+        "SELECT id, state, root, tx_ref, block_hash, block_height, details, error \
+         FROM anchors WHERE id = $1 AND backend = 'chainweb'",
+        anchor
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Writes the columns the backend owns (state, request key, block, details, error).
+pub async fn save(conn: &mut PgConnection, row: &ChainwebRow) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE anchors SET state = $2, tx_ref = $3, block_hash = $4, block_height = $5, \
+                details = $6, error = $7 \
+         WHERE id = $1 AND backend = 'chainweb'",
+        row.id,
+        row.state,
+        row.tx_ref,
+        row.block_hash,
+        row.block_height,
+        row.details,
+        row.error
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

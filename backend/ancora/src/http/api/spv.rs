@@ -1,0 +1,413 @@
+//! SPV-as-a-Service: Chainweb SPV proofs fetched from the configured nodes, verified with
+//! `ancora-proof`, and kept per tenant.
+//!
+//! * `POST /v1/spv` `{"chainId", "requestKey", "targetChainId"?}` — the proof that the
+//!   transaction's output is in a block of the target chain (default: the same chain). It is
+//!   fetched from a node (`/pact/spv`), the header it leads to is fetched by hash, the header
+//!   must hash to its hash and the proof must lead to it; only then is it stored (Postgres,
+//!   `spv_proofs`) and cached in process. A second request is answered from the cache
+//!   (`"cached": true`) without a node.
+//! * `GET /v1/spv/{id}` — a stored proof.
+//! * `POST /v1/spv/verify` `{"proof", "header"?, "chainId"?}` — checks any `/pact/spv`
+//!   proof string against the given header, or against the header of the block it leads
+//!   to fetched from a node. Malformed input is a problem; a proof that does not lead to
+//!   the header is `200 {"verified": false, "reason"}`.
+//!
+//! Each `POST` counts one `spv_requests` in the tenant's usage. Bad input is 422 with what is
+//! wrong; nodes that fail or answer garbage are 502; no node configured is 503. Nothing
+//! unverified is ever stored.
+
+use std::sync::{Arc, LazyLock};
+
+use ancora_chainweb::{ChainId, Error as NodeError, RequestKey};
+use ancora_proof::chainweb::BlockHeader;
+use ancora_proof::spv::{SpvVerification, TransactionOutputProof, verify_against_header};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::db::{self, spv::SpvProof};
+use crate::domain::TenantId;
+use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::problem_response;
+use crate::http::extract::ApiJson;
+use crate::http::{ApiError, AppState};
+use crate::workers::prove::ProofCache;
+
+/// Usage metric counted by every `POST`.
+pub const SPV_REQUESTS: &str = "spv_requests";
+
+/// Chains of Chainweb's 20-chain graph (mainnet01, testnet04 and development alike).
+const CHAINS: u32 = 20;
+
+/// The routes of this resource.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/spv", post(fetch))
+        .route("/spv/verify", post(verify))
+        .route("/spv/{id}", get(read))
+}
+
+/// Stored proofs as answered, by `(tenant, "id:<id>" | "rk:<chain>:<target>:<key>")`.
+/// Proofs never change once stored, so entries need no invalidation.
+static CACHE: LazyLock<ProofCache> = LazyLock::new(|| ProofCache::new(4096));
+
+/// What this API answers besides [`ApiError`]s: node trouble.
+#[derive(Debug)]
+pub enum SpvError {
+    /// An API error (bad input, auth, database).
+    Api(ApiError),
+    /// 502: the nodes failed or answered something unusable.
+    BadGateway(String),
+    /// 503: no node configured.
+    NoNodes,
+}
+
+impl From<ApiError> for SpvError {
+    fn from(e: ApiError) -> Self {
+        SpvError::Api(e)
+    }
+}
+
+impl From<sqlx::Error> for SpvError {
+    fn from(e: sqlx::Error) -> Self {
+        SpvError::Api(e.into())
+    }
+}
+
+impl IntoResponse for SpvError {
+    fn into_response(self) -> Response {
+        match self {
+            SpvError::Api(e) => e.into_response(),
+            SpvError::BadGateway(detail) => problem_response(
+                StatusCode::BAD_GATEWAY,
+                "bad-gateway",
+                "Bad gateway",
+                detail,
+            ),
+            SpvError::NoNodes => problem_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "no Chainweb node is configured on this server (ANCORA_CHAINWEB_NODES)".into(),
+            ),
+        }
+    }
+}
+
+type SpvResult<T> = Result<T, SpvError>;
+
+fn bad(msg: impl Into<String>) -> SpvError {
+    SpvError::Api(ApiError::Unprocessable(msg.into()))
+}
+
+/// A node error in words fit for a tenant: what went wrong, never the node's URL.
+fn node_error(context: &str, e: &NodeError) -> SpvError {
+    tracing::warn!(error = %e, "{context}");
+    let why = match e.last() {
+        NodeError::Rejected { status, body, .. } => {
+            return bad(format!(
+                "{context}: the Chainweb node refused (HTTP {status}): {body}"
+            ));
+        }
+        NodeError::Malformed { what, message, .. } => {
+            format!("a node sent a malformed {what}: {message}")
+        }
+        NodeError::ServerError { status, .. } => format!("a node failed with HTTP {status}"),
+        NodeError::Timeout { timeout_ms, .. } => {
+            format!("a node did not answer within {timeout_ms} ms")
+        }
+        NodeError::Transport { .. } => "a node was unreachable".to_owned(),
+        NodeError::Proof(p) => format!("a node sent proof material that does not check out: {p}"),
+        other => other.to_string(),
+    };
+    SpvError::BadGateway(format!(
+        "{context}: no Chainweb node gave a usable answer; {why}"
+    ))
+}
+
+/// A chain id given as a JSON number or a decimal string, in Chainweb's graph.
+fn chain_arg(v: &Value, field: &str) -> SpvResult<u32> {
+    let id = match v {
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Value::String(s) => s.parse::<ChainId>().ok().map(|c| c.0),
+        _ => None,
+    };
+    match id {
+        Some(c) if c < CHAINS => Ok(c),
+        Some(c) => Err(bad(format!(
+            "{field}: unknown chain id {c}; Chainweb has chains 0 to {}",
+            CHAINS - 1
+        ))),
+        None => Err(bad(format!(
+            "{field}: {v} is not a chain id (a number from 0 to {})",
+            CHAINS - 1
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FetchBody {
+    chain_id: Value,
+    request_key: String,
+    #[serde(default)]
+    target_chain_id: Option<Value>,
+}
+
+/// The stored proof as this API shows it.
+fn view(p: &SpvProof) -> Value {
+    json!({
+        "id": p.id,
+        "chainId": p.chain_id,
+        "targetChainId": p.target_chain_id,
+        "requestKey": p.request_key,
+        "proof": p.proof,
+        "header": p.header,
+        "blockHash": p.block_hash,
+        "blockHeight": p.block_height,
+        "subject": p.subject,
+        "verified": true,
+        "verifiedAt": p.verified_at.format(&Rfc3339).unwrap_or_default(),
+    })
+}
+
+fn answer(stored: &Value, cached: bool) -> Response {
+    let mut v = stored.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("cached".into(), Value::Bool(cached));
+    }
+    Json(v).into_response()
+}
+
+async fn count_usage(state: &AppState, tenant: TenantId) -> SpvResult<()> {
+    let mut tx = state.db.tenant_tx(tenant).await?;
+    let day = OffsetDateTime::now_utc().date();
+    db::usage::add(&mut tx, tenant, day, SPV_REQUESTS, 1).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<FetchBody>,
+) -> SpvResult<Response> {
+    authorize(&auth, Action::VerifyProof)?;
+    let chain = chain_arg(&body.chain_id, "chainId")?;
+    let target = match &body.target_chain_id {
+        Some(t) => chain_arg(t, "targetChainId")?,
+        None => chain,
+    };
+    let key =
+        RequestKey::parse(body.request_key.trim()).map_err(|e| bad(format!("requestKey: {e}")))?;
+    let tenant = auth.tenant;
+    let cache_key = (tenant.0, format!("rk:{chain}:{target}:{key}"));
+
+    if let Some(hit) = CACHE.get(&cache_key) {
+        count_usage(&state, tenant).await?;
+        return Ok(answer(&hit, true));
+    }
+    let stored = {
+        let mut tx = state.db.tenant_tx(tenant).await?;
+        let found = db::spv::find(
+            &mut tx,
+            tenant,
+            chain as i32,
+            &key.to_string(),
+            target as i32,
+        )
+        .await?;
+        tx.commit().await?;
+        found
+    };
+    if let Some(p) = stored {
+        let v = remember(tenant, &p);
+        count_usage(&state, tenant).await?;
+        return Ok(answer(&v, true));
+    }
+
+    let cw = &state.config.chainweb;
+    if !cw.has_nodes() {
+        return Err(SpvError::NoNodes);
+    }
+    let client = cw.client().map_err(ApiError::Internal)?;
+    let spv = client
+        .spv(ChainId(chain), key, ChainId(target))
+        .await
+        .map_err(|e| node_error("fetching the SPV proof", &e))?;
+    let header = client
+        .header(ChainId(target), &spv.proof.run())
+        .await
+        .map_err(|e| node_error("fetching the block header the proof leads to", &e))?;
+    let verified = verify_against_header(&spv.proof, target, &header)
+        .map_err(|e| SpvError::BadGateway(format!("the node's SPV proof does not verify: {e}")))?;
+    if verified.output.req_key() != Some(key.to_string().as_str()) {
+        return Err(SpvError::BadGateway(
+            "the node's SPV proof is about another transaction".into(),
+        ));
+    }
+    let new = SpvProof {
+        id: Uuid::now_v7(),
+        chain_id: chain as i32,
+        target_chain_id: target as i32,
+        request_key: key.to_string(),
+        proof: spv.text,
+        header: header.to_json_value(),
+        block_hash: verified.header_hash.to_b64url(),
+        block_height: i64::try_from(verified.header_height)
+            .map_err(|e| ApiError::Internal(e.into()))?,
+        subject: verified.output.json().clone(),
+        verified_at: OffsetDateTime::now_utc(),
+    };
+    let mut tx = state.db.tenant_tx(tenant).await?;
+    let stored = db::spv::insert_verified(&mut tx, tenant, &new).await?;
+    let day = OffsetDateTime::now_utc().date();
+    db::usage::add(&mut tx, tenant, day, SPV_REQUESTS, 1).await?;
+    tx.commit().await?;
+    let v = remember(tenant, &stored);
+    Ok(answer(&v, false))
+}
+
+/// Caches a stored proof under both its keys; returns its view.
+fn remember(tenant: TenantId, p: &SpvProof) -> Arc<Value> {
+    let v = CACHE.insert((tenant.0, format!("id:{}", p.id)), view(p));
+    let rk = format!("rk:{}:{}:{}", p.chain_id, p.target_chain_id, p.request_key);
+    CACHE.insert((tenant.0, rk), (*v).clone());
+    v
+}
+
+/// Reads a stored proof: the in-process cache, else one indexed lookup.
+pub async fn read_proof(
+    state: &AppState,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Arc<Value>>, ApiError> {
+    if let Some(hit) = CACHE.get(&(tenant.0, format!("id:{id}"))) {
+        return Ok(Some(hit));
+    }
+    let mut tx = state.db.tenant_tx(tenant).await?;
+    let found = db::spv::get(&mut tx, tenant, id).await?;
+    tx.commit().await?;
+    Ok(found.map(|p| remember(tenant, &p)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> SpvResult<Response> {
+    authorize(&auth, Action::ReadEvents)?;
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no SPV proof {id:?}: ids are UUIDs")))?;
+    match read_proof(&state, auth.tenant, id).await? {
+        Some(v) => Ok(Json(&*v).into_response()),
+        None => Err(ApiError::NotFound(format!("no SPV proof {id} in this tenant")).into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VerifyBody {
+    proof: String,
+    #[serde(default)]
+    header: Option<Value>,
+    #[serde(default)]
+    chain_id: Option<Value>,
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> SpvResult<Response> {
+    authorize(&auth, Action::VerifyProof)?;
+    let proof = TransactionOutputProof::decode_response(&body.proof)
+        .map_err(|e| bad(format!("proof: not a /pact/spv proof: {e}")))?;
+    if proof.chain >= CHAINS {
+        return Err(bad(format!(
+            "proof: it targets unknown chain id {}; Chainweb has chains 0 to {}",
+            proof.chain,
+            CHAINS - 1
+        )));
+    }
+    let expected = match &body.chain_id {
+        Some(c) => chain_arg(c, "chainId")?,
+        None => proof.chain,
+    };
+    let (header, source) = match &body.header {
+        Some(h) => {
+            let header =
+                BlockHeader::from_json_value(h).map_err(|e| bad(format!("header: {e}")))?;
+            header
+                .verified_hash()
+                .map_err(|e| bad(format!("header: {e}")))?;
+            (header, "request")
+        }
+        None => {
+            let cw = &state.config.chainweb;
+            if !cw.has_nodes() {
+                return Err(SpvError::NoNodes);
+            }
+            let client = cw.client().map_err(ApiError::Internal)?;
+            let root = proof.run();
+            match client.header(ChainId(proof.chain), &root).await {
+                Ok(h) => (h, "node"),
+                Err(NodeError::Rejected { status: 404, .. }) => {
+                    count_usage(&state, auth.tenant).await?;
+                    return Ok(Json(json!({
+                        "verified": false,
+                        "reason": format!("the proof leads to block {root}, which no node knows on chain {}", proof.chain),
+                        "chainId": proof.chain,
+                        "blockHash": root.to_b64url(),
+                    }))
+                    .into_response());
+                }
+                Err(e) => {
+                    return Err(node_error(
+                        "fetching the block header the proof leads to",
+                        &e,
+                    ));
+                }
+            }
+        }
+    };
+    let outcome = verify_against_header(&proof, expected, &header);
+    count_usage(&state, auth.tenant).await?;
+    Ok(Json(verdict(&proof, &header, source, outcome)).into_response())
+}
+
+fn verdict(
+    proof: &TransactionOutputProof,
+    header: &BlockHeader,
+    source: &str,
+    outcome: Result<SpvVerification, ancora_proof::Error>,
+) -> Value {
+    match outcome {
+        Ok(v) => json!({
+            "verified": true,
+            "chainId": v.chain,
+            "blockHash": v.header_hash.to_b64url(),
+            "blockHeight": v.header_height,
+            "subject": v.output.json(),
+            "headerSource": source,
+            "steps": proof.object.steps.len(),
+        }),
+        Err(e) => json!({
+            "verified": false,
+            "reason": e.to_string(),
+            "chainId": proof.chain,
+            "blockHash": proof.run().to_b64url(),
+            "blockHeight": header.height,
+            "headerSource": source,
+        }),
+    }
+}
