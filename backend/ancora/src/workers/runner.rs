@@ -18,6 +18,10 @@ pub const RUNNERS: usize = 4;
 /// Longest sleep between two looks at the queue.
 pub const POLL: Duration = Duration::from_secs(1);
 
+/// After a wake-up, a runner waits this long before looking, so that a burst of commits (every
+/// ingest request notifies) costs one look per runner, not one per commit.
+pub const COALESCE: Duration = Duration::from_millis(20);
+
 /// Runs every worker until `shutdown` triggers.
 pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
@@ -59,7 +63,7 @@ async fn runner(state: AppState, shutdown: Shutdown) {
             }
         };
         tokio::select! {
-            _ = &mut notified => {}
+            _ = &mut notified => tokio::time::sleep(COALESCE).await,
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.wait() => {}
         }
@@ -87,7 +91,11 @@ async fn listen(state: AppState, shutdown: Shutdown) {
                     loop {
                         tokio::select! {
                             msg = listener.recv() => match msg {
-                                Ok(_) => state.wake.notify_waiters(),
+                                Ok(_) => {
+                                    // One wake-up for everything already received.
+                                    while listener.next_buffered().is_some() {}
+                                    state.wake.notify_waiters();
+                                }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "LISTEN connection lost");
                                     break;
