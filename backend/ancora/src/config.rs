@@ -261,7 +261,7 @@ pub struct ChainwebArgs {
         default_value_t = 10_000,
         global = true
     )]
-    pub request_timeout_ms: u64,
+    pub node_timeout_ms: u64,
 }
 
 /// The configuration one process runs with.
@@ -403,7 +403,7 @@ impl ChainwebConfig {
             write_path: a.write_path,
             module: a.module.clone(),
             poll_interval: Duration::from_millis(a.poll_ms),
-            request_timeout: Duration::from_millis(a.request_timeout_ms.max(1)),
+            request_timeout: Duration::from_millis(a.node_timeout_ms.max(1)),
             ..Self::unconfigured()
         }
     }

@@ -11,3 +11,5 @@ mod audit_api;
 mod portal;
 mod crash;
 mod e2e_embedded;
+mod chainweb_anchor;
+mod spv_api;

@@ -17,6 +17,8 @@
 //! The root is written as base64url, the form the bundle's `anchor_root_location`
 //! (`result.data`) holds.
 
+use std::sync::Arc;
+
 use ancora_chainweb::{Cap, ChainId, PactCommand, SecretKey, SignedCommand, Signer};
 use ancora_proof::Hash;
 use ancora_proof::bundle::{ANCHOR_ROOT_LOCATION, ChainwebTrustPoint, TrustPoint};
@@ -33,7 +35,7 @@ use crate::db::anchors::Anchor;
 /// The `chainweb` backend.
 #[derive(Clone, Debug)]
 pub struct ChainwebAnchor {
-    config: ChainwebConfig,
+    config: Arc<ChainwebConfig>,
 }
 
 /// What the backend and its job keep in `anchors.details` (JSON).
@@ -102,7 +104,7 @@ impl ChainwebAnchor {
     /// From the Chainweb configuration.
     pub fn from_config(config: &ChainwebConfig) -> Self {
         ChainwebAnchor {
-            config: config.clone(),
+            config: Arc::new(config.clone()),
         }
     }
 

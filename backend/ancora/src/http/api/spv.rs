@@ -243,10 +243,21 @@ async fn fetch(
         .spv(ChainId(chain), key, ChainId(target))
         .await
         .map_err(|e| node_error("fetching the SPV proof", &e))?;
-    let header = client
-        .header(ChainId(target), &spv.proof.run())
-        .await
-        .map_err(|e| node_error("fetching the block header the proof leads to", &e))?;
+    let root = spv.proof.run();
+    let header = match client.header(ChainId(target), &root).await {
+        Ok(h) => h,
+        Err(NodeError::Rejected { status, .. }) => {
+            return Err(SpvError::BadGateway(format!(
+                "the node's SPV proof leads to block {root}, which the node does not know (HTTP {status})"
+            )));
+        }
+        Err(e) => {
+            return Err(node_error(
+                "fetching the block header the proof leads to",
+                &e,
+            ));
+        }
+    };
     let verified = verify_against_header(&spv.proof, target, &header)
         .map_err(|e| SpvError::BadGateway(format!("the node's SPV proof does not verify: {e}")))?;
     if verified.output.req_key() != Some(key.to_string().as_str()) {
@@ -405,8 +416,9 @@ fn verdict(
             "verified": false,
             "reason": e.to_string(),
             "chainId": proof.chain,
-            "blockHash": proof.run().to_b64url(),
-            "blockHeight": header.height,
+            "proofRoot": proof.run().to_b64url(),
+            "headerHash": header.compute_hash().to_b64url(),
+            "headerHeight": header.height,
             "headerSource": source,
         }),
     }

@@ -1,0 +1,471 @@
+//! The `chainweb` anchor backend against the Chainweb node double: events → batch → anchor
+//! written on a chain (direct and contract paths) → confirmation depth reached by mining →
+//! SPV proof verified → bundles ending at the block hash, checked with `verify_bundle` and the
+//! trusted header. Then every failure: 5xx with fail-over, timeouts, a reorg before the
+//! depth, an expired TTL, a gas error, garbage answers. And `ancora chainweb sign` through
+//! the real binary.
+
+use std::process::Command;
+use std::time::Duration;
+
+use ancora::anchor::chainweb::Details;
+use ancora::config::{AnchorBackendKind, ChainwebConfig, WritePath};
+use ancora::db::chainweb::ChainwebRow;
+use ancora::http::AppState;
+use ancora::http::auth::Auth;
+use ancora::workers::{self, Ran};
+use ancora_chainweb::testkit::TestNode;
+use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, RequestKey};
+use ancora_proof::bundle::{Trust, TrustPoint, verify_bundle};
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+use super::workers::{bundle_of, events, state_with, submit, tenant};
+
+const CHAIN: u32 = 3;
+const KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+/// Chainweb settings for tests: the given nodes, chains 0–9 (the double's), fast retries, a
+/// poll interval long enough that a waiting job is never due by itself.
+fn chainweb(nodes: Vec<String>, write_path: WritePath) -> ChainwebConfig {
+    let mut cw = ChainwebConfig::unconfigured();
+    cw.nodes = nodes;
+    cw.network = "mainnet01".into();
+    cw.chains = (0..10).collect();
+    cw.key = Some(SecretString::from(KEY_HEX));
+    cw.write_path = write_path;
+    cw.poll_interval = Duration::from_secs(3600);
+    cw.request_timeout = Duration::from_millis(1_500);
+    cw.attempts_per_node = 2;
+    cw.backoff = Duration::from_millis(10);
+    cw
+}
+
+fn state(pool: PgPool, nodes: Vec<String>, write_path: WritePath) -> AppState {
+    state_with(pool, |c| {
+        c.batching.window = Duration::ZERO;
+        c.batching.anchor_interval = Duration::ZERO;
+        c.batching.chain_count = 10;
+        c.anchor_backend = AnchorBackendKind::Chainweb;
+        c.chainweb = chainweb(nodes, write_path);
+    })
+}
+
+/// Makes the chainweb jobs due and runs every due job; the first failure is returned.
+async fn drive(state: &AppState) -> anyhow::Result<usize> {
+    sqlx::query!("UPDATE jobs SET run_at = now() WHERE kind = 'chainweb_anchor'")
+        .execute(state.db.pool())
+        .await?;
+    workers::run_pending_jobs(state).await
+}
+
+/// The one chainweb anchor there is.
+async fn anchor(state: &AppState) -> (ChainwebRow, Details) {
+    let id = sqlx::query_scalar!("SELECT id FROM anchors WHERE backend = 'chainweb'")
+        .fetch_one(state.db.pool())
+        .await
+        .expect("one chainweb anchor");
+    let mut tx = state.db.system_tx().await.expect("tx");
+    let row = ancora::db::chainweb::get(&mut tx, id)
+        .await
+        .expect("read")
+        .expect("exists");
+    tx.commit().await.expect("commit");
+    let details = Details::from_json(&row.details).expect("details");
+    (row, details)
+}
+
+async fn setup(pool: PgPool, node: &TestNode, write_path: WritePath) -> (AppState, Auth) {
+    let state = state(pool, vec![node.base_url()], write_path);
+    let auth = tenant(&state, Some(CHAIN as i32)).await;
+    submit(&state, &auth, events("cw", 5)).await;
+    (state, auth)
+}
+
+fn client(node: &TestNode) -> NodeClient {
+    let mut cfg = NodeClientConfig::new(vec![node.base_url()], "mainnet01");
+    cfg.backoff = Duration::from_millis(10);
+    NodeClient::new(cfg).expect("client")
+}
+
+/// Asserts every event's bundle ends at the anchor's block and verifies given that block's
+/// header as the trusted one (and fails without it).
+async fn assert_bundles_end_at_the_block(state: &AppState, auth: &Auth, node: &TestNode) {
+    let (row, details) = anchor(state).await;
+    assert_eq!(row.state, "final");
+    let height = u64::try_from(row.block_height.expect("height")).expect("positive");
+    let header = node
+        .header(details.chain, height)
+        .expect("canonical header");
+    assert_eq!(
+        header.hash.map(|h| h.to_b64url()),
+        row.block_hash,
+        "the anchor's block is the canonical one at its height"
+    );
+    let trusted = Trust {
+        chainweb_headers: vec![header.clone()],
+        ..Trust::default()
+    };
+    for i in 0..5 {
+        let bundle = bundle_of(state, auth, &format!("cw-{i}"))
+            .await
+            .expect("proved");
+        let TrustPoint::Chainweb(tp) = &bundle.trust_point else {
+            panic!("a chainweb trust point");
+        };
+        assert_eq!(Some(tp.block_hash.to_b64url()), row.block_hash);
+        assert_eq!(tp.chain_id, CHAIN);
+        assert_eq!(tp.request_key, row.tx_ref);
+        let report = verify_bundle(&bundle, &trusted);
+        assert!(
+            report.is_verified(),
+            "{:?}",
+            report.failures().collect::<Vec<_>>()
+        );
+        assert!(!verify_bundle(&bundle, &Trust::default()).is_verified());
+    }
+}
+
+async fn happy_path(pool: PgPool, write_path: WritePath) -> (AppState, Auth, TestNode) {
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, write_path).await;
+
+    drive(&state).await.expect("batch, anchor, build and send");
+    let (row, details) = anchor(&state).await;
+    assert_eq!(row.state, "submitted");
+    assert!(details.sent);
+    let command = details
+        .command
+        .clone()
+        .expect("the signed command is stored");
+    assert_eq!(row.tx_ref, Some(command.request_key().to_string()));
+
+    node.mine(3);
+    drive(&state).await.expect("poll");
+    let (row, details) = anchor(&state).await;
+    assert_eq!(row.state, "submitted", "3 blocks are not the depth of 6");
+    assert_eq!(details.seen.map(|s| s.block_height), Some(1));
+    assert!(bundle_of(&state, &auth, "cw-0").await.is_none());
+
+    node.mine(4);
+    drive(&state).await.expect("confirm, prove, bundles");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+    (state, auth, node)
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_direct_anchor_is_confirmed_proven_and_every_bundle_ends_at_its_block(pool: PgPool) {
+    let (state, _, _) = happy_path(pool, WritePath::Direct).await;
+    let (row, details) = anchor(&state).await;
+    let result = details.result.expect("the confirmed result is kept");
+    assert_eq!(
+        result["result"]["data"].as_str(),
+        Some(
+            ancora_proof::Hash::from_slice(&row.root)
+                .expect("root")
+                .to_b64url()
+                .as_str()
+        ),
+        "the direct write's result is the anchor root"
+    );
+    assert_eq!(details.submissions.len(), 1, "written once");
+    assert_eq!(state.metrics.anchors_final.get(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_contract_anchor_records_the_anchor_id_and_its_bundles_verify(pool: PgPool) {
+    let (state, _, _) = happy_path(pool, WritePath::Contract).await;
+    let (row, details) = anchor(&state).await;
+    let result = details.result.expect("result");
+    assert_eq!(result["events"][0]["name"], "ANCHORED");
+    assert_eq!(result["events"][0]["params"][0], row.id.to_string());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn server_errors_fail_over_to_the_next_node_and_a_run_that_fails_everywhere_is_retried(
+    pool: PgPool,
+) {
+    let node = TestNode::start().await.expect("node");
+    let dead = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let state = state(pool, vec![dead, node.base_url()], WritePath::Direct);
+    let auth = tenant(&state, Some(CHAIN as i32)).await;
+    submit(&state, &auth, events("cw", 5)).await;
+
+    // The dead node fails both tries, then the live one answers 503 once and then the send.
+    node.fail_next(1, 503);
+    drive(&state).await.expect("fail-over sends it");
+    assert!(anchor(&state).await.1.sent);
+
+    // Every try on every node fails: the run fails, the job keeps the error and backs off.
+    node.mine(7);
+    node.fail_next(2, 503);
+    let err = drive(&state).await.expect_err("every node failed");
+    assert!(format!("{err:#}").contains("503"), "{err:#}");
+    let last_error =
+        sqlx::query_scalar!("SELECT last_error FROM jobs WHERE kind = 'chainweb_anchor'")
+            .fetch_one(state.db.pool())
+            .await
+            .expect("job kept");
+    assert!(last_error.unwrap_or_default().contains("HTTP 503"));
+    assert_eq!(anchor(&state).await.0.state, "submitted");
+
+    drive(&state).await.expect("the retry succeeds");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_node_that_times_out_is_retried_and_the_anchor_completes(pool: PgPool) {
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, WritePath::Direct).await;
+    node.delay_next(1, Duration::from_secs(3));
+    drive(&state).await.expect("the second try sends it");
+    assert!(anchor(&state).await.1.sent);
+
+    node.mine(7);
+    node.delay_next(2, Duration::from_secs(3));
+    let err = drive(&state).await.expect_err("both tries time out");
+    assert!(format!("{err:#}").contains("did not answer"), "{err:#}");
+    drive(&state).await.expect("then it goes through");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+}
+
+async fn reorg_before_depth(pool: PgPool, write_path: WritePath) {
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, write_path).await;
+    drive(&state).await.expect("sent");
+    node.mine(2);
+    drive(&state).await.expect("seen at depth 2");
+    let (first, details) = anchor(&state).await;
+    assert!(details.seen.is_some());
+
+    node.reorg(CHAIN, 2);
+    drive(&state).await.expect("resubmitted");
+    let (second, details) = anchor(&state).await;
+    assert_eq!(details.submissions.len(), 2);
+    assert_eq!(details.attempt, 1);
+    assert_ne!(
+        second.tx_ref, first.tx_ref,
+        "a fresh command, a new request key"
+    );
+
+    node.mine(7);
+    drive(&state).await.expect("final");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+    let old = RequestKey::parse(first.tx_ref.as_deref().expect("key")).expect("key");
+    let found = client(&node)
+        .poll(ChainId(CHAIN), &[old], None)
+        .await
+        .expect("poll");
+    assert!(
+        found.is_empty(),
+        "the orphaned command is not on the chain: written once"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_direct_anchor_orphaned_before_the_depth_is_resubmitted_and_written_once(pool: PgPool) {
+    reorg_before_depth(pool, WritePath::Direct).await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_contract_anchor_orphaned_before_the_depth_is_resubmitted_and_written_once(pool: PgPool) {
+    reorg_before_depth(pool, WritePath::Contract).await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_command_whose_ttl_expired_unmined_is_resubmitted_with_a_fresh_creation_time(
+    pool: PgPool,
+) {
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, WritePath::Direct).await;
+    drive(&state).await.expect("sent");
+    let (_, before) = anchor(&state).await;
+
+    node.advance_time(700); // past the 600 s TTL: the next block leaves it out
+    node.mine(1);
+    drive(&state).await.expect("expired, resubmitted");
+    let (_, after) = anchor(&state).await;
+    assert_eq!(after.submissions.len(), 2);
+    assert!(after.sent, "the fresh command was accepted");
+    assert!(after.expires_at > before.expires_at + 600);
+
+    node.mine(7);
+    drive(&state).await.expect("final");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_gas_error_leaves_the_anchor_failed_with_the_error_text_and_no_bundle(pool: PgPool) {
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, WritePath::Contract).await;
+    node.gas_error_next(1);
+    drive(&state).await.expect("sent");
+    node.mine(7);
+    drive(&state)
+        .await
+        .expect("the failure is an outcome, not a job error");
+
+    let (row, _) = anchor(&state).await;
+    assert_eq!(row.state, "failed");
+    let error = row.error.expect("error text");
+    assert!(error.contains("Gas limit"), "{error}");
+    assert!(bundle_of(&state, &auth, "cw-0").await.is_none());
+    let jobs =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE kind = 'chainweb_anchor'"#)
+            .fetch_one(state.db.pool())
+            .await
+            .expect("count");
+    assert_eq!(jobs, 0, "nothing more to do");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn garbage_from_the_node_fails_the_run_stores_nothing_and_the_retry_completes(pool: PgPool) {
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, WritePath::Direct).await;
+    drive(&state).await.expect("sent");
+    node.mine(7);
+
+    // Garbage in place of the poll answer.
+    node.respond_next(200, "<html>502 Bad Gateway</html>");
+    sqlx::query!("UPDATE jobs SET run_at = now() WHERE kind = 'chainweb_anchor'")
+        .execute(state.db.pool())
+        .await
+        .expect("due");
+    assert!(matches!(
+        workers::run_one(&state, true).await.expect("ran"),
+        Ran::Failed(_)
+    ));
+    assert_eq!(anchor(&state).await.0.state, "submitted");
+
+    // Confirmed, then garbage in place of the SPV answer: the run fails, nothing is kept.
+    assert!(matches!(
+        workers::run_one(&state, true).await.expect("ran"),
+        Ran::Done
+    ));
+    assert_eq!(anchor(&state).await.0.state, "confirmed");
+    node.respond_next(200, "\"***\"");
+    assert!(matches!(
+        workers::run_one(&state, true).await.expect("ran"),
+        Ran::Failed(_)
+    ));
+    let (row, details) = anchor(&state).await;
+    assert_eq!(row.state, "confirmed");
+    assert!(details.spv_proof.is_none(), "nothing unverified is kept");
+
+    // A proof that decodes but leads to another block is not taken either: back to polling.
+    let forged = ancora_proof::hash::b64url_encode(
+        br#"{"chain":3,"object":"AAAAAAAAAAAAAAAA","subject":{"input":"ABQ"},"algorithm":"SHA512t_256"}"#,
+    );
+    node.respond_next(200, format!("\"{forged}\""));
+    assert!(matches!(
+        workers::run_one(&state, true).await.expect("ran"),
+        Ran::Done
+    ));
+    let (row, details) = anchor(&state).await;
+    assert_eq!(row.state, "submitted");
+    assert!(details.spv_proof.is_none());
+
+    drive(&state).await.expect("the retry completes");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+}
+
+#[test]
+fn ancora_chainweb_sign_prints_the_signed_vector_command_on_one_line() {
+    let vector: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../proof/tests/vectors/pact-command-hash-sig.json"),
+        )
+        .expect("vector"),
+    )
+    .expect("json");
+    let case = &vector["vectors"][0];
+    let dir = std::env::temp_dir().join(format!("ancora-sign-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cmd_file = dir.join("cmd.json");
+    let key_file = dir.join("key");
+    std::fs::write(&cmd_file, case["cmd"].as_str().expect("cmd")).expect("write");
+    std::fs::write(
+        &key_file,
+        vector["keyPair"]["secretKey"].as_str().expect("key"),
+    )
+    .expect("write");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_ancora"))
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("runs")
+    };
+
+    let out = run(&[
+        "chainweb".as_ref(),
+        "sign".as_ref(),
+        cmd_file.as_os_str(),
+        "--key-file".as_ref(),
+        key_file.as_os_str(),
+    ]);
+
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let signed: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(signed["hash"], case["hash"]);
+    assert_eq!(signed["sigs"][0]["sig"], case["sig"]);
+    assert_eq!(signed["cmd"], case["cmd"]);
+
+    // Bad input: exit 2, one line, the key never echoed.
+    std::fs::write(&key_file, "not a key").expect("write");
+    let bad_key = run(&[
+        "chainweb".as_ref(),
+        "sign".as_ref(),
+        cmd_file.as_os_str(),
+        "--key-file".as_ref(),
+        key_file.as_os_str(),
+    ]);
+    let missing = run(&[
+        "chainweb".as_ref(),
+        "sign".as_ref(),
+        dir.join("nope").as_os_str(),
+        "--key-file".as_ref(),
+        key_file.as_os_str(),
+    ]);
+    std::fs::write(&cmd_file, "[1, 2]").expect("write");
+    std::fs::write(
+        &key_file,
+        vector["keyPair"]["secretKey"].as_str().expect("key"),
+    )
+    .expect("write");
+    let not_object = run(&[
+        "chainweb".as_ref(),
+        "sign".as_ref(),
+        cmd_file.as_os_str(),
+        "--key-file".as_ref(),
+        key_file.as_os_str(),
+    ]);
+    for (what, out) in [
+        ("key", bad_key),
+        ("missing", missing),
+        ("not an object", not_object),
+    ] {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{what}: {err}");
+        assert!(err.starts_with("error: "), "{what}: {err}");
+        assert!(out.stdout.is_empty(), "{what}");
+        assert!(
+            !err.contains(vector["keyPair"]["secretKey"].as_str().unwrap_or("-")),
+            "{what}"
+        );
+    }
+}
