@@ -14,8 +14,8 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod authz;
 pub mod anchor;
+pub mod authz;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

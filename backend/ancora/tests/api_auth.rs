@@ -260,8 +260,12 @@ async fn an_unknown_path_or_method_is_answered_with_problem_json(pool: PgPool) {
     let app = TestApp::new(pool);
     let (_, key) = app.tenant_with_key(Role::Submitter).await;
 
-    let unknown = app.request(Method::GET, "/v1/nothing-here", Some(&key), None).await;
-    let wrong_method = app.request(Method::DELETE, "/v1/events", Some(&key), None).await;
+    let unknown = app
+        .request(Method::GET, "/v1/nothing-here", Some(&key), None)
+        .await;
+    let wrong_method = app
+        .request(Method::DELETE, "/v1/events", Some(&key), None)
+        .await;
 
     assert_problem(&unknown, StatusCode::NOT_FOUND, "no such endpoint");
     assert_problem(&wrong_method, StatusCode::METHOD_NOT_ALLOWED, "method");
