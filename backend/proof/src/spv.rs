@@ -197,35 +197,69 @@ impl TransactionOutputProof {
 
 /// A Pact CommandResult (the JSON of a transaction output), with typed accessors for the
 /// fields a verifier reads. The whole JSON stays available.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CommandResult(serde_json::Value);
+///
+/// [`parse`](Self::parse) checks the bytes are one JSON object and reads `reqKey` and
+/// `result.status` in a single pass that builds no tree (a verifier checking thousands of
+/// proofs a second pays for nothing more); the [`serde_json::Value`] behind
+/// [`json`](Self::json) and [`data`](Self::data) is built on first use.
+#[derive(Clone, Debug)]
+pub struct CommandResult {
+    bytes: Vec<u8>,
+    req_key: Option<String>,
+    status: Option<String>,
+    value: std::sync::OnceLock<serde_json::Value>,
+}
+
+impl PartialEq for CommandResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
 
 impl CommandResult {
     /// Parses CommandResult JSON bytes; anything but a JSON object is [`Error::BadJson`].
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
-        let v: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| Error::BadJson(format!("transaction output: {e}")))?;
-        if !v.is_object() {
-            return Err(Error::BadJson(
-                "transaction output: expected a JSON object (a CommandResult)".to_owned(),
-            ));
-        }
-        Ok(CommandResult(v))
+        let peek: peek::Top = serde_json::from_slice(bytes).map_err(|e| {
+            if e.is_data() {
+                Error::BadJson(
+                    "transaction output: expected a JSON object (a CommandResult)".to_owned(),
+                )
+            } else {
+                Error::BadJson(format!("transaction output: {e}"))
+            }
+        })?;
+        Ok(CommandResult {
+            bytes: bytes.to_vec(),
+            req_key: peek.req_key,
+            status: peek.status,
+            value: std::sync::OnceLock::new(),
+        })
     }
 
-    /// The whole JSON.
+    /// The whole JSON (built on first use).
     pub fn json(&self) -> &serde_json::Value {
-        &self.0
+        self.value.get_or_init(|| {
+            // `parse` checked the bytes are a JSON object; `Null` is unreachable.
+            serde_json::from_slice(&self.bytes).unwrap_or(serde_json::Value::Null)
+        })
     }
 
     /// The whole JSON, owned.
     pub fn into_json(self) -> serde_json::Value {
-        self.0
+        let CommandResult { bytes, value, .. } = self;
+        value
+            .into_inner()
+            .unwrap_or_else(|| serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The exact bytes of the transaction output.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// `reqKey`, the request key of the transaction (base64url).
     pub fn req_key(&self) -> Option<&str> {
-        self.0.get("reqKey")?.as_str()
+        self.req_key.as_deref()
     }
 
     /// `reqKey` parsed as a 32-byte hash.
@@ -235,7 +269,7 @@ impl CommandResult {
 
     /// `result.status`: `"success"` or `"failure"`.
     pub fn status(&self) -> Option<&str> {
-        self.0.get("result")?.get("status")?.as_str()
+        self.status.as_deref()
     }
 
     /// True when `result.status` is `"success"`.
@@ -245,7 +279,160 @@ impl CommandResult {
 
     /// `result.data`, the value the transaction returned.
     pub fn data(&self) -> Option<&serde_json::Value> {
-        self.0.get("result")?.get("data")
+        self.json().get("result")?.get("data")
+    }
+}
+
+/// The one-pass reader behind [`CommandResult::parse`]: a JSON object's `reqKey` (when a
+/// string) and `result.status` (when `result` is an object and `status` a string); every
+/// other value is skipped without being built. Like `serde_json::Value`, a repeated key's
+/// last value wins and a value of an unexpected type reads as absent.
+mod peek {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// The top-level object.
+    pub(super) struct Top {
+        pub req_key: Option<String>,
+        pub status: Option<String>,
+    }
+
+    enum Field {
+        ReqKey,
+        Result,
+        Status,
+        Other,
+    }
+
+    impl<'de> Deserialize<'de> for Field {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Field;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_str<E>(self, s: &str) -> Result<Field, E> {
+                    Ok(match s {
+                        "reqKey" => Field::ReqKey,
+                        "result" => Field::Result,
+                        "status" => Field::Status,
+                        _ => Field::Other,
+                    })
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+
+    /// A string, or `None` for any other value (skipped).
+    struct MaybeStr(Option<String>);
+
+    /// `result.status` when `result` is an object, else `None` (skipped).
+    struct MaybeStatus(Option<String>);
+
+    macro_rules! skip_other_values {
+        ($t:ident) => {
+            fn visit_bool<E>(self, _: bool) -> Result<$t, E> {
+                Ok($t(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<$t, E> {
+                Ok($t(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<$t, E> {
+                Ok($t(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<$t, E> {
+                Ok($t(None))
+            }
+            fn visit_unit<E>(self) -> Result<$t, E> {
+                Ok($t(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<$t, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok($t(None))
+            }
+        };
+    }
+
+    impl<'de> Deserialize<'de> for MaybeStr {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = MaybeStr;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, s: &str) -> Result<MaybeStr, E> {
+                    Ok(MaybeStr(Some(s.to_owned())))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeStr, A::Error> {
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(MaybeStr(None))
+                }
+                skip_other_values!(MaybeStr);
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for MaybeStatus {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = MaybeStatus;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, _: &str) -> Result<MaybeStatus, E> {
+                    Ok(MaybeStatus(None))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeStatus, A::Error> {
+                    let mut status = None;
+                    while let Some(k) = map.next_key::<Field>()? {
+                        match k {
+                            Field::Status => status = map.next_value::<MaybeStr>()?.0,
+                            _ => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                    }
+                    Ok(MaybeStatus(status))
+                }
+                skip_other_values!(MaybeStatus);
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Top {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Top;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a JSON object (a CommandResult)")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+                    let mut top = Top {
+                        req_key: None,
+                        status: None,
+                    };
+                    while let Some(k) = map.next_key::<Field>()? {
+                        match k {
+                            Field::ReqKey => top.req_key = map.next_value::<MaybeStr>()?.0,
+                            Field::Result => top.status = map.next_value::<MaybeStatus>()?.0,
+                            _ => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                    }
+                    Ok(top)
+                }
+            }
+            d.deserialize_map(V)
+        }
     }
 }
 
@@ -343,4 +530,37 @@ pub fn verify_spv_text(
 pub fn header_hash_from_json(json: &str) -> Result<(Hash, Option<Hash>), Error> {
     let header = BlockHeader::from_json(json)?;
     Ok((header.compute_hash(), header.hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_results_read_like_json_values_whatever_the_field_types() {
+        let ok = CommandResult::parse(
+            br#"{"reqKey":"a\u0062","result":{"data":[1,{"x":null}],"status":"success"},"x":1}"#,
+        )
+        .expect("an object");
+        assert_eq!(ok.req_key(), Some("ab"));
+        assert!(ok.is_success());
+        assert_eq!(ok.data(), Some(&serde_json::json!([1, { "x": null }])));
+
+        let odd = CommandResult::parse(br#"{"reqKey":5,"result":"success","status":"success"}"#)
+            .expect("an object");
+        assert_eq!((odd.req_key(), odd.status()), (None, None));
+        let twice = CommandResult::parse(
+            br#"{"result":{"status":"failure"},"result":{"status":"success"}}"#,
+        )
+        .expect("an object");
+        assert_eq!(twice.status(), twice.json()["result"]["status"].as_str());
+
+        for bad in [&b"[1]"[..], b"\"x\"", b"{\"a\":}", b"{} x", b""] {
+            assert!(
+                matches!(CommandResult::parse(bad), Err(Error::BadJson(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }
