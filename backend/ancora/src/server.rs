@@ -69,7 +69,12 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
     if parts.api {
         let listener = TcpListener::bind(config.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        let app = http::router(state.clone());
+        let app = http::app(state.clone());
+        tasks.spawn(http::session::delete_expired_periodically(
+            state.db.clone(),
+            http::session::CLEANUP_EVERY,
+            shutdown.clone(),
+        ));
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
             axum::serve(listener, app)

@@ -16,14 +16,20 @@ use crate::helpers::TestApp;
 #[path = "../../reports/tests/fixture.rs"]
 mod fixture;
 
+mod audit_anchor;
+mod pages;
+mod server_side;
+
 const PASSWORD: &str = "a long enough password";
 const EVENT: &str = "inv-2026-0003";
 
-/// A browser: one cookie, the last page's CSRF token.
+/// A browser: one cookie, the last page's CSRF token, and the client address the server sees
+/// (`None`: the request carries no `ConnectInfo`, as with `oneshot`).
 struct Browser<'a> {
     app: &'a TestApp,
     cookie: Option<String>,
     csrf: Option<String>,
+    ip: Option<std::net::SocketAddr>,
 }
 
 struct Page {
@@ -50,12 +56,17 @@ impl<'a> Browser<'a> {
             app,
             cookie: None,
             csrf: None,
+            ip: None,
         }
     }
 
     async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
         let req = match &self.cookie {
             Some(c) => req.header(header::COOKIE, c),
+            None => req,
+        };
+        let req = match self.ip {
+            Some(ip) => req.extension(axum::extract::ConnectInfo(ip)),
             None => req,
         };
         let router = ancora::http::router(self.app.state.clone());
@@ -271,12 +282,15 @@ async fn every_page_answers_each_role_exactly_as_authorize_decides_and_other_ten
     }
 }
 
+/// A form: its path, its fields, and the action that guards it.
+type Form = (String, Vec<(&'static str, &'static str)>, Action);
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn every_state_changing_form_is_allowed_only_to_the_roles_authorize_names(pool: PgPool) {
     let app = TestApp::new(pool);
     let mine = tenant_with_event(&app).await;
     let other = tenant_with_event(&app).await;
-    let forms = |t: TenantId| -> Vec<(String, Vec<(&'static str, &'static str)>, Action)> {
+    let forms = |t: TenantId| -> Vec<Form> {
         vec![
             (
                 format!("/t/{t}/members"),
@@ -578,7 +592,19 @@ async fn the_event_pdf_report_names_the_event_and_its_download_is_audited(pool: 
         ))
         .await;
     let v: serde_json::Value = serde_json::from_slice(&range.body).expect("a JSON range report");
-    assert_eq!(v["summary"]["events"], 1);
+    // The fixture's event and the tenant's audit events (the download itself is one).
+    let mut tx = app.state.db.tenant_tx(t).await.expect("tx");
+    let stored = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM events WHERE tenant_id = $1"#,
+        t.0
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("count");
+    tx.commit().await.expect("commit");
+    assert!(stored > 1, "audit events are events too");
+    assert_eq!(v["summary"]["events"], stored);
+    assert!(String::from_utf8_lossy(&range.body).contains(EVENT));
 }
 
 #[sqlx::test(migrations = "../../migrations")]

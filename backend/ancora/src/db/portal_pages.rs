@@ -237,9 +237,13 @@ pub struct AuditRow {
     pub details: serde_json::Value,
     /// When.
     pub at: OffsetDateTime,
+    /// Where its audit event (`audit-<id>`) stands: `pending`, `batched`, `anchored` or
+    /// `proved`; `None` for rows written before audit entries were anchored.
+    pub proof: Option<String>,
 }
 
-/// The tenant's audit log, newest first, below id `before`.
+/// The tenant's audit log, newest first, below id `before`, with the proof status of each
+/// row's audit event.
 pub async fn audit_page(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -248,9 +252,17 @@ pub async fn audit_page(
 ) -> sqlx::Result<Vec<AuditRow>> {
     sqlx::query_as!(
         AuditRow,
-        "SELECT id, actor, action, subject, details, at FROM audit_log \
-         WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id < $2) \
-         ORDER BY id DESC LIMIT $3",
+        r#"SELECT a.id, a.actor, a.action, a.subject, a.details, a.at,
+                  CASE WHEN p.event_id IS NOT NULL THEN 'proved'
+                       WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
+                       WHEN e.batch_id IS NOT NULL THEN 'batched'
+                       WHEN e.id IS NOT NULL THEN 'pending' END AS "proof?"
+           FROM audit_log a
+           LEFT JOIN events e ON e.tenant_id = a.tenant_id AND e.id = 'audit-' || a.id
+           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
+           WHERE a.tenant_id = $1 AND ($2::bigint IS NULL OR a.id < $2)
+           ORDER BY a.id DESC LIMIT $3"#,
         tenant.0,
         before,
         limit

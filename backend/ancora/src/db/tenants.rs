@@ -64,12 +64,15 @@ pub struct TenantStatus {
     pub last_anchor: Option<OffsetDateTime>,
 }
 
-/// Counts for one tenant (in its tenant transaction).
+/// Counts for one tenant (in its tenant transaction). `events` and `pending` count what the
+/// tenant submitted, not the audit log's own events (submitter `audit`).
 pub async fn status(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<TenantStatus> {
     sqlx::query_as!(
         TenantStatus,
-        r#"SELECT (SELECT count(*) FROM events WHERE tenant_id = $1) AS "events!",
-                  (SELECT count(*) FROM events WHERE tenant_id = $1 AND batch_id IS NULL)
+        r#"SELECT (SELECT count(*) FROM events WHERE tenant_id = $1 AND submitter <> 'audit')
+                      AS "events!",
+                  (SELECT count(*) FROM events
+                    WHERE tenant_id = $1 AND batch_id IS NULL AND submitter <> 'audit')
                       AS "pending!",
                   (SELECT count(*) FROM batches WHERE tenant_id = $1) AS "batches!",
                   (SELECT max(anchored_at) FROM batches WHERE tenant_id = $1) AS "last_anchor""#,

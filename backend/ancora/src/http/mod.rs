@@ -9,6 +9,7 @@ pub mod extract;
 pub mod portal;
 pub mod session;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,6 +72,14 @@ pub fn router(state: AppState) -> Router {
             panic_response,
         ))
         .with_state(state)
+}
+
+/// The router as `ancora serve` runs it: every request carries the client's address
+/// (`ConnectInfo<SocketAddr>`), which sign-in throttling counts failures by.
+pub fn app(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router(state).into_make_service_with_connect_info::<SocketAddr>()
 }
 
 async fn method_not_allowed() -> Response {

@@ -2,13 +2,22 @@
 //! migration 20261126000004). The cookie is HttpOnly, SameSite=Lax, and Secure unless the
 //! service is reached over plain http on localhost. The session holds the user id and the
 //! CSRF token, nothing else; the id is rotated at sign-in and the session deleted at sign-out.
+//! Sessions that expire without a sign-out are deleted by [`delete_expired_periodically`],
+//! which `ancora serve` runs beside the HTTP server.
+
+use std::time::Duration;
 
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions::{ExpiredDeletion as _, Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::db::Db;
+use crate::server::tokio_util_shutdown::Shutdown;
+
+/// How often [`delete_expired_periodically`] runs.
+pub const CLEANUP_EVERY: Duration = Duration::from_secs(15 * 60);
 
 /// The session cookie's name.
 pub const COOKIE: &str = "ancora_session";
@@ -78,6 +87,29 @@ pub async fn csrf_token(session: &Session) -> Result<String, SessionError> {
 /// The CSRF token if one was issued (never creates one).
 pub async fn existing_csrf_token(session: &Session) -> Result<Option<String>, SessionError> {
     session.get::<String>(CSRF).await
+}
+
+/// Deletes every session whose expiry has passed (one `DELETE … WHERE expiry_date < now()`).
+pub async fn delete_expired(db: &Db) -> Result<(), tower_sessions::session_store::Error> {
+    PostgresStore::new(db.pool().clone()).delete_expired().await
+}
+
+/// Deletes expired sessions now and every `every` after, until `shutdown`. A failed round is
+/// logged and retried at the next one.
+pub async fn delete_expired_periodically(
+    db: Db,
+    every: Duration,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    loop {
+        if let Err(e) = delete_expired(&db).await {
+            tracing::warn!(error = %e, "deleting expired sessions failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait() => return Ok(()),
+        }
+    }
 }
 
 fn new_token() -> String {

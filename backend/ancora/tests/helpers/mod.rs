@@ -101,11 +101,12 @@ impl TestApp {
         (status, headers, json)
     }
 
-    /// Number of events the tenant has stored.
+    /// Number of events the tenant has submitted and Ancora stored (the audit log's own
+    /// events, submitter `audit`, are not counted).
     pub async fn event_count(&self, tenant: TenantId) -> i64 {
         let mut tx = self.state.db.tenant_tx(tenant).await.expect("tx");
         sqlx::query_scalar!(
-            r#"SELECT count(*) AS "n!" FROM events WHERE tenant_id = $1"#,
+            r#"SELECT count(*) AS "n!" FROM events WHERE tenant_id = $1 AND submitter <> 'audit'"#,
             tenant.0
         )
         .fetch_one(&mut *tx)

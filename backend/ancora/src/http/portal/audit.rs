@@ -1,4 +1,5 @@
-//! The tenant's audit log, newest first, keyset-paged.
+//! The tenant's audit log, newest first, keyset-paged; each row links to its audit event
+//! (`audit-<id>`, see [`crate::db::audit`]) and shows how far its proof has come.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -6,10 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::fmt::ts;
+use super::fmt::{seg, ts};
 use super::{Chrome, PortalResult, Viewer};
 use crate::authz::Action;
-use crate::db::portal_pages as q;
+use crate::db::{audit, portal_pages as q};
 use crate::http::AppState;
 
 const PAGE: i64 = 100;
@@ -27,6 +28,10 @@ pub struct Entry {
     pub subject: String,
     /// Details (JSON text).
     pub details: String,
+    /// The proof status of the row's audit event, or empty when it has none.
+    pub proof: String,
+    /// The audit event's page.
+    pub href: Option<String>,
 }
 
 /// The audit-log page.
@@ -69,6 +74,11 @@ pub async fn page(
         .into_iter()
         .take(PAGE as usize)
         .map(|r| Entry {
+            href: r
+                .proof
+                .is_some()
+                .then(|| format!("/t/{}/events/{}", ctx.tenant, seg(&audit::event_id(r.id)))),
+            proof: r.proof.unwrap_or_default(),
             at: ts(r.at),
             actor: r.actor,
             action: r.action,

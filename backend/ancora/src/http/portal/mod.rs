@@ -31,6 +31,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 pub use error::{PortalError, PortalResult};
+pub use login::{
+    MAX_PER_ACCOUNT as MAX_LOGIN_FAILURES_PER_ACCOUNT, MAX_PER_IP as MAX_LOGIN_FAILURES_PER_IP,
+};
 pub use viewer::{Chrome, Ctx, Viewer};
 
 use super::AppState;
