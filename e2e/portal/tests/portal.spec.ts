@@ -2,6 +2,7 @@
 // submitter (ANCORA_E2E_AUDITOR / _SUBMITTER, password ANCORA_E2E_PASSWORD), and one event
 // ANCORA_E2E_EVENT with digest ANCORA_E2E_DIGEST (hex) already proved.
 import { test, expect, Page } from "@playwright/test";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 
 const env = (k: string) => {
@@ -42,8 +43,52 @@ test("an auditor signs in, finds an event by digest, opens it and downloads its 
   const file = await download.path();
   const bytes = fs.readFileSync(file!);
   expect(bytes.subarray(0, 5).toString()).toBe("%PDF-");
-  expect(bytes.toString("latin1")).toContain(env("ANCORA_E2E_EVENT"));
   fs.copyFileSync(file!, "../artifacts/event-report.pdf");
+  // The text a reader sees (poppler's pdftotext), not just bytes somewhere in the file.
+  const text = execFileSync("pdftotext", ["-layout", "../artifacts/event-report.pdf", "-"]).toString();
+  expect(text).toContain(env("ANCORA_E2E_EVENT"));
+  // The digest is wrapped over two lines in its column.
+  expect(text.replace(/\s+/g, "")).toContain(`sha256:${env("ANCORA_E2E_DIGEST")}`);
+
+  await page.getByRole("link", { name: "view batch" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Batch");
+  await page.screenshot({ path: `${shots}/batch.png`, fullPage: true });
+});
+
+test("the audit log links each entry to its proof", async ({ page }) => {
+  await signIn(page, env("ANCORA_E2E_AUDITOR"));
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await expect(page.getByRole("heading", { name: "Audit log" })).toBeVisible();
+  const created = page.locator("tr", { hasText: "tenant.created" });
+  await expect(created).toHaveCount(1);
+  await page.screenshot({ path: `${shots}/audit.png`, fullPage: true });
+  await created.getByTitle("The proof of this entry").click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("audit-");
+});
+
+test("the portal is usable from the keyboard and on a phone-sized screen", async ({ page }) => {
+  await signIn(page, env("ANCORA_E2E_AUDITOR"));
+  await page.goto(`/t/${env("ANCORA_E2E_TENANT")}/events`);
+  // The first Tab reaches the skip link, which moves focus past the navigation.
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/#main$/);
+  // Search by keyboard only: focus the field, type, submit with Enter.
+  await page.getByLabel("Event id or digest").focus();
+  await page.keyboard.type(env("ANCORA_E2E_DIGEST"));
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("link", { name: env("ANCORA_E2E_EVENT") })).toBeVisible();
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`/t/${env("ANCORA_E2E_TENANT")}/events/${encodeURIComponent(env("ANCORA_E2E_EVENT"))}`);
+  await expect(page.getByTestId("verdict")).toContainText("verified");
+  // Nothing wider than the screen except inside scrollable tables.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: `${shots}/event-mobile.png`, fullPage: true });
+  await page.goto(`/t/${env("ANCORA_E2E_TENANT")}/events`);
+  await page.screenshot({ path: `${shots}/catalog-mobile.png`, fullPage: true });
 });
 
 test("an auditor verifies an uploaded bundle on the server", async ({ page }) => {
