@@ -6,12 +6,10 @@
 //! batch → anchor → prove pipeline then proves it, and anyone holding the row can recompute
 //! the digest. Platform rows (no tenant) are not anchored.
 
+use crate::domain::TenantId;
 use ancora_proof::event::{ContentDigest, EventLeaf};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
-use uuid::Uuid;
-
-use crate::domain::TenantId;
 
 /// The submitter bound into the leaf of every audit event.
 pub const AUDIT_SUBMITTER: &str = "audit";
@@ -107,17 +105,24 @@ async fn anchor(
     let leaf_hash = leaf
         .leaf_hash()
         .map_err(|e| sqlx::Error::Protocol(format!("audit event leaf: {e}")))?;
-    let rows = super::events::NewEvents {
-        ids: vec![leaf.event_id],
-        digest_algs: vec![digest.algorithm.prefix().to_owned()],
-        digests: vec![digest.bytes.to_vec()],
-        metadata: vec![String::from_utf8_lossy(&canonical).into_owned()],
-        submitters: vec![AUDIT_SUBMITTER.to_owned()],
-        signatures: vec![Vec::new()],
-        signer_key_ids: vec![Uuid::nil()],
-        leaf_hashes: vec![leaf_hash.as_bytes().to_vec()],
-    };
-    super::events::insert_new(conn, tenant, &rows, at, micros).await?;
+    // One row, written here rather than through `events::insert_new` (the ingest path's bulk
+    // statement), so the two can change independently. The id is new: the audit row's id is.
+    sqlx::query!(
+        "INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter, received_at, \
+                             received_at_micros, leaf_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        tenant.0,
+        leaf.event_id,
+        digest.algorithm.prefix(),
+        digest.bytes.as_slice(),
+        serde_json::from_slice::<serde_json::Value>(&canonical).ok(),
+        AUDIT_SUBMITTER,
+        at,
+        micros,
+        leaf_hash.as_bytes().as_slice()
+    )
+    .execute(&mut *conn)
+    .await?;
     crate::workers::queue::enqueue_batch_job(
         conn,
         tenant,
@@ -129,6 +134,7 @@ async fn anchor(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn the_canonical_json_sorts_keys_at_every_depth_and_has_no_whitespace() {
