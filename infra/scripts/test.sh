@@ -4,7 +4,9 @@
 #   - PostgreSQL: uses DATABASE_URL if set, else the server on 127.0.0.1:5432 if it admits the
 #     current user, else a private throwaway cluster (installing Debian's postgresql if the
 #     binaries are missing);
-#   - cargo-nextest, if missing.
+#   - cargo-nextest, if missing;
+#   - Node.js and npm, the npm packages of the tests (Kadena's JS libraries for the differential
+#     test, Playwright), Debian's Chromium and poppler-utils (no browser download).
 # Then: rustfmt check, clippy (warnings are errors), the proof core's and the service's tests
 # (nextest), doc tests, the .sqlx offline data check, and the fuzz targets' build.
 set -euo pipefail
@@ -47,6 +49,14 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 log "PostgreSQL: ${DATABASE_URL%%@*}@…"
 
+# --- Node.js, npm packages, Chromium ---------------------------------------------------------
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+[ -x /usr/bin/chromium ] || apt_install chromium
+command -v pdftotext >/dev/null || apt_install poppler-utils
+log "npm packages"
+npm ci --prefix backend/chainweb/tests/js --no-audit --no-fund --loglevel=error
+(cd e2e/portal && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
 # --- Rust tools ------------------------------------------------------------------------------
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 # Build against the committed .sqlx offline data, never a live schema.
@@ -60,10 +70,17 @@ log "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "tests (nextest)"
-cargo nextest run --workspace --locked --profile ci
+nextest_log=$(mktemp)
+cargo nextest run --workspace --locked --profile ci 2>&1 | tee "$nextest_log"
+rust_passed=$(grep -Eo '[0-9]+ passed' "$nextest_log" | tail -n 1 | grep -Eo '[0-9]+')
 
 log "doc tests"
 cargo test --workspace --doc --locked -q
+
+log "browser end-to-end (Playwright in Chromium against ancora serve)"
+pw_log=$(mktemp)
+e2e/portal/run.sh 2>&1 | tee "$pw_log"
+pw_passed=$(grep -Eo '[0-9]+ passed' "$pw_log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
 
 if [ -d backend/proof/fuzz ]; then
   log "fuzz targets build (not run)"
@@ -71,3 +88,5 @@ if [ -d backend/proof/fuzz ]; then
 fi
 
 log "all checks passed"
+# Every step above stops the script on failure, so reaching here means nothing failed.
+echo "tests: $((rust_passed + pw_passed)) passed, 0 failed"
