@@ -66,7 +66,10 @@ async fn main() -> anyhow::Result<()> {
         .database_url
         .rsplit_once('/')
         .context("DATABASE_URL must end in /<database>")?;
-    let db_name = format!("ancora_load_{}", time::OffsetDateTime::now_utc().unix_timestamp());
+    let db_name = format!(
+        "ancora_load_{}",
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    );
     let db_url = format!("{server_url}/{db_name}");
     let mut admin = PgConnection::connect(&args.database_url).await?;
     admin
@@ -104,10 +107,19 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     let key = ancora(
         args,
         db_url,
-        &["admin", "create-api-key", "--tenant", &tenant, "--role", "submitter"],
+        &[
+            "admin",
+            "create-api-key",
+            "--tenant",
+            &tenant,
+            "--role",
+            "submitter",
+        ],
     )
     .await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(&args.ancora)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -151,7 +163,9 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let ingest_rate = acked as f64 / elapsed;
     latencies.sort_by(f64::total_cmp);
-    println!("acknowledged events: {acked} in {elapsed:.1} s = {ingest_rate:.0} events/s ({errors} failed requests)");
+    println!(
+        "acknowledged events: {acked} in {elapsed:.1} s = {ingest_rate:.0} events/s ({errors} failed requests)"
+    );
     println!(
         "request latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} requests)",
         pct(&latencies, 0.50) * 1e3,
@@ -160,7 +174,10 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         latencies.len()
     );
 
-    let pool = PgPoolOptions::new().max_connections(2).connect(db_url).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(db_url)
+        .await?;
     wait_all_proved(&pool, Duration::from_secs(300)).await?;
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
@@ -284,11 +301,10 @@ async fn sample_rss(pid: u32, peak: Arc<AtomicU64>, running: Arc<AtomicBool>) {
 async fn wait_all_proved(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
     loop {
-        let (events, proved): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM proofs)",
-        )
-        .fetch_one(pool)
-        .await?;
+        let (events, proved): (i64, i64) =
+            sqlx::query_as("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM proofs)")
+                .fetch_one(pool)
+                .await?;
         if events == proved {
             return Ok(());
         }
@@ -318,7 +334,8 @@ async fn raw_copy(pool: &sqlx::PgPool) -> anyhow::Result<f64> {
          INCLUDING CONSTRAINTS INCLUDING INDEXES)",
     )
     .await?;
-    let cols = "tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash";
+    let cols =
+        "tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash";
     let mut export = conn
         .copy_out_raw(format!("COPY (SELECT {cols} FROM events ORDER BY seq) TO STDOUT").as_str())
         .await?;
