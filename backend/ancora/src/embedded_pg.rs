@@ -211,8 +211,14 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
+/// The folder holding `initdb` and `pg_ctl`: `ANCORA_POSTGRES_BIN_DIR` when set (and only it),
+/// else the newest `/usr/lib/postgresql/*/bin`, else the first folder on `PATH` with both.
 fn find_bin_dir() -> Option<PathBuf> {
     let has_both = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::var_os("ANCORA_POSTGRES_BIN_DIR") {
+        let dir = PathBuf::from(dir);
+        return has_both(&dir).then_some(dir);
+    }
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
         let mut versions: Vec<(u32, PathBuf)> = entries

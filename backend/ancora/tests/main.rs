@@ -14,3 +14,4 @@ mod log_api;
 mod portal;
 mod spv_api;
 mod workers;
+mod server_basics;
