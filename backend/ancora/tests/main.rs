@@ -12,6 +12,6 @@ mod crash;
 mod e2e_embedded;
 mod log_api;
 mod portal;
+mod server_basics;
 mod spv_api;
 mod workers;
-mod server_basics;
