@@ -36,7 +36,6 @@ use uuid::Uuid;
 use crate::db::{self, Tx};
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::{ApiError, AppState};
-use crate::workers::queue::enqueue_batch_job;
 
 /// Most events one request may carry.
 pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
@@ -137,14 +136,39 @@ pub async fn ingest_events(
         }
     }
     let signers = check_signatures(&mut tx, auth, &prepared).await?;
-    let receipts = store(&mut tx, state, auth, &prepared, &signers, &options).await?;
+    let stored = store(&mut tx, state, auth, &prepared, &signers).await?;
     if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
-        let body = serde_json::json!({ "receipts": receipts });
+        let body = serde_json::json!({ "receipts": stored.receipts });
         db::idempotency::insert(&mut tx, auth.tenant, key, hash, 202, &body).await?;
     }
+    // Last, right before COMMIT: this statement locks the tenant's usage and batch-job rows.
+    let mut woke = false;
+    if stored.inserted > 0 {
+        let config = &state.config.batching;
+        // A full batch waits already: no reason to wait for the window.
+        let full = stored.pending >= i64::from(config.max_events);
+        let after = match options.batch_after.unwrap_or(config.window) {
+            _ if full => Duration::ZERO,
+            after => after,
+        };
+        let after = time::Duration::try_from(after).unwrap_or(time::Duration::ZERO);
+        let count = i64::try_from(stored.inserted).unwrap_or(i64::MAX);
+        woke = db::events::count_and_enqueue_batch(
+            &mut tx,
+            auth.tenant,
+            stored.received_at.date(),
+            db::usage::EVENTS_INGESTED,
+            count,
+            stored.received_at + after,
+        )
+        .await?;
+    }
     tx.commit().await?;
-    state.wake.notify_waiters();
-    Ok(receipts)
+    state.metrics.events_ingested.inc_by(stored.inserted as u64);
+    if woke {
+        state.wake.notify_waiters();
+    }
+    Ok(stored.receipts)
 }
 
 fn check_count(n: usize) -> Result<(), ApiError> {
@@ -398,34 +422,36 @@ fn verify_all(n: usize, work: Vec<SignatureCheck>) -> Result<Vec<Option<Uuid>>, 
     Ok(signers)
 }
 
-/// Stores what is new, compares what exists, enqueues batching, counts usage.
+/// What [`store`] did.
+struct Stored {
+    /// One receipt per event, in input order.
+    receipts: Vec<Receipt>,
+    /// How many events were new.
+    inserted: usize,
+    /// The tenant's pending events, this request's new ones included (counted up to the
+    /// batch size).
+    pending: i64,
+    /// The receipt time of the new events.
+    received_at: OffsetDateTime,
+}
+
+/// Inserts what is new and compares what exists (an id stored before must carry the same
+/// digest, else 409 and the transaction is dropped).
+///
+/// The insert comes first and skips ids already stored, so the common case (all new) costs
+/// one statement; only the ids it skipped are read back and compared.
 async fn store(
     tx: &mut Tx,
     state: &AppState,
     auth: &Auth,
     events: &[Prepared],
     signers: &[Option<Uuid>],
-    options: &IngestOptions,
-) -> Result<Vec<Receipt>, ApiError> {
+) -> Result<Stored, ApiError> {
     let now = now_micros();
     let received_micros = unix_micros(now);
-    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-    let mut stored: HashMap<String, db::events::StoredEvent> =
-        db::events::find_many(tx, auth.tenant, &ids)
-            .await?
-            .into_iter()
-            .map(|s| (s.id.clone(), s))
-            .collect();
-    for e in events {
-        if let Some(s) = stored.get(&e.id) {
-            check_same_digest(e, s)?;
-        }
-    }
-    let mut rows = db::events::NewEvents::default();
+    let mut rows = db::events::NewEvents::with_capacity(events.len());
+    let mut leaves = Vec::with_capacity(events.len());
     for (e, signer) in events.iter().zip(signers) {
-        if stored.contains_key(&e.id) {
-            continue;
-        }
         let submitter = match &e.signature {
             Some((key, _)) => format!("{}/{key}", auth.prefix),
             None => auth.prefix.clone(),
@@ -434,18 +460,18 @@ async fn store(
             tenant_id: auth.tenant.bytes(),
             event_id: e.id.clone(),
             digest: e.digest,
-            submitter: submitter.clone(),
+            submitter,
             received_at_micros: received_micros,
         };
         let leaf_hash = leaf
             .leaf_hash()
             .map_err(|err| ApiError::Unprocessable(format!("event {:?}: {err}", e.id)))?;
-        rows.ids.push(e.id.clone());
+        rows.ids.push(leaf.event_id);
         rows.digest_algs
             .push(e.digest.algorithm.prefix().to_owned());
         rows.digests.push(e.digest.bytes.to_vec());
         rows.metadata.push(e.metadata.clone().unwrap_or_default());
-        rows.submitters.push(submitter);
+        rows.submitters.push(leaf.submitter);
         rows.signatures.push(
             e.signature
                 .as_ref()
@@ -454,61 +480,52 @@ async fn store(
         );
         rows.signer_key_ids.push(signer.unwrap_or(Uuid::nil()));
         rows.leaf_hashes.push(leaf_hash.as_bytes().to_vec());
+        leaves.push(leaf_hash);
     }
-    let inserted = if rows.ids.is_empty() {
-        Vec::new()
-    } else {
-        db::events::insert_new(tx, auth.tenant, &rows, now, received_micros).await?
-    };
-    if inserted.len() < rows.ids.len() {
-        // A concurrent request stored some of these ids between our read and our insert.
-        let inserted_set: HashSet<&String> = inserted.iter().collect();
-        let raced: Vec<String> = rows
-            .ids
+    let cap = i64::from(state.config.batching.max_events);
+    let inserted =
+        db::events::insert_new_counting_pending(tx, auth.tenant, &rows, now, received_micros, cap)
+            .await?;
+    let mut stored: HashMap<String, db::events::StoredEvent> = HashMap::new();
+    if inserted.ids.len() < events.len() {
+        // Ids stored before (a retry, or a concurrent request): same digest or nothing.
+        let new: HashSet<&str> = inserted.ids.iter().map(String::as_str).collect();
+        let index: HashMap<&str, usize> = events
             .iter()
-            .filter(|id| !inserted_set.contains(id))
-            .cloned()
+            .enumerate()
+            .map(|(i, e)| (e.id.as_str(), i))
             .collect();
-        for s in db::events::find_many(tx, auth.tenant, &raced).await? {
-            if let Some(e) = events.iter().find(|e| e.id == s.id) {
-                check_same_digest(e, &s)?;
+        let existing: Vec<String> = events
+            .iter()
+            .filter(|e| !new.contains(e.id.as_str()))
+            .map(|e| e.id.clone())
+            .collect();
+        for s in db::events::find_many(tx, auth.tenant, &existing).await? {
+            if let Some(&i) = index.get(s.id.as_str()) {
+                check_same_digest(&events[i], &s)?;
             }
             stored.insert(s.id.clone(), s);
         }
+        if stored.len() != existing.len() {
+            return Err(anyhow::anyhow!("an event id was neither inserted nor found").into());
+        }
     }
-    let inserted_set: HashSet<&String> = inserted.iter().collect();
     let (content_ids, contents): (Vec<String>, Vec<Vec<u8>>) = events
         .iter()
-        .filter(|e| inserted_set.contains(&e.id))
+        .filter(|e| !stored.contains_key(&e.id))
         .filter_map(|e| e.content.clone().map(|c| (e.id.clone(), c)))
         .unzip();
     if !content_ids.is_empty() {
         db::events::insert_contents(tx, auth.tenant, &content_ids, &contents).await?;
     }
-    if !inserted.is_empty() {
-        let count = i64::try_from(inserted.len()).unwrap_or(i64::MAX);
-        db::usage::add(
-            tx,
-            auth.tenant,
-            now.date(),
-            db::usage::EVENTS_INGESTED,
-            count,
-        )
-        .await?;
-        let after = options.batch_after.unwrap_or(state.config.batching.window);
-        let after = time::Duration::try_from(after).unwrap_or(time::Duration::ZERO);
-        enqueue_batch_job(tx, auth.tenant, now + after).await?;
-        state.metrics.events_ingested.inc_by(inserted.len() as u64);
-    }
     let mut receipts = Vec::with_capacity(events.len());
-    for (i, e) in events.iter().enumerate() {
+    for (e, leaf_hash) in events.iter().zip(leaves) {
         let receipt = match stored.get(&e.id) {
             Some(s) => receipt_from_stored(state, s)?,
             None => Receipt {
                 id: e.id.clone(),
                 digest: e.digest.to_string(),
-                leaf_hash: Hash::from_slice(rows_leaf(&rows, &e.id).unwrap_or(&[]))
-                    .map_err(|err| anyhow::anyhow!("events[{i}] leaf hash: {err}"))?,
+                leaf_hash,
                 received_at: now,
                 received_at_micros: received_micros,
                 status_url: status_url(state, &e.id),
@@ -516,15 +533,13 @@ async fn store(
         };
         receipts.push(receipt);
     }
-    Ok(receipts)
-}
-
-fn rows_leaf<'a>(rows: &'a db::events::NewEvents, id: &str) -> Option<&'a [u8]> {
-    rows.ids
-        .iter()
-        .position(|x| x == id)
-        .and_then(|i| rows.leaf_hashes.get(i))
-        .map(Vec::as_slice)
+    let n = inserted.ids.len();
+    Ok(Stored {
+        receipts,
+        inserted: n,
+        pending: inserted.pending_before + i64::try_from(n).unwrap_or(i64::MAX),
+        received_at: now,
+    })
 }
 
 fn check_same_digest(e: &Prepared, s: &db::events::StoredEvent) -> Result<(), ApiError> {

@@ -12,10 +12,19 @@
 //!
 //! * acknowledged events per second, request latency p50/p95/p99;
 //! * event → proof-ready latency p50/p95/p99 (server clock: `proofs.created_at −
-//!   events.received_at`, every event);
+//!   events.received_at`, every event; `created_at` is the clock when the prover inserted the
+//!   row, just before its commit);
 //! * the server's peak RSS (sampled from `/proc` every 100 ms);
-//! * a raw `COPY` of the same rows into a copy of the `events` table (same indexes) on the same
-//!   server, and the ratio ingest ÷ COPY.
+//! * a raw `COPY` of the same rows into a copy of the `events` table (same indexes, partial
+//!   ones included) on the same server, and the ratio ingest ÷ COPY; then the same COPY into a
+//!   copy that also has the `tenants` foreign key `events` has (a per-row check the ingest
+//!   pays), for reference.
+//!
+//! Request bodies are written straight to bytes (no JSON tree) and answers are not parsed: the
+//! generator runs on the same cores as the server. `--rate` offers a fixed load instead of
+//! "as fast as answered", to measure time to proof at a rate the pipeline sustains.
+//! `--events-per-request` 100 is the default; 1000 is the batch size, and what a bulk
+//! submitter would send.
 //!
 //! The scratch database is dropped at the end unless `--keep-db`.
 
@@ -28,7 +37,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use futures_util::StreamExt as _;
-use serde_json::{Value, json};
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{Connection as _, Executor as _};
 use tokio::process::{Child, Command};
@@ -51,6 +59,10 @@ struct Args {
     /// Events per request.
     #[arg(long, default_value_t = 100)]
     events_per_request: usize,
+    /// Offered load in events per second over all clients (0: as fast as the server answers).
+    /// Each client paces its requests to its share; a client that falls behind sends at once.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// Batch window of the server, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     window_ms: u64,
@@ -140,8 +152,16 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     let sampler = tokio::spawn(sample_rss(pid, peak_rss.clone(), sampling.clone()));
 
     println!(
-        "load: {} clients × {} events/request for {} s, batch window {} ms",
-        args.clients, args.events_per_request, args.duration, args.window_ms
+        "load: {} clients × {} events/request for {} s, batch window {} ms, offered rate {}",
+        args.clients,
+        args.events_per_request,
+        args.duration,
+        args.window_ms,
+        if args.rate == 0 {
+            "unlimited".to_owned()
+        } else {
+            format!("{} events/s", args.rate)
+        }
     );
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
@@ -149,7 +169,10 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     for c in 0..args.clients {
         let (http, base, key) = (http.clone(), base.clone(), key.clone());
         let per = args.events_per_request;
-        tasks.spawn(async move { client(c, http, base, key, per, deadline).await });
+        // Seconds between two requests of one client at the offered rate.
+        let pace = (args.rate > 0)
+            .then(|| Duration::from_secs_f64(per as f64 * args.clients as f64 / args.rate as f64));
+        tasks.spawn(async move { client(c, http, base, key, per, pace, deadline).await });
     }
     let mut latencies = Vec::new();
     let mut acked = 0u64;
@@ -202,9 +225,15 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     );
     stop(&mut server).await;
 
-    let copy_rate = raw_copy(&pool).await?;
+    let copy_rate = raw_copy(&pool, false).await?;
     println!("raw COPY of the same rows: {copy_rate:.0} rows/s");
     println!("ingest ÷ raw COPY = {:.2}", ingest_rate / copy_rate);
+    let copy_fk_rate = raw_copy(&pool, true).await?;
+    println!(
+        "raw COPY with the events table's foreign key too: {copy_fk_rate:.0} rows/s \
+         (ingest ÷ that = {:.2})",
+        ingest_rate / copy_fk_rate
+    );
     pool.close().await;
     Ok(())
 }
@@ -236,6 +265,7 @@ async fn client(
     base: String,
     key: String,
     per: usize,
+    pace: Option<Duration>,
     deadline: Instant,
 ) -> anyhow::Result<ClientResult> {
     let mut out = ClientResult {
@@ -243,22 +273,27 @@ async fn client(
         acked: 0,
         errors: 0,
     };
+    let url = format!("{base}/v1/events");
+    let auth = format!("Bearer {key}");
+    let started = Instant::now();
     let mut n = 0usize;
+    let mut sent = 0u32;
     while Instant::now() < deadline {
-        let events: Vec<Value> = (n..n + per)
-            .map(|i| {
-                let id = format!("c{c}-{i}");
-                let digest = <sha2::Sha256 as sha2::Digest>::digest(id.as_bytes());
-                json!({ "id": id, "digest": format!("sha256:{}", hex::encode(digest)) })
-            })
-            .collect();
+        if let Some(pace) = pace {
+            let due = started + pace * sent;
+            tokio::time::sleep_until(due.into()).await;
+        }
+        // The body is written straight to bytes: the generator shares the server's cores, so it
+        // builds no JSON tree and parses no answer.
+        let body = request_body(c, n, per);
         n += per;
-        let body = json!({ "events": events });
+        sent += 1;
         let t = Instant::now();
         let resp = http
-            .post(format!("{base}/v1/events"))
-            .bearer_auth(&key)
-            .json(&body)
+            .post(&url)
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(body)
             .send()
             .await;
         let ok = match resp {
@@ -273,6 +308,30 @@ async fn client(
         }
     }
     Ok(out)
+}
+
+/// `{"events":[{"id":"c<c>-<i>","digest":"sha256:<hex of SHA-256(id)>"}, …]}` for ids
+/// `first..first + per` of client `c`.
+fn request_body(c: usize, first: usize, per: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut body = Vec::with_capacity(16 + per * 112);
+    body.extend_from_slice(b"{\"events\":[");
+    let mut id = String::with_capacity(24);
+    for i in first..first + per {
+        if i > first {
+            body.push(b',');
+        }
+        id.clear();
+        let _ = std::fmt::Write::write_fmt(&mut id, format_args!("c{c}-{i}"));
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(id.as_bytes());
+        let _ = write!(
+            body,
+            "{{\"id\":\"{id}\",\"digest\":\"sha256:{}\"}}",
+            hex::encode(digest)
+        );
+    }
+    body.extend_from_slice(b"]}");
+    body
 }
 
 fn pct(sorted: &[f64], q: f64) -> f64 {
@@ -326,14 +385,21 @@ async fn stop(server: &mut Child) {
 }
 
 /// COPYs the stored event rows (exported first, not timed) into a fresh table shaped like
-/// `events` with the same indexes; returns rows per second of the COPY alone.
-async fn raw_copy(pool: &sqlx::PgPool) -> anyhow::Result<f64> {
+/// `events` with the same indexes (partial ones included) and CHECK constraints, and with
+/// `foreign_key` also the reference to `tenants` that `events` has (a per-row check); returns
+/// rows per second of the COPY alone. Neither target has row-level security or `ON CONFLICT`,
+/// which the ingest pays for.
+async fn raw_copy(pool: &sqlx::PgPool, foreign_key: bool) -> anyhow::Result<f64> {
     let mut conn = pool.acquire().await?;
     conn.execute(
         "CREATE TABLE copy_target (LIKE events INCLUDING DEFAULTS INCLUDING IDENTITY \
          INCLUDING CONSTRAINTS INCLUDING INDEXES)",
     )
     .await?;
+    if foreign_key {
+        conn.execute("ALTER TABLE copy_target ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id)")
+            .await?;
+    }
     let cols =
         "tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash";
     let mut export = conn

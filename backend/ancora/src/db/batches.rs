@@ -30,24 +30,65 @@ pub async fn tenant_chain(
     Ok(row.map(|r| r.chain_id))
 }
 
-/// Locks up to `limit` of the tenant's pending events, oldest first, skipping rows another
-/// batcher holds.
-pub async fn lock_pending(
+/// A pending event just bound to a batch: its leaf position, arrival order and leaf hash.
+#[derive(Clone, Debug)]
+pub struct BoundEvent {
+    /// Its leaf index in the batch (arrival order among the batch's events).
+    pub leaf_index: i32,
+    /// Global arrival order.
+    pub seq: i64,
+    /// The event leaf's node hash, computed at ingest.
+    pub leaf_hash: Vec<u8>,
+}
+
+/// Binds up to `limit` of the tenant's pending events, oldest first, to `batch` (leaf `i` the
+/// `i`-th oldest) and returns them in any order; rows another batcher holds are skipped. One
+/// statement: the pending events are found through `events_pending`, locked, and updated by
+/// their tuple id, so each is visited once. The batch row itself is the caller's to insert
+/// (in the same transaction) once it has the root.
+pub async fn bind_pending(
     conn: &mut PgConnection,
     tenant: TenantId,
+    batch: Uuid,
     limit: i64,
-) -> sqlx::Result<Vec<PendingEvent>> {
+) -> sqlx::Result<Vec<BoundEvent>> {
     sqlx::query_as!(
-        PendingEvent,
-        "SELECT seq, id, leaf_hash FROM events \
-         WHERE tenant_id = $1 AND batch_id IS NULL \
-         ORDER BY seq LIMIT $2 \
-         FOR UPDATE SKIP LOCKED",
+        BoundEvent,
+        r#"WITH picked AS (
+               SELECT ctid, seq FROM events
+               WHERE tenant_id = $1 AND batch_id IS NULL
+               ORDER BY seq LIMIT $3
+               FOR UPDATE SKIP LOCKED)
+           UPDATE events e SET batch_id = $2, leaf_index = p.idx
+           FROM (SELECT ctid, (row_number() OVER (ORDER BY seq) - 1)::integer AS idx
+                 FROM picked) p
+           WHERE e.ctid = p.ctid AND e.tenant_id = $1
+           RETURNING e.leaf_index AS "leaf_index!", e.seq, e.leaf_hash"#,
         tenant.0,
+        batch,
         limit
     )
     .fetch_all(&mut *conn)
     .await
+}
+
+/// Inserts a closed batch whose events are already bound to it ([`bind_pending`]).
+pub async fn insert_batch(conn: &mut PgConnection, batch: &NewBatch<'_>) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO batches (id, tenant_id, state, size, root, target_chain, policy, first_seq, last_seq) \
+         VALUES ($1, $2, 'closed', $3, $4, $5, $6, $7, $8)",
+        batch.id,
+        batch.tenant.0,
+        batch.size,
+        batch.root,
+        batch.target_chain,
+        batch.policy,
+        batch.first_seq,
+        batch.last_seq
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Locks the named events of the tenant that are still pending, in arrival order (the seed
@@ -97,20 +138,7 @@ pub async fn insert_closed(
     batch: &NewBatch<'_>,
     event_ids: &[String],
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO batches (id, tenant_id, state, size, root, target_chain, policy, first_seq, last_seq) \
-         VALUES ($1, $2, 'closed', $3, $4, $5, $6, $7, $8)",
-        batch.id,
-        batch.tenant.0,
-        batch.size,
-        batch.root,
-        batch.target_chain,
-        batch.policy,
-        batch.first_seq,
-        batch.last_seq
-    )
-    .execute(&mut *conn)
-    .await?;
+    insert_batch(conn, batch).await?;
     sqlx::query!(
         "UPDATE events e SET batch_id = $2, leaf_index = (u.ord - 1)::integer \
          FROM UNNEST($3::text[]) WITH ORDINALITY AS u(id, ord) \
@@ -130,23 +158,17 @@ pub async fn pending_summary(
     tenant: TenantId,
     cap: i64,
 ) -> sqlx::Result<(i64, Option<OffsetDateTime>)> {
-    let count = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM (SELECT 1 FROM events WHERE tenant_id = $1 AND batch_id IS NULL LIMIT $2) p"#,
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "n!", min(received_at) AS oldest
+           FROM (SELECT received_at FROM events
+                 WHERE tenant_id = $1 AND batch_id IS NULL
+                 ORDER BY seq LIMIT $2) p"#,
         tenant.0,
         cap
     )
     .fetch_one(&mut *conn)
     .await?;
-    if count == 0 {
-        return Ok((0, None));
-    }
-    let oldest = sqlx::query_scalar!(
-        "SELECT received_at FROM events WHERE tenant_id = $1 AND batch_id IS NULL ORDER BY seq LIMIT 1",
-        tenant.0
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok((count, oldest))
+    Ok((row.n, row.oldest))
 }
 
 /// A stored batch.

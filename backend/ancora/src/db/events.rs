@@ -5,10 +5,11 @@
 //! string (no metadata), the nil UUID (no signer key).
 
 use sqlx::PgConnection;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::TenantId;
+use crate::workers::queue::{CHANNEL, KIND_BATCH};
 
 /// The stored facts a receipt is made of.
 #[derive(Debug, Clone)]
@@ -63,6 +64,33 @@ pub struct NewEvents {
     pub leaf_hashes: Vec<Vec<u8>>,
 }
 
+impl NewEvents {
+    /// Empty columns with room for `n` events.
+    pub fn with_capacity(n: usize) -> Self {
+        NewEvents {
+            ids: Vec::with_capacity(n),
+            digest_algs: Vec::with_capacity(n),
+            digests: Vec::with_capacity(n),
+            metadata: Vec::with_capacity(n),
+            submitters: Vec::with_capacity(n),
+            signatures: Vec::with_capacity(n),
+            signer_key_ids: Vec::with_capacity(n),
+            leaf_hashes: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// What [`insert_new`] did.
+#[derive(Debug)]
+pub struct Inserted {
+    /// The ids it inserted (an id already stored, say by a concurrent request, is skipped and
+    /// the caller compares it).
+    pub ids: Vec<String>,
+    /// The tenant's pending events committed before this statement, counted up to the cap it
+    /// was given (this request's events are not included).
+    pub pending_before: i64,
+}
+
 /// Inserts the events that do not exist yet and returns the ids it inserted; an id already
 /// stored (say, by a concurrent request) is skipped, and the caller compares it.
 pub async fn insert_new(
@@ -72,18 +100,42 @@ pub async fn insert_new(
     received_at: OffsetDateTime,
     received_at_micros: i64,
 ) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar!(
-        r#"INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter, signature,
-                               signer_key_id, received_at, received_at_micros, leaf_hash)
-           SELECT $1, u.id, u.alg, u.digest, NULLIF(u.meta, '')::jsonb, u.submitter,
-                  NULLIF(u.sig, '\x'::bytea),
-                  NULLIF(u.signer, '00000000-0000-0000-0000-000000000000'::uuid),
-                  $2, $3, u.leaf
-           FROM UNNEST($4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
-                       $9::bytea[], $10::uuid[], $11::bytea[])
-                AS u(id, alg, digest, meta, submitter, sig, signer, leaf)
-           ON CONFLICT (tenant_id, id) DO NOTHING
-           RETURNING id"#,
+    Ok(
+        insert_new_counting_pending(conn, tenant, rows, received_at, received_at_micros, 0)
+            .await?
+            .ids,
+    )
+}
+
+/// [`insert_new`], and in the same statement counts (up to `pending_cap`) the tenant's events
+/// already waiting for a batch, so the caller can ask for a batch at once when a full one
+/// waits.
+pub async fn insert_new_counting_pending(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    rows: &NewEvents,
+    received_at: OffsetDateTime,
+    received_at_micros: i64,
+    pending_cap: i64,
+) -> sqlx::Result<Inserted> {
+    let row = sqlx::query!(
+        r#"WITH ins AS (
+               INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter,
+                                   signature, signer_key_id, received_at, received_at_micros,
+                                   leaf_hash)
+               SELECT $1, u.id, u.alg, u.digest, NULLIF(u.meta, '')::jsonb, u.submitter,
+                      NULLIF(u.sig, '\x'::bytea),
+                      NULLIF(u.signer, '00000000-0000-0000-0000-000000000000'::uuid),
+                      $2, $3, u.leaf
+               FROM UNNEST($4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
+                           $9::bytea[], $10::uuid[], $11::bytea[])
+                    AS u(id, alg, digest, meta, submitter, sig, signer, leaf)
+               ON CONFLICT (tenant_id, id) DO NOTHING
+               RETURNING id)
+           SELECT (SELECT array_agg(id) FROM ins) AS ids,
+                  (SELECT count(*) FROM (SELECT 1 FROM events
+                                         WHERE tenant_id = $1 AND batch_id IS NULL
+                                         LIMIT $12) p) AS "pending!""#,
         tenant.0,
         received_at,
         received_at_micros,
@@ -94,10 +146,63 @@ pub async fn insert_new(
         &rows.submitters,
         &rows.signatures,
         &rows.signer_key_ids,
-        &rows.leaf_hashes
+        &rows.leaf_hashes,
+        pending_cap
     )
-    .fetch_all(conn)
-    .await
+    .fetch_one(conn)
+    .await?;
+    Ok(Inserted {
+        ids: row.ids.unwrap_or_default(),
+        pending_before: row.pending,
+    })
+}
+
+/// The ingest's last statement before COMMIT: adds `count` to the tenant's `metric` counter of
+/// `day` and enqueues the tenant's batch job at `run_at`, or moves a pending one earlier, and
+/// NOTIFYs workers only when the job is new or moved. Returns whether it was.
+///
+/// Both rows are per-tenant hot spots that every concurrent ingest of the tenant locks until
+/// it commits; doing both in one statement right before COMMIT holds those locks for one
+/// round trip plus the commit, where separate statements earlier in the transaction made
+/// every ingest of a tenant wait for the previous one's whole transaction. A job whose run
+/// time is already early enough is locked but not rewritten, and the (commit-serializing)
+/// NOTIFY is skipped.
+pub async fn count_and_enqueue_batch(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    day: Date,
+    metric: &str,
+    count: i64,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<bool> {
+    let row = sqlx::query!(
+        r#"WITH usage AS (
+               INSERT INTO usage_counters (tenant_id, day, metric, count)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (tenant_id, day, metric)
+               DO UPDATE SET count = usage_counters.count + EXCLUDED.count
+               RETURNING 1),
+           job AS (
+               INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at)
+               VALUES ($5, $1, jsonb_build_object('tenant_id', $1::uuid), $6, $7)
+               ON CONFLICT (dedupe_key) DO UPDATE SET run_at = EXCLUDED.run_at
+               WHERE jobs.run_at > EXCLUDED.run_at
+               RETURNING 1),
+           note AS (SELECT pg_notify($8, $5) FROM job)
+           SELECT (SELECT count(*) FROM note) AS "moved!",
+                  (SELECT count(*) FROM usage) AS "counted!""#,
+        tenant.0,
+        day,
+        metric,
+        count,
+        KIND_BATCH,
+        format!("batch:{tenant}"),
+        run_at,
+        CHANNEL
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(row.moved > 0)
 }
 
 /// Keeps inline contents for the hot window (the archiver moves them on).

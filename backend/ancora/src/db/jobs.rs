@@ -125,6 +125,39 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Enqueues a deduplicated job in the caller's transaction, or moves the pending one with
+/// that key earlier, and NOTIFYs workers (on commit) only when it did either: a job already
+/// due early enough is neither rewritten nor announced again (NOTIFY serializes commits).
+/// Returns whether the job is new or moved.
+pub async fn enqueue_and_notify(
+    conn: &mut PgConnection,
+    kind: &str,
+    tenant: Option<Uuid>,
+    payload: serde_json::Value,
+    dedupe: &str,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query_scalar!(
+        r#"WITH job AS (
+               INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (dedupe_key) DO UPDATE SET run_at = EXCLUDED.run_at
+               WHERE jobs.run_at > EXCLUDED.run_at
+               RETURNING 1),
+           note AS (SELECT pg_notify($6, $1) FROM job)
+           SELECT count(*) AS "n!" FROM note"#,
+        kind,
+        tenant,
+        payload,
+        dedupe,
+        run_at,
+        crate::workers::queue::CHANNEL
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
 /// Wakes workers in every process once the caller's transaction commits.
 pub async fn notify(conn: &mut PgConnection, kind: &str) -> sqlx::Result<()> {
     sqlx::query!(

@@ -6,28 +6,32 @@ use uuid::Uuid;
 
 use crate::domain::TenantId;
 
-/// Stores the bundles of a batch's events (`event_ids[i]` ↔ `bundles[i]`); rows already
-/// stored (a retried prove job) are kept as they are.
+/// Stores the bundles of a batch's events (`event_ids[i]` ↔ `bundles[i]`, each the bundle's
+/// compact JSON text); rows already stored (a
+/// retried prove job) are kept as they are.
 pub async fn insert_many(
     conn: &mut PgConnection,
     tenant: TenantId,
     batch: Uuid,
     event_ids: &[String],
-    bundles: &[serde_json::Value],
+    bundles: &[String],
 ) -> sqlx::Result<u64> {
-    let n = sqlx::query!(
-        "INSERT INTO proofs (tenant_id, event_id, batch_id, bundle) \
-         SELECT $1, u.event_id, $2, u.bundle FROM UNNEST($3::text[], $4::jsonb[]) AS u(event_id, bundle) \
-         ON CONFLICT (tenant_id, event_id) DO NOTHING",
+    let n = sqlx::query_scalar!(
+        r#"WITH ins AS (
+               INSERT INTO proofs (tenant_id, event_id, batch_id, bundle)
+               SELECT $1, u.event_id, $2, u.bundle::json
+               FROM UNNEST($3::text[], $4::text[]) AS u(event_id, bundle)
+               ON CONFLICT (tenant_id, event_id) DO NOTHING
+               RETURNING 1)
+           SELECT count(*) AS "n!" FROM ins"#,
         tenant.0,
         batch,
         event_ids,
         bundles
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(n)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(u64::try_from(n).unwrap_or_default())
 }
 
 /// One event's bundle, or `None` when it is not proved yet (or does not exist).

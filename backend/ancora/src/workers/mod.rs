@@ -8,9 +8,10 @@
 //! * `runner` — the claim loop (leases, backoff, LISTEN/NOTIFY with polling as fallback);
 //! * [`sweep`] — the safety net that re-enqueues work nobody was woken for.
 //!
-//! Every job is idempotent: its work runs in one transaction that starts by deleting the job
-//! row (see [`crate::db::jobs::take`]) and enqueues its follow-ups, so a process killed at any
-//! instant loses nothing and repeats nothing that was committed.
+//! Every job is idempotent: its work runs in one transaction that deletes the job row (see
+//! [`crate::db::jobs::take`]; most jobs do it first, the batch job just before it counts what
+//! is left, see [`batch`]) and enqueues its follow-ups, so a process killed at any instant
+//! loses nothing and repeats nothing that was committed.
 
 pub mod anchor;
 pub mod batch;

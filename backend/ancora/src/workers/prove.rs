@@ -114,7 +114,7 @@ async fn prove_batch(
             trust_point: trust_point.clone(),
         })?;
         ids.push(leaf.event_id.clone());
-        bundles.push(serde_json::to_value(&bundle)?);
+        bundles.push(serde_json::to_string(&bundle)?);
     }
     proofs::insert_many(conn, tenant, batch_id, &ids, &bundles).await?;
     batches::mark_proved(

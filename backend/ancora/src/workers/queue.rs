@@ -14,28 +14,22 @@ pub const KIND_BATCH: &str = "batch";
 
 /// Enqueues (or moves earlier) the tenant's batch job, in the caller's transaction, and
 /// notifies workers when it commits. One pending batch job exists per tenant (`dedupe_key`);
-/// a second enqueue only brings its `run_at` forward.
+/// a second enqueue only brings its `run_at` forward (and notifies only then).
 pub async fn enqueue_batch_job(
     conn: &mut PgConnection,
     tenant: TenantId,
     run_at: OffsetDateTime,
 ) -> sqlx::Result<()> {
     let dedupe = format!("batch:{tenant}");
-    sqlx::query!(
-        "INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (dedupe_key) DO UPDATE SET run_at = LEAST(jobs.run_at, EXCLUDED.run_at)",
+    crate::db::jobs::enqueue_and_notify(
+        conn,
         KIND_BATCH,
-        tenant.0,
+        Some(tenant.0),
         json!({ "tenant_id": tenant.0 }),
-        dedupe,
-        run_at
+        &dedupe,
+        run_at,
     )
-    .execute(&mut *conn)
     .await?;
-    sqlx::query!("SELECT pg_notify($1, $2) AS n", CHANNEL, KIND_BATCH)
-        .fetch_one(&mut *conn)
-        .await?;
     Ok(())
 }
 
@@ -53,16 +47,16 @@ pub async fn enqueue_anchor_job(
     run_at: OffsetDateTime,
 ) -> sqlx::Result<()> {
     let dedupe = format!("anchor:{chain}");
-    crate::db::jobs::enqueue(
+    crate::db::jobs::enqueue_and_notify(
         conn,
         KIND_ANCHOR,
         None,
         json!({ "chain": chain }),
-        Some(&dedupe),
+        &dedupe,
         run_at,
     )
     .await?;
-    crate::db::jobs::notify(conn, KIND_ANCHOR).await
+    Ok(())
 }
 
 /// Enqueues the prove job of one batch (in the caller's transaction), run as its tenant.
@@ -72,14 +66,14 @@ pub async fn enqueue_prove_job(
     batch: uuid::Uuid,
 ) -> sqlx::Result<()> {
     let dedupe = format!("prove:{batch}");
-    crate::db::jobs::enqueue(
+    crate::db::jobs::enqueue_and_notify(
         conn,
         KIND_PROVE,
         Some(tenant.0),
         json!({ "batch_id": batch }),
-        Some(&dedupe),
+        &dedupe,
         OffsetDateTime::now_utc(),
     )
     .await?;
-    crate::db::jobs::notify(conn, KIND_PROVE).await
+    Ok(())
 }
