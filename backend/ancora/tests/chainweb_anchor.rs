@@ -321,6 +321,19 @@ async fn a_gas_error_leaves_the_anchor_failed_with_the_error_text_and_no_bundle(
             .await
             .expect("count");
     assert_eq!(jobs, 0, "nothing more to do");
+
+    // The portal's batch page shows the failure and its reason.
+    let batch = sqlx::query_scalar!("SELECT batch_id FROM anchor_queue LIMIT 1")
+        .fetch_one(state.db.pool())
+        .await
+        .expect("queued batch");
+    let mut tx = state.db.tenant_tx(auth.tenant).await.expect("tx");
+    let shown = ancora::db::portal_pages::batch_anchor(&mut tx, auth.tenant, batch)
+        .await
+        .expect("query")
+        .expect("the batch has its anchor");
+    assert_eq!(shown.state, "failed");
+    assert!(shown.error.is_some_and(|e| e.contains("Gas limit")));
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -210,9 +210,12 @@ pub struct AnchorView {
     pub checkpoint_size: Option<i64>,
     /// Chainweb network, when recorded.
     pub network: Option<String>,
+    /// Why the anchor failed (a Pact or node error), when it did.
+    pub error: Option<String>,
 }
 
-/// The anchor of one of the tenant's batches.
+/// The anchor of one of the tenant's batches, whatever its state (`None` until the anchorer
+/// has taken the batch).
 pub async fn batch_anchor(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -220,10 +223,16 @@ pub async fn batch_anchor(
 ) -> sqlx::Result<Option<AnchorView>> {
     sqlx::query_as!(
         AnchorView,
-        r#"SELECT a.id, a.backend, a.target_chain, a.state, a.root, a.tx_ref, a.block_hash,
+        r#"SELECT a.id, a.backend,
+                  -- the Chainweb backend records the chain it really wrote to in details
+                  COALESCE((a.details->>'chain')::integer, a.target_chain) AS "target_chain!",
+                  a.state, a.root, a.tx_ref, a.block_hash,
                   a.block_height, a.log_index, a.checkpoint_size,
-                  a.details->>'network' AS "network?"
-           FROM batches b JOIN anchors a ON a.id = b.anchor_id
+                  a.details->>'network' AS "network?", a.error
+           FROM batches b
+           -- also through the queue, so an anchor still pending, submitted or failed shows
+           LEFT JOIN anchor_queue q ON q.batch_id = b.id
+           JOIN anchors a ON a.id = COALESCE(b.anchor_id, q.anchor_id)
            WHERE b.tenant_id = $1 AND b.id = $2"#,
         tenant.0,
         batch

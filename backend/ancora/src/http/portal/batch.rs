@@ -48,6 +48,8 @@ pub struct AnchorInfo {
     pub block_height: String,
     /// Explorer link (Chainweb).
     pub explorer: Option<String>,
+    /// Why the anchor failed, when it did.
+    pub error: Option<String>,
 }
 
 /// The batch page.
@@ -171,6 +173,7 @@ pub async fn page(
                 ),
                 _ => a.tx_ref.clone().unwrap_or_else(|| "—".into()),
             },
+            error: a.error,
             backend: a.backend,
             chain: a.target_chain,
             state: a.state,
