@@ -289,11 +289,3 @@ pub async fn upsert_membership(
     .await?;
     Ok(())
 }
-
-/// The transparency log's embedded signer `(origin, seed)`, read only (never created here).
-pub async fn log_signer_seed(conn: &mut PgConnection) -> sqlx::Result<Option<(String, Vec<u8>)>> {
-    let row = sqlx::query!("SELECT origin, secret_key FROM tlog_signer WHERE id = 1")
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| (r.origin, r.secret_key)))
-}

@@ -5,22 +5,21 @@
 use std::io::Write as _;
 
 use ancora_proof::bundle::{Bundle, Report, Trust, verify_bundle};
-use ancora_proof::tlog::LogSigner;
 use ancora_reports::{RangeEntry, RangeFormat, RangeHeader, RangeReportWriter};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::catalog::parse_time;
 use super::{Ctx, PortalError, PortalResult, Viewer};
+use crate::anchor::tlog::TlogAnchor;
 use crate::authz::Action;
-use crate::db::{audit, batches, events, portal as pq, portal_pages as q};
+use crate::db::{audit, batches, events, portal_pages as q};
 use crate::domain::TenantId;
 use crate::http::AppState;
 
@@ -31,22 +30,16 @@ pub const MAX_RANGE_EVENTS: usize = 100_000;
 /// embedded). Chainweb bundles need a header fetched from a node, which the portal does not
 /// do yet: their "trusted block header" step says so.
 pub async fn server_trust(state: &AppState) -> PortalResult<Trust> {
-    let mut trust = Trust::default();
-    if let Some(key) = &state.config.log.signing_key {
-        if let Ok(s) = LogSigner::from_key_text(key.expose_secret()) {
-            trust.log_keys.push(s.verifier());
-        }
-        return Ok(trust);
-    }
     let mut tx = state.db.system_tx().await?;
-    if let Some((origin, seed)) = pq::log_signer_seed(&mut tx).await?
-        && let Ok(seed) = <[u8; 32]>::try_from(seed.as_slice())
-        && let Ok(s) = LogSigner::from_seed(&origin, seed)
-    {
-        trust.log_keys.push(s.verifier());
-    }
+    let key = TlogAnchor::from_config(&state.config.log)
+        .verifier(&mut tx)
+        .await
+        .map_err(PortalError::Internal)?;
     tx.commit().await?;
-    Ok(trust)
+    Ok(Trust {
+        log_keys: vec![key],
+        chainweb_headers: Vec::new(),
+    })
 }
 
 /// The event's bundle and this server's report on it; `NotFound` when the event is not in
