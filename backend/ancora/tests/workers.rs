@@ -345,6 +345,21 @@ async fn the_sweeper_re_enqueues_pending_events_that_lost_their_job(pool: PgPool
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn the_sweeper_leaves_a_tenant_alone_whose_batch_job_still_exists(pool: PgPool) {
+    let state = state_with(pool, |_| {});
+    let auth = tenant(&state, None).await;
+    submit(&state, &auth, events("busy", 2)).await;
+
+    let swept = workers::sweep::sweep_once(&state, Duration::ZERO)
+        .await
+        .expect("sweep");
+
+    assert_eq!(swept, 0, "a queued job is busy work, not stalled work");
+    workers::run_all_jobs_now(&state).await.expect("jobs");
+    assert!(bundle_of(&state, &auth, "busy-1").await.is_some());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn events_arriving_while_the_batch_job_is_claimed_are_batched_and_proved(pool: PgPool) {
     let state = state_with(pool, |_| {});
     let auth = tenant(&state, None).await;

@@ -170,12 +170,17 @@ pub async fn notify(conn: &mut PgConnection, kind: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Tenants whose oldest pending event is older than `older_than` (the sweeper's question).
+/// Tenants whose oldest pending event is older than `older_than` and that have no batch job
+/// (the sweeper's question).
 pub async fn stale_pending_tenants(db: &Db, older_than: Duration) -> sqlx::Result<Vec<Uuid>> {
     let mut tx = db.system_tx().await?;
     let ms = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
     let rows = sqlx::query_scalar!(
-        r#"SELECT tenant_id AS "tenant_id!" FROM ancora_stale_pending_tenants(make_interval(secs => $1::bigint / 1000.0))"#,
+        r#"SELECT s.tenant_id AS "tenant_id!"
+           FROM ancora_stale_pending_tenants(make_interval(secs => $1::bigint / 1000.0)) s
+           -- a tenant whose batch job exists (due, running, or with an expired lease) is only
+           -- busy, not stalled: that job will run
+           WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'batch:' || s.tenant_id)"#,
         ms
     )
     .fetch_all(&mut *tx)
@@ -184,14 +189,15 @@ pub async fn stale_pending_tenants(db: &Db, older_than: Duration) -> sqlx::Resul
     Ok(rows)
 }
 
-/// Chains with batch roots waiting longer than `older_than` for an anchor (the sweeper's
-/// other question).
+/// Chains with batch roots waiting longer than `older_than` for an anchor and no anchor job
+/// (the sweeper's other question).
 pub async fn stale_anchor_chains(db: &Db, older_than: Duration) -> sqlx::Result<Vec<i32>> {
     let mut tx = db.system_tx().await?;
     let ms = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
     let rows = sqlx::query_scalar!(
-        "SELECT DISTINCT target_chain FROM anchor_queue \
-         WHERE anchor_id IS NULL AND enqueued_at < now() - make_interval(secs => $1::bigint / 1000.0)",
+        "SELECT DISTINCT q.target_chain FROM anchor_queue q \
+         WHERE q.anchor_id IS NULL AND q.enqueued_at < now() - make_interval(secs => $1::bigint / 1000.0) \
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'anchor:' || q.target_chain)",
         ms
     )
     .fetch_all(&mut *tx)
