@@ -153,30 +153,41 @@ async fn tenant_with_event(app: &TestApp) -> TenantId {
     let bundle = fixture::bundle();
     let batch = Uuid::now_v7();
     let mut tx = app.state.db.tenant_tx(t).await.expect("tx");
+    let seq = sqlx::query_scalar!(
+        "INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash) \
+         VALUES ($1, $2, 'sha256', $3, 'ak_test', now(), 1767225600000003, $4) RETURNING seq",
+        t.0,
+        EVENT,
+        [7u8; 32].as_slice(),
+        [9u8; 32].as_slice()
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("event");
+    // The batch is the tenant's events up to this one (a stored whole bundle, as before
+    // compact proofs, so the fixture's bundle is served as it is).
     sqlx::query!(
         "INSERT INTO batches (id, tenant_id, state, size, root, target_chain, first_seq, last_seq, anchored_at, proved_at) \
-         VALUES ($1, $2, 'proved', 5, $3, 3, 1, 5, now(), now())",
+         VALUES ($1, $2, 'proved', 5, $3, 3, $4, $4, now(), now())",
         batch,
         t.0,
-        bundle.batch.root.as_bytes().as_slice()
+        bundle.batch.root.as_bytes().as_slice(),
+        seq
     )
     .execute(&mut *tx)
     .await
     .expect("batch");
     sqlx::query!(
-        "INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash, batch_id, leaf_index) \
-         VALUES ($1, $2, 'sha256', $3, 'ak_test', now(), 1767225600000003, $4, $5, 3)",
+        "INSERT INTO batch_cursors (tenant_id, last_seq) VALUES ($1, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_seq = EXCLUDED.last_seq",
         t.0,
-        EVENT,
-        [7u8; 32].as_slice(),
-        [9u8; 32].as_slice(),
-        batch
+        seq
     )
     .execute(&mut *tx)
     .await
-    .expect("event");
+    .expect("cursor");
     sqlx::query!(
-        "INSERT INTO proofs (tenant_id, event_id, batch_id, bundle) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO proofs (tenant_id, event_id, batch_id, bundle, leaf_index) VALUES ($1, $2, $3, $4, 3)",
         t.0,
         EVENT,
         batch,

@@ -91,7 +91,10 @@ pub async fn bundle_of(state: &AppState, auth: &Auth, id: &str) -> Option<Bundle
         .await
         .expect("read");
     tx.commit().await.expect("commit");
-    json.map(|j| Bundle::from_json(j.to_string().as_bytes()).expect("a bundle"))
+    json.map(|p| {
+        let j = ancora::workers::prove::assemble(auth.tenant, p).expect("assembled");
+        Bundle::from_json(j.to_string().as_bytes()).expect("a bundle")
+    })
 }
 
 async fn batch_sizes(state: &AppState, auth: &Auth) -> Vec<i32> {

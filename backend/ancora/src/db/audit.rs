@@ -107,6 +107,7 @@ async fn anchor(
         .map_err(|e| sqlx::Error::Protocol(format!("audit event leaf: {e}")))?;
     // One row, written here rather than through `events::insert_new` (the ingest path's bulk
     // statement), so the two can change independently. The id is new: the audit row's id is.
+    crate::db::events::lock_for_ingest(&mut *conn, tenant).await?;
     sqlx::query!(
         "INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter, received_at, \
                              received_at_micros, leaf_hash) \

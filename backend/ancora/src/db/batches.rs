@@ -8,13 +8,13 @@ use uuid::Uuid;
 
 use crate::domain::TenantId;
 
-/// A pending event as the batcher needs it: arrival order, id and stored leaf hash.
+/// A pending event as the batcher needs it: arrival order, receipt time and stored leaf hash.
 #[derive(Clone, Debug)]
 pub struct PendingEvent {
-    /// Global arrival order.
+    /// The tenant's arrival order.
     pub seq: i64,
-    /// The event id.
-    pub id: String,
+    /// Receipt time (the batch window runs from the oldest pending event's).
+    pub received_at: OffsetDateTime,
     /// The event leaf's node hash, computed at ingest.
     pub leaf_hash: Vec<u8>,
 }
@@ -30,49 +30,121 @@ pub async fn tenant_chain(
     Ok(row.map(|r| r.chain_id))
 }
 
-/// A pending event just bound to a batch: its leaf position, arrival order and leaf hash.
-#[derive(Clone, Debug)]
-pub struct BoundEvent {
-    /// Its leaf index in the batch (arrival order among the batch's events).
-    pub leaf_index: i32,
-    /// Global arrival order.
-    pub seq: i64,
-    /// The event leaf's node hash, computed at ingest.
-    pub leaf_hash: Vec<u8>,
+/// Locks the tenant's batch cursor (creating it at 0) and returns it: the `seq` its last batch
+/// ends at. Batchers of one tenant queue here, so batches never overlap.
+pub async fn lock_cursor(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "INSERT INTO batch_cursors (tenant_id, last_seq) VALUES ($1, 0) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_seq = batch_cursors.last_seq \
+         RETURNING last_seq",
+        tenant.0
+    )
+    .fetch_one(&mut *conn)
+    .await
 }
 
-/// Binds up to `limit` of the tenant's pending events, oldest first, to `batch` (leaf `i` the
-/// `i`-th oldest) and returns them in any order; rows another batcher holds are skipped. One
-/// statement: the pending events are found through `events_pending`, locked, and updated by
-/// their tuple id, so each is visited once. The batch row itself is the caller's to insert
-/// (in the same transaction) once it has the root.
-pub async fn bind_pending(
+/// Moves the tenant's batch cursor (locked by [`lock_cursor`]) to `last_seq`.
+pub async fn set_cursor(
     conn: &mut PgConnection,
     tenant: TenantId,
-    batch: Uuid,
-    limit: i64,
-) -> sqlx::Result<Vec<BoundEvent>> {
-    sqlx::query_as!(
-        BoundEvent,
-        r#"WITH picked AS (
-               SELECT ctid, seq FROM events
-               WHERE tenant_id = $1 AND batch_id IS NULL
-               ORDER BY seq LIMIT $3
-               FOR UPDATE SKIP LOCKED)
-           UPDATE events e SET batch_id = $2, leaf_index = p.idx
-           FROM (SELECT ctid, (row_number() OVER (ORDER BY seq) - 1)::integer AS idx
-                 FROM picked) p
-           WHERE e.ctid = p.ctid AND e.tenant_id = $1
-           RETURNING e.leaf_index AS "leaf_index!", e.seq, e.leaf_hash"#,
+    last_seq: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE batch_cursors SET last_seq = $2 WHERE tenant_id = $1",
         tenant.0,
-        batch,
+        last_seq
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Up to `limit` of the tenant's events with `after < seq <= upto`, in `seq` order.
+pub async fn pending_range(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<PendingEvent>> {
+    sqlx::query_as!(
+        PendingEvent,
+        "SELECT seq, received_at, leaf_hash FROM events \
+         WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 \
+         ORDER BY seq LIMIT $4",
+        tenant.0,
+        after,
+        upto,
         limit
     )
     .fetch_all(&mut *conn)
     .await
 }
 
-/// Inserts a closed batch whose events are already bound to it ([`bind_pending`]).
+/// A `seq` up to which every event of the tenant is settled: committed (and visible to any
+/// later snapshot) or rolled back for good. Batches are `seq` ranges, so a batch must not end
+/// past an event that is still being inserted with a smaller `seq` than one already visible
+/// (sequence values are taken in one order and committed in another).
+///
+/// Every transaction that inserts events holds the tenant's ingest lock (a shared advisory
+/// lock, [`crate::db::events::lock_for_ingest`]) from before it takes a `seq` until it ends.
+/// So: read the largest visible `seq` `H`, then list the transactions holding the lock, then
+/// wait until they have ended. Any event with `seq < H` not visible at the first read belonged
+/// to a transaction that took its `seq` before `H` was taken and was still open, so it is on
+/// the list (or ended between the two reads). Nobody waits for the batcher: ingests never
+/// block on it, and it waits at most for the ingests in flight (each bounded by the request
+/// timeout); `timeout` bounds the wait (an error: the job is retried).
+pub async fn settled_horizon(
+    db: &crate::db::Db,
+    tenant: TenantId,
+    timeout: std::time::Duration,
+) -> anyhow::Result<i64> {
+    let mut tx = db.tenant_tx(tenant).await?;
+    let horizon = sqlx::query_scalar!(
+        r#"SELECT COALESCE(max(seq), 0) AS "h!" FROM events WHERE tenant_id = $1"#,
+        tenant.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut conn = db.pool().acquire().await?;
+    let (class, key) = crate::db::events::ingest_lock_key(tenant);
+    let holders = sqlx::query_scalar!(
+        r#"SELECT COALESCE(array_agg(virtualtransaction), '{}') AS "v!" FROM pg_locks
+           WHERE locktype = 'advisory' AND granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2"#,
+        class,
+        key
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let start = std::time::Instant::now();
+    let mut open = holders;
+    while !open.is_empty() {
+        anyhow::ensure!(
+            start.elapsed() < timeout,
+            "{} ingest transactions of tenant {tenant} are still open after {timeout:?}",
+            open.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        open = sqlx::query_scalar!(
+            r#"SELECT COALESCE(array_agg(virtualtransaction), '{}') AS "v!" FROM pg_locks
+               WHERE locktype = 'advisory' AND granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2
+                 AND virtualtransaction = ANY($3)"#,
+            class,
+            key,
+            &open
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+    }
+    Ok(horizon)
+}
+
+/// Inserts a closed batch (its events are the tenant's `first_seq..=last_seq`).
 pub async fn insert_batch(conn: &mut PgConnection, batch: &NewBatch<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO batches (id, tenant_id, state, size, root, target_chain, policy, first_seq, last_seq) \
@@ -89,26 +161,6 @@ pub async fn insert_batch(conn: &mut PgConnection, batch: &NewBatch<'_>) -> sqlx
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Locks the named events of the tenant that are still pending, in arrival order (the seed
-/// API closes a batch over exactly the events of one request).
-pub async fn lock_pending_ids(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    ids: &[String],
-) -> sqlx::Result<Vec<PendingEvent>> {
-    sqlx::query_as!(
-        PendingEvent,
-        "SELECT seq, id, leaf_hash FROM events \
-         WHERE tenant_id = $1 AND batch_id IS NULL AND id = ANY($2) \
-         ORDER BY seq \
-         FOR UPDATE",
-        tenant.0,
-        ids
-    )
-    .fetch_all(&mut *conn)
-    .await
 }
 
 /// A batch about to be stored.
@@ -132,27 +184,8 @@ pub struct NewBatch<'a> {
     pub last_seq: i64,
 }
 
-/// Inserts a closed batch and binds its events to it, leaf `i` being `event_ids[i]`.
-pub async fn insert_closed(
-    conn: &mut PgConnection,
-    batch: &NewBatch<'_>,
-    event_ids: &[String],
-) -> sqlx::Result<()> {
-    insert_batch(conn, batch).await?;
-    sqlx::query!(
-        "UPDATE events e SET batch_id = $2, leaf_index = (u.ord - 1)::integer \
-         FROM UNNEST($3::text[]) WITH ORDINALITY AS u(id, ord) \
-         WHERE e.tenant_id = $1 AND e.id = u.id",
-        batch.tenant.0,
-        batch.id,
-        event_ids
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// How many events are still pending (counting at most `cap`), and when the oldest arrived.
+/// How many events are still pending (after the tenant's cursor; counting at most `cap`), and
+/// when the oldest arrived.
 pub async fn pending_summary(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -161,7 +194,8 @@ pub async fn pending_summary(
     let row = sqlx::query!(
         r#"SELECT count(*) AS "n!", min(received_at) AS oldest
            FROM (SELECT received_at FROM events
-                 WHERE tenant_id = $1 AND batch_id IS NULL
+                 WHERE tenant_id = $1
+                   AND seq > COALESCE((SELECT last_seq FROM batch_cursors WHERE tenant_id = $1), 0)
                  ORDER BY seq LIMIT $2) p"#,
         tenant.0,
         cap
@@ -263,13 +297,11 @@ pub struct ProvableEvent {
     pub received_at_micros: i64,
     /// The stored leaf hash (a consistency check for the rebuilt leaf).
     pub leaf_hash: Vec<u8>,
-    /// Its position in the batch tree.
-    pub leaf_index: Option<i32>,
     /// Receipt time (for the time-to-proof metric).
     pub received_at: OffsetDateTime,
 }
 
-/// The batch's events in tree order.
+/// The batch's events in tree order (its `seq` range).
 pub async fn events_in_order(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -277,8 +309,12 @@ pub async fn events_in_order(
 ) -> sqlx::Result<Vec<ProvableEvent>> {
     sqlx::query_as!(
         ProvableEvent,
-        "SELECT id, digest_alg, digest, submitter, received_at_micros, leaf_hash, leaf_index, received_at \
-         FROM events WHERE tenant_id = $1 AND batch_id = $2 ORDER BY leaf_index",
+        "SELECT e.id, e.digest_alg, e.digest, e.submitter, e.received_at_micros, e.leaf_hash, \
+                e.received_at \
+         FROM batches b \
+         JOIN events e ON e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq \
+         WHERE b.tenant_id = $1 AND b.id = $2 \
+         ORDER BY e.seq",
         tenant.0,
         batch
     )
@@ -286,25 +322,43 @@ pub async fn events_in_order(
     .await
 }
 
-/// Records that the batch is anchored in `anchor` at `index` and that all its proofs are
-/// stored.
+/// What every proof of a batch shares, stored once on the batch by the prover.
+#[derive(Clone, Debug)]
+pub struct SharedProof<'a> {
+    /// The anchor the batch root is in.
+    pub anchor_id: Uuid,
+    /// The batch root's leaf index in the anchor tree.
+    pub anchor_index: i32,
+    /// The batch root's binary proof object up to the anchor root.
+    pub anchor_proof: &'a [u8],
+    /// The anchor root.
+    pub anchor_root: &'a [u8],
+    /// The trust point, as bundle JSON.
+    pub trust_point: &'a str,
+    /// When the anchor became final.
+    pub anchored_at: Option<OffsetDateTime>,
+}
+
+/// Stores what the batch's proofs share and records that all of them are stored.
 pub async fn mark_proved(
     conn: &mut PgConnection,
     tenant: TenantId,
     batch: Uuid,
-    anchor: Uuid,
-    index: i32,
-    anchored_at: Option<OffsetDateTime>,
+    shared: &SharedProof<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE batches SET state = 'proved', anchor_id = $3, anchor_index = $4, \
-                            anchored_at = COALESCE($5, now()), proved_at = now() \
+                            anchored_at = COALESCE($5, now()), proved_at = now(), \
+                            anchor_proof = $6, anchor_root = $7, trust_point = $8::text::json \
          WHERE tenant_id = $1 AND id = $2",
         tenant.0,
         batch,
-        anchor,
-        index,
-        anchored_at
+        shared.anchor_id,
+        shared.anchor_index,
+        shared.anchored_at,
+        shared.anchor_proof,
+        shared.anchor_root,
+        shared.trust_point
     )
     .execute(&mut *conn)
     .await?;
@@ -319,9 +373,11 @@ pub async fn batches_of_events(
     ids: &[String],
 ) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
-        r#"SELECT batch_id AS "batch_id!" FROM events
-           WHERE tenant_id = $1 AND id = ANY($2) AND batch_id IS NOT NULL
-           GROUP BY batch_id ORDER BY min(seq)"#,
+        r#"SELECT b AS "batch_id!" FROM (
+               SELECT ancora_batch_of(tenant_id, seq) AS b, seq FROM events
+               WHERE tenant_id = $1 AND id = ANY($2)) x
+           WHERE b IS NOT NULL
+           GROUP BY b ORDER BY min(seq)"#,
         tenant.0,
         ids
     )

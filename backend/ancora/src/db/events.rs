@@ -91,6 +91,30 @@ pub struct Inserted {
     pub pending_before: i64,
 }
 
+/// The advisory-lock key pair of the tenant's ingest lock: a class of its own and 32 bits of
+/// the tenant id (its random tail). Two tenants sharing a key only make a batcher wait for
+/// the other's ingests too.
+pub fn ingest_lock_key(tenant: TenantId) -> (i32, i32) {
+    let b = tenant.bytes();
+    (7_236_002, i32::from_be_bytes([b[12], b[13], b[14], b[15]]))
+}
+
+/// Takes the tenant's ingest lock (shared, until the transaction ends). Every transaction that
+/// inserts events takes it before its first insert, so the batcher can tell when every event
+/// up to a `seq` is settled ([`crate::db::batches::settled_horizon`]). Ingests never conflict
+/// on it: nobody takes it exclusively.
+pub async fn lock_for_ingest(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<()> {
+    let (class, key) = ingest_lock_key(tenant);
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock_shared($1, $2) AS l",
+        class,
+        key
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Inserts the events that do not exist yet and returns the ids it inserted; an id already
 /// stored (say, by a concurrent request) is skipped, and the caller compares it.
 pub async fn insert_new(
@@ -118,6 +142,7 @@ pub async fn insert_new_counting_pending(
     received_at_micros: i64,
     pending_cap: i64,
 ) -> sqlx::Result<Inserted> {
+    lock_for_ingest(&mut *conn, tenant).await?;
     let row = sqlx::query!(
         r#"WITH ins AS (
                INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter,
@@ -134,7 +159,9 @@ pub async fn insert_new_counting_pending(
                RETURNING id)
            SELECT (SELECT array_agg(id) FROM ins) AS ids,
                   (SELECT count(*) FROM (SELECT 1 FROM events
-                                         WHERE tenant_id = $1 AND batch_id IS NULL
+                                         WHERE tenant_id = $1
+                                           AND seq > COALESCE((SELECT last_seq FROM batch_cursors
+                                                               WHERE tenant_id = $1), 0)
                                          LIMIT $12) p) AS "pending!""#,
         tenant.0,
         received_at,
@@ -249,8 +276,6 @@ pub struct EventStatus {
     pub leaf_index: Option<i32>,
     /// `pending`, `batched`, `anchored` or `proved`.
     pub status: String,
-    /// The stored proof bundle, once proved.
-    pub bundle: Option<serde_json::Value>,
 }
 
 /// One event of `tenant` with its status and bundle; `None` when `tenant` has no such id.
@@ -262,14 +287,14 @@ pub async fn find_status(
     sqlx::query_as!(
         EventStatus,
         r#"SELECT e.id, e.digest_alg, e.digest, e.leaf_hash, e.submitter, e.metadata,
-                  e.received_at, e.received_at_micros, e.batch_id, e.leaf_index,
+                  e.received_at, e.received_at_micros, b.id AS "batch_id?",
+                  COALESCE(p.leaf_index, ancora_leaf_index(e.tenant_id, e.seq)) AS leaf_index,
                   CASE WHEN p.event_id IS NOT NULL THEN 'proved'
                        WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
-                       WHEN e.batch_id IS NOT NULL THEN 'batched'
-                       ELSE 'pending' END AS "status!",
-                  p.bundle AS "bundle?"
+                       WHEN b.id IS NOT NULL THEN 'batched'
+                       ELSE 'pending' END AS "status!"
            FROM events e
-           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = ancora_batch_of(e.tenant_id, e.seq)
            LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
            WHERE e.tenant_id = $1 AND e.id = $2"#,
         tenant.0,
@@ -291,14 +316,14 @@ pub async fn find_by_digest(
     sqlx::query_as!(
         EventStatus,
         r#"SELECT e.id, e.digest_alg, e.digest, e.leaf_hash, e.submitter, e.metadata,
-                  e.received_at, e.received_at_micros, e.batch_id, e.leaf_index,
+                  e.received_at, e.received_at_micros, b.id AS "batch_id?",
+                  COALESCE(p.leaf_index, ancora_leaf_index(e.tenant_id, e.seq)) AS leaf_index,
                   CASE WHEN p.event_id IS NOT NULL THEN 'proved'
                        WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
-                       WHEN e.batch_id IS NOT NULL THEN 'batched'
-                       ELSE 'pending' END AS "status!",
-                  NULL::jsonb AS "bundle?"
+                       WHEN b.id IS NOT NULL THEN 'batched'
+                       ELSE 'pending' END AS "status!"
            FROM events e
-           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = ancora_batch_of(e.tenant_id, e.seq)
            LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
            WHERE e.tenant_id = $1 AND e.digest = $2
              AND ($3::text IS NULL OR e.digest_alg = $3)

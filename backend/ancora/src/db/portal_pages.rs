@@ -25,7 +25,10 @@ pub async fn dashboard(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Resul
     sqlx::query_as!(
         Dashboard,
         r#"SELECT
-             (SELECT count(*) FROM events WHERE tenant_id = $1 AND batch_id IS NULL) AS "pending!",
+             (SELECT count(*) FROM events
+                WHERE tenant_id = $1
+                  AND seq > COALESCE((SELECT last_seq FROM batch_cursors WHERE tenant_id = $1), 0))
+               AS "pending!",
              (SELECT coalesce(sum(size), 0)::bigint FROM batches
                 WHERE tenant_id = $1 AND state IN ('anchored', 'proved')) AS "anchored!",
              (SELECT max(anchored_at) FROM batches WHERE tenant_id = $1) AS "last_anchor",
@@ -130,19 +133,23 @@ pub async fn catalog_page(
         .await?;
     sqlx::query_as!(
         CatalogRow,
-        r#"SELECT e.seq, e.id, e.digest_alg, e.digest, e.received_at, e.batch_id,
+        r#"SELECT e.seq, e.id, e.digest_alg, e.digest, e.received_at, b.id AS "batch_id?",
                   CASE WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
-                       WHEN e.batch_id IS NOT NULL THEN 'batched'
+                       WHEN b.id IS NOT NULL THEN 'batched'
                        ELSE 'pending' END AS "status!",
                   b.target_chain AS "chain?"
            FROM events e
-           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           LEFT JOIN LATERAL (SELECT x.id, x.state, x.target_chain, x.first_seq FROM batches x
+                              WHERE x.tenant_id = e.tenant_id AND x.last_seq >= e.seq
+                              ORDER BY x.last_seq LIMIT 1) b ON b.first_seq <= e.seq
            WHERE e.tenant_id = $1
              AND ($2::timestamptz IS NULL OR e.received_at >= $2)
              AND ($3::timestamptz IS NULL OR e.received_at < $3)
              AND ($4::bigint IS NULL OR e.seq < $4)
              AND ($5::text IS NULL
-                  OR ($5 = 'pending' AND e.batch_id IS NULL)
+                  OR ($5 = 'pending'
+                      AND e.seq > COALESCE((SELECT last_seq FROM batch_cursors
+                                            WHERE tenant_id = $1), 0))
                   OR ($5 = 'batched' AND b.state = 'closed')
                   OR ($5 = 'anchored' AND b.state IN ('anchored', 'proved')))
              AND ($6::int IS NULL OR b.target_chain = $6)
@@ -169,8 +176,14 @@ pub async fn batch_events(
     limit: i64,
 ) -> sqlx::Result<Vec<(i32, String, Vec<u8>)>> {
     let rows = sqlx::query!(
-        r#"SELECT leaf_index AS "leaf_index!", id, digest FROM events
-           WHERE tenant_id = $1 AND batch_id = $2 AND leaf_index > $3
+        r#"SELECT leaf_index AS "leaf_index!", id, digest
+           FROM (SELECT (row_number() OVER (ORDER BY e.seq) - 1)::integer AS leaf_index,
+                        e.id, e.digest
+                 FROM batches b
+                 JOIN events e ON e.tenant_id = b.tenant_id
+                              AND e.seq BETWEEN b.first_seq AND b.last_seq
+                 WHERE b.tenant_id = $1 AND b.id = $2) r
+           WHERE leaf_index > $3
            ORDER BY leaf_index LIMIT $4"#,
         tenant.0,
         batch,
@@ -274,11 +287,12 @@ pub async fn audit_page(
         r#"SELECT a.id, a.actor, a.action, a.subject, a.details, a.at,
                   CASE WHEN p.event_id IS NOT NULL THEN 'proved'
                        WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
-                       WHEN e.batch_id IS NOT NULL THEN 'batched'
+                       WHEN b.id IS NOT NULL THEN 'batched'
                        WHEN e.id IS NOT NULL THEN 'pending' END AS "proof?"
            FROM audit_log a
            LEFT JOIN events e ON e.tenant_id = a.tenant_id AND e.id = 'audit-' || a.id
-           LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+           LEFT JOIN batches b ON b.tenant_id = e.tenant_id
+                              AND b.id = ancora_batch_of(e.tenant_id, e.seq)
            LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
            WHERE a.tenant_id = $1 AND ($2::bigint IS NULL OR a.id < $2)
            ORDER BY a.id DESC LIMIT $3"#,
@@ -356,7 +370,7 @@ pub async fn revoke_api_key(
     .await
 }
 
-/// One event of a range report.
+/// One event of a range report, with its proof parts once proved.
 #[derive(Debug, Clone)]
 pub struct RangeRow {
     /// Event id.
@@ -367,12 +381,63 @@ pub struct RangeRow {
     pub digest: Vec<u8>,
     /// Receipt time (µs).
     pub received_at_micros: i64,
-    /// Its bundle, once proved.
+    /// Submitter bound into the leaf.
+    pub submitter: String,
+    /// The stored leaf hash.
+    pub leaf_hash: Vec<u8>,
+    /// True once proved (the fields below are then set).
+    pub proved: bool,
+    /// A whole bundle stored before compact proofs.
     pub bundle: Option<serde_json::Value>,
+    /// Leaf index in the batch tree.
+    pub leaf_index: Option<i32>,
+    /// Binary proof object up to the batch root.
+    pub batch_proof: Option<Vec<u8>>,
+    /// The batch.
+    pub batch_id: Option<Uuid>,
+    /// The batch root.
+    pub batch_root: Option<Vec<u8>>,
+    /// The anchor.
+    pub anchor_id: Option<Uuid>,
+    /// The batch root's leaf index in the anchor tree.
+    pub anchor_index: Option<i32>,
+    /// Binary proof object up to the anchor root.
+    pub anchor_proof: Option<Vec<u8>>,
+    /// The anchor root.
+    pub anchor_root: Option<Vec<u8>>,
+    /// The trust point.
+    pub trust_point: Option<serde_json::Value>,
 }
 
-/// Events received in `[from, to)` (or of one batch), in arrival order, with their bundles;
-/// a stream, so a range of any size is read row by row.
+impl RangeRow {
+    /// The proof parts, once proved.
+    pub fn proof_parts(self) -> Option<crate::db::proofs::ProofParts> {
+        if !self.proved {
+            return None;
+        }
+        Some(crate::db::proofs::ProofParts {
+            event_id: self.id,
+            digest_alg: self.digest_alg,
+            digest: self.digest,
+            submitter: self.submitter,
+            received_at_micros: self.received_at_micros,
+            leaf_hash: self.leaf_hash,
+            bundle: self.bundle,
+            leaf_index: self.leaf_index,
+            batch_proof: self.batch_proof,
+            batch_id: self.batch_id?,
+            batch_root: self.batch_root?,
+            anchor_id: self.anchor_id,
+            anchor_index: self.anchor_index,
+            anchor_proof: self.anchor_proof,
+            anchor_root: self.anchor_root,
+            trust_point: self.trust_point,
+        })
+    }
+}
+
+/// Events received in `[from, to)` (or of one batch), in arrival order, with their proof
+/// parts; a stream, so a range of any size is read row by row.
 pub fn range_rows<'c>(
     conn: &'c mut PgConnection,
     tenant: TenantId,
@@ -383,13 +448,21 @@ pub fn range_rows<'c>(
     use futures_util::StreamExt as _;
     sqlx::query_as!(
         RangeRow,
-        r#"SELECT e.id, e.digest_alg, e.digest, e.received_at_micros, p.bundle AS "bundle?"
+        r#"SELECT e.id, e.digest_alg, e.digest, e.received_at_micros, e.submitter, e.leaf_hash,
+                  p.event_id IS NOT NULL AS "proved!", p.bundle AS "bundle?",
+                  p.leaf_index AS "leaf_index?", p.batch_proof AS "batch_proof?",
+                  b.id AS "batch_id?", b.root AS "batch_root?", b.anchor_id AS "anchor_id?",
+                  b.anchor_index AS "anchor_index?", b.anchor_proof AS "anchor_proof?",
+                  b.anchor_root AS "anchor_root?", b.trust_point AS "trust_point?"
            FROM events e
            LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
+           LEFT JOIN batches b ON b.tenant_id = p.tenant_id AND b.id = p.batch_id
            WHERE e.tenant_id = $1
              AND ($2::timestamptz IS NULL OR e.received_at >= $2)
              AND ($3::timestamptz IS NULL OR e.received_at < $3)
-             AND ($4::uuid IS NULL OR e.batch_id = $4)
+             AND ($4::uuid IS NULL
+                  OR e.seq BETWEEN (SELECT first_seq FROM batches WHERE tenant_id = $1 AND id = $4)
+                               AND (SELECT last_seq FROM batches WHERE tenant_id = $1 AND id = $4))
            ORDER BY e.seq"#,
         tenant.0,
         from,

@@ -1,47 +1,92 @@
-//! Stored proof bundles: one row per event, written once by the prover, read by one indexed
-//! lookup. Runs in the caller's tenant transaction.
+//! Stored proofs: one row per event, written once by the prover, with what is the event's own
+//! (its leaf index and proof object up to the batch root); what every event of a batch shares
+//! (the anchor step and the trust point) is on the batch row. A read joins the proof, the
+//! event and the batch by primary key; [`crate::workers::prove`] assembles and re-checks the
+//! bundle. Rows written before compact proofs keep their whole `bundle`. Runs in the caller's
+//! tenant transaction.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::TenantId;
 
-/// Stores the bundles of a batch's events (`event_ids[i]` ↔ `bundles[i]`, each the bundle's
-/// compact JSON text); rows already stored (a
-/// retried prove job) are kept as they are.
+/// Stores the proofs of a batch's events (`event_ids[i]` is leaf `i`, `batch_proofs[i]` its
+/// binary proof object); rows already stored (a retried prove job) are kept as they are.
 pub async fn insert_many(
     conn: &mut PgConnection,
     tenant: TenantId,
     batch: Uuid,
     event_ids: &[String],
-    bundles: &[String],
+    batch_proofs: &[Vec<u8>],
 ) -> sqlx::Result<u64> {
-    let n = sqlx::query_scalar!(
-        r#"WITH ins AS (
-               INSERT INTO proofs (tenant_id, event_id, batch_id, bundle)
-               SELECT $1, u.event_id, $2, u.bundle::json
-               FROM UNNEST($3::text[], $4::text[]) AS u(event_id, bundle)
-               ON CONFLICT (tenant_id, event_id) DO NOTHING
-               RETURNING 1)
-           SELECT count(*) AS "n!" FROM ins"#,
+    let done = sqlx::query!(
+        "INSERT INTO proofs (tenant_id, event_id, batch_id, leaf_index, batch_proof) \
+         SELECT $1, u.event_id, $2, (u.ord - 1)::integer, u.proof \
+         FROM UNNEST($3::text[], $4::bytea[]) WITH ORDINALITY AS u(event_id, proof, ord) \
+         ON CONFLICT (tenant_id, event_id) DO NOTHING",
         tenant.0,
         batch,
         event_ids,
-        bundles
+        batch_proofs
     )
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(u64::try_from(n).unwrap_or_default())
+    Ok(done.rows_affected())
 }
 
-/// One event's bundle, or `None` when it is not proved yet (or does not exist).
+/// Everything one event's bundle is made of.
+#[derive(Clone, Debug)]
+pub struct ProofParts {
+    /// The event id.
+    pub event_id: String,
+    /// `sha256` or `sha512_256`.
+    pub digest_alg: String,
+    /// Digest bytes.
+    pub digest: Vec<u8>,
+    /// Submitter bound into the leaf.
+    pub submitter: String,
+    /// Receipt time bound into the leaf.
+    pub received_at_micros: i64,
+    /// The stored leaf hash.
+    pub leaf_hash: Vec<u8>,
+    /// A whole bundle stored before compact proofs, if this row is one.
+    pub bundle: Option<serde_json::Value>,
+    /// Leaf index in the batch tree.
+    pub leaf_index: Option<i32>,
+    /// Binary proof object up to the batch root.
+    pub batch_proof: Option<Vec<u8>>,
+    /// The batch.
+    pub batch_id: Uuid,
+    /// The batch root.
+    pub batch_root: Vec<u8>,
+    /// The anchor.
+    pub anchor_id: Option<Uuid>,
+    /// The batch root's leaf index in the anchor tree.
+    pub anchor_index: Option<i32>,
+    /// Binary proof object up to the anchor root.
+    pub anchor_proof: Option<Vec<u8>>,
+    /// The anchor root.
+    pub anchor_root: Option<Vec<u8>>,
+    /// The trust point (bundle JSON).
+    pub trust_point: Option<serde_json::Value>,
+}
+
+/// One event's proof parts, or `None` when it is not proved yet (or does not exist).
 pub async fn get(
     conn: &mut PgConnection,
     tenant: TenantId,
     event_id: &str,
-) -> sqlx::Result<Option<serde_json::Value>> {
-    sqlx::query_scalar!(
-        "SELECT bundle FROM proofs WHERE tenant_id = $1 AND event_id = $2",
+) -> sqlx::Result<Option<ProofParts>> {
+    sqlx::query_as!(
+        ProofParts,
+        r#"SELECT e.id AS event_id, e.digest_alg, e.digest, e.submitter, e.received_at_micros,
+                  e.leaf_hash, p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
+                  b.id AS batch_id, b.root AS batch_root, b.anchor_id, b.anchor_index,
+                  b.anchor_proof, b.anchor_root, b.trust_point AS "trust_point?"
+           FROM proofs p
+           JOIN events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id
+           JOIN batches b ON b.tenant_id = p.tenant_id AND b.id = p.batch_id
+           WHERE p.tenant_id = $1 AND p.event_id = $2"#,
         tenant.0,
         event_id
     )
@@ -49,37 +94,29 @@ pub async fn get(
     .await
 }
 
-/// Every bundle of a batch, in tree order: `(event id, bundle)`.
+/// Every proof of a batch, in tree order (empty before the batch is proved).
 pub async fn for_batch(
     conn: &mut PgConnection,
     tenant: TenantId,
     batch: Uuid,
-) -> sqlx::Result<Vec<(String, serde_json::Value)>> {
-    let rows = sqlx::query!(
-        "SELECT p.event_id, p.bundle FROM proofs p \
-         JOIN events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id \
-         WHERE p.tenant_id = $1 AND p.batch_id = $2 \
-         ORDER BY e.leaf_index",
+    limit: i64,
+) -> sqlx::Result<Vec<ProofParts>> {
+    sqlx::query_as!(
+        ProofParts,
+        r#"SELECT e.id AS event_id, e.digest_alg, e.digest, e.submitter, e.received_at_micros,
+                  e.leaf_hash, p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
+                  b.id AS batch_id, b.root AS batch_root, b.anchor_id, b.anchor_index,
+                  b.anchor_proof, b.anchor_root, b.trust_point AS "trust_point?"
+           FROM batches b
+           JOIN events e ON e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq
+           JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
+           WHERE b.tenant_id = $1 AND b.id = $2
+           ORDER BY e.seq
+           LIMIT $3"#,
         tenant.0,
-        batch
+        batch,
+        limit
     )
     .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.event_id, r.bundle)).collect())
-}
-
-/// The first stored bundle of a batch (every bundle of a batch shares its anchor step and
-/// trust point), or `None` before the batch is proved.
-pub async fn first_bundle(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    batch: Uuid,
-) -> sqlx::Result<Option<serde_json::Value>> {
-    sqlx::query_scalar!(
-        "SELECT bundle FROM proofs WHERE tenant_id = $1 AND batch_id = $2 LIMIT 1",
-        tenant.0,
-        batch
-    )
-    .fetch_optional(&mut *conn)
     .await
 }

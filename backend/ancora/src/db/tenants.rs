@@ -72,7 +72,8 @@ pub async fn status(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Tenan
         r#"SELECT (SELECT count(*) FROM events WHERE tenant_id = $1 AND submitter <> 'audit')
                       AS "events!",
                   (SELECT count(*) FROM events
-                    WHERE tenant_id = $1 AND batch_id IS NULL AND submitter <> 'audit')
+                    WHERE tenant_id = $1 AND submitter <> 'audit'
+                      AND seq > COALESCE((SELECT last_seq FROM batch_cursors WHERE tenant_id = $1), 0))
                       AS "pending!",
                   (SELECT count(*) FROM batches WHERE tenant_id = $1) AS "batches!",
                   (SELECT max(anchored_at) FROM batches WHERE tenant_id = $1) AS "last_anchor""#,

@@ -1,16 +1,22 @@
-//! The batch job: closes a tenant's pending events into a batch at the window's end or at the
-//! size limit, builds its Merkle tree over the stored leaf hashes and queues its root for
-//! anchoring — all in one tenant transaction, so a batch exists with its events bound and its
-//! root queued, or not at all.
+//! The batch job: closes a tenant's pending events into batches at the window's end or at the
+//! size limit, builds each batch's Merkle tree over the stored leaf hashes and queues its root
+//! for anchoring — all in one tenant transaction, so a batch exists with its root queued and
+//! the tenant's cursor moved past it, or not at all.
 //!
-//! The job row is deleted (taken) after the batch is closed and before the pending events
+//! A batch is a range of the tenant's arrival order (`first_seq..=last_seq`); closing one
+//! writes the batch row and moves the tenant's cursor, never the event rows. The range may
+//! only end where every earlier event is settled ([`batches::settled_horizon`]: committed or
+//! gone for good), which the job finds before its transaction begins. Batchers of a tenant
+//! queue on its cursor row.
+//!
+//! The job row is deleted (taken) after the batches are closed and before the pending events
 //! are counted, and the count is the last thing before the commit. That row is the one every
 //! ingest of the tenant upserts, so taking it late keeps the ingests from waiting for the whole
 //! batch transaction. An event committed meanwhile either is seen by the count (and the job
 //! re-enqueued), or its ingest locked the job row first (so the take waited for that ingest to
 //! commit and the count sees its events), or its ingest's upsert waits for this transaction
 //! and then re-creates the job (READ COMMITTED and the dedupe upsert make this race-free). A
-//! worker whose lease expired finds the job taken by then and rolls its batch back.
+//! worker whose lease expired finds the job taken by then and rolls its batches back.
 
 use ancora_proof::merkle::MerkleTree;
 use ancora_proof::{Hash, HashAlgorithm};
@@ -22,7 +28,7 @@ use uuid::Uuid;
 use super::queue;
 use crate::config::BatchingConfig;
 use crate::db::anchors;
-use crate::db::batches::{self, NewBatch, PendingEvent};
+use crate::db::batches::{self, NewBatch};
 use crate::db::jobs::{self, Job};
 use crate::domain::{TenantId, chain_for_tenant};
 use crate::http::AppState;
@@ -40,118 +46,109 @@ pub struct Closed {
     pub target_chain: i32,
 }
 
+/// How long the batcher waits for a tenant's in-flight ingests to settle.
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Runs one batch job.
 pub async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
     let tenant = TenantId(job.tenant_id.context("a batch job needs a tenant")?);
     let config = &state.config.batching;
+    let horizon = batches::settled_horizon(&state.db, tenant, SETTLE_TIMEOUT).await?;
     let mut tx = state.db.tenant_tx(tenant).await?;
-    let closed = close_pending(&mut tx, config, tenant).await?;
+    let closed = close_pending(&mut tx, config, tenant, horizon, None).await?;
     if !jobs::take(&mut tx, job).await? {
-        // Another worker holds this job now; dropping the transaction undoes the batch.
+        // Another worker holds this job now; dropping the transaction undoes the batches.
         return Ok(());
     }
     reschedule(&mut tx, config, tenant).await?;
     tx.commit().await?;
-    if let Some(b) = closed {
-        state.metrics.batch_size.observe(b.size as f64);
-        tracing::debug!(tenant_id = %tenant, batch_id = %b.id, size = b.size, "batch closed");
-    }
+    observe(state, tenant, &closed);
     Ok(())
 }
 
-/// Closes a batch over the tenant's oldest pending events (at most `max_events`), in the
-/// caller's tenant transaction: binds them, stores the batch, queues its root and enqueues the
-/// anchoring tick. Returns `None` when nothing is pending.
+/// Closes every settled pending event of the tenant into batches at once (the seed API's
+/// `realtime` policy and `POST /v1/events/batch`), whatever the window; returns the batches.
+pub async fn flush(
+    state: &AppState,
+    tenant: TenantId,
+    policy: &str,
+) -> anyhow::Result<Vec<Closed>> {
+    let config = &state.config.batching;
+    let horizon = batches::settled_horizon(&state.db, tenant, SETTLE_TIMEOUT).await?;
+    let mut tx = state.db.tenant_tx(tenant).await?;
+    let closed = close_pending(&mut tx, config, tenant, horizon, Some(policy)).await?;
+    tx.commit().await?;
+    observe(state, tenant, &closed);
+    Ok(closed)
+}
+
+fn observe(state: &AppState, tenant: TenantId, closed: &[Closed]) {
+    for b in closed {
+        state.metrics.batch_size.observe(b.size as f64);
+        tracing::debug!(tenant_id = %tenant, batch_id = %b.id, size = b.size, "batch closed");
+    }
+}
+
+/// Closes batches over the tenant's pending events up to `horizon`, in the caller's tenant
+/// transaction: full batches (`max_events`), then the rest when its window has ended, when
+/// `flush_policy` is given (the batches get that policy, else `window`), or when nothing else
+/// closed (a due job always closes what it finds). Each stores
+/// the batch, queues its root and enqueues the anchoring tick; the cursor moves past them.
 async fn close_pending(
     conn: &mut PgConnection,
     config: &BatchingConfig,
     tenant: TenantId,
-) -> anyhow::Result<Option<Closed>> {
-    let id = Uuid::now_v7();
+    horizon: i64,
+    flush_policy: Option<&str>,
+) -> anyhow::Result<Vec<Closed>> {
+    let mut cursor = batches::lock_cursor(conn, tenant).await?;
     let limit = i64::from(config.max_events);
-    let mut bound = batches::bind_pending(conn, tenant, id, limit).await?;
-    if bound.is_empty() {
-        return Ok(None);
-    }
-    bound.sort_unstable_by_key(|e| e.leaf_index);
-    // The leaf indexes were numbered before the rows were locked; a row skipped in between
-    // (another batcher's) would leave a hole, and the tree must have none.
-    anyhow::ensure!(
-        bound
+    let window = time::Duration::try_from(config.window).unwrap_or(time::Duration::ZERO);
+    let mut closed = Vec::new();
+    let mut target_chain = None;
+    loop {
+        let events = batches::pending_range(conn, tenant, cursor, horizon, limit).await?;
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            break;
+        };
+        let full = events.len() as i64 >= limit;
+        let due = first.received_at + window <= OffsetDateTime::now_utc();
+        if !(full || due || flush_policy.is_some() || closed.is_empty()) {
+            break;
+        }
+        let chain = match target_chain {
+            Some(c) => c,
+            None => *target_chain.insert(self::target_chain(conn, config, tenant).await?),
+        };
+        let leaves = events
             .iter()
-            .enumerate()
-            .all(|(i, e)| usize::try_from(e.leaf_index).ok() == Some(i)),
-        "batch {id}: the bound events' leaf indexes are not 0..{}",
-        bound.len()
-    );
-    let leaves = bound
-        .iter()
-        .map(|e| Hash::from_slice(&e.leaf_hash))
-        .collect::<Result<Vec<_>, _>>()?;
-    let seqs = bound.iter().map(|e| e.seq);
-    let first_seq = seqs.clone().min().unwrap_or_default();
-    let last_seq = seqs.max().unwrap_or_default();
-    let target_chain = target_chain(conn, config, tenant).await?;
-    let root = MerkleTree::from_leaf_hashes(HashAlgorithm::Sha512_256, leaves).root();
-    let batch = NewBatch {
-        id,
-        tenant,
-        root: &root.0,
-        size: i32::try_from(bound.len())?,
-        target_chain,
-        policy: "window",
-        first_seq,
-        last_seq,
-    };
-    batches::insert_batch(conn, &batch).await?;
-    queue_root(conn, config, &batch).await?;
-    Ok(Some(Closed {
-        id,
-        size: bound.len(),
-        root,
-        target_chain,
-    }))
-}
-
-/// Closes a batch over `events` (locked, pending, in arrival order) in the caller's tenant
-/// transaction: stores it, binds its events, queues its root and enqueues the anchoring tick.
-/// Returns `None` when there is nothing to close.
-pub async fn close(
-    conn: &mut PgConnection,
-    config: &BatchingConfig,
-    tenant: TenantId,
-    events: &[PendingEvent],
-    policy: &str,
-) -> anyhow::Result<Option<Closed>> {
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
-        return Ok(None);
-    };
-    let target_chain = target_chain(conn, config, tenant).await?;
-    let leaves = events
-        .iter()
-        .map(|e| Hash::from_slice(&e.leaf_hash))
-        .collect::<Result<Vec<_>, _>>()?;
-    let root = MerkleTree::from_leaf_hashes(HashAlgorithm::Sha512_256, leaves).root();
-    let id = Uuid::now_v7();
-    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-    let batch = NewBatch {
-        id,
-        tenant,
-        root: &root.0,
-        size: i32::try_from(events.len())?,
-        target_chain,
-        policy,
-        first_seq: events.iter().map(|e| e.seq).min().unwrap_or(first.seq),
-        last_seq: events.iter().map(|e| e.seq).max().unwrap_or(last.seq),
-    };
-    batches::insert_closed(conn, &batch, &ids).await?;
-    queue_root(conn, config, &batch).await?;
-    Ok(Some(Closed {
-        id,
-        size: events.len(),
-        root,
-        target_chain,
-    }))
+            .map(|e| Hash::from_slice(&e.leaf_hash))
+            .collect::<Result<Vec<_>, _>>()?;
+        let root = MerkleTree::from_leaf_hashes(HashAlgorithm::Sha512_256, leaves).root();
+        let batch = NewBatch {
+            id: Uuid::now_v7(),
+            tenant,
+            root: &root.0,
+            size: i32::try_from(events.len())?,
+            target_chain: chain,
+            policy: flush_policy.unwrap_or("window"),
+            first_seq: first.seq,
+            last_seq: last.seq,
+        };
+        batches::insert_batch(conn, &batch).await?;
+        queue_root(conn, config, &batch).await?;
+        cursor = last.seq;
+        closed.push(Closed {
+            id: batch.id,
+            size: events.len(),
+            root,
+            target_chain: chain,
+        });
+    }
+    if !closed.is_empty() {
+        batches::set_cursor(conn, tenant, cursor).await?;
+    }
+    Ok(closed)
 }
 
 /// The chain the tenant's batch roots are anchored for.

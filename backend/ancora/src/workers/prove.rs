@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use ancora_proof::bundle::{Bundle, BundleInput};
+use ancora_proof::bundle::{Bundle, BundleInput, TrustPoint};
 use ancora_proof::event::{ContentDigest, EventLeaf};
-use ancora_proof::merkle::MerkleTree;
+use ancora_proof::merkle::{MerkleProof, MerkleTree};
 use ancora_proof::{Hash, HashAlgorithm};
 use anyhow::Context as _;
 use sqlx::PgConnection;
@@ -92,7 +92,17 @@ async fn prove_batch(
     let events = batches::events_in_order(conn, tenant, batch_id).await?;
     let leaves = events
         .iter()
-        .map(|e| event_leaf(tenant, e))
+        .map(|e| {
+            event_leaf(
+                tenant,
+                &e.id,
+                &e.digest_alg,
+                &e.digest,
+                &e.submitter,
+                e.received_at_micros,
+                &e.leaf_hash,
+            )
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let batch_root = Hash::from_slice(&batch.root)?;
     let batch_tree = MerkleTree::from_leaf_hashes(ALG, leaves.iter().map(|l| l.1).collect());
@@ -100,52 +110,130 @@ async fn prove_batch(
         batch_tree.root() == batch_root && leaves.len() == usize::try_from(batch.size)?,
         "batch {batch_id}'s events do not give its root"
     );
-    let mut ids = Vec::with_capacity(leaves.len());
-    let mut bundles = Vec::with_capacity(leaves.len());
-    for (i, (leaf, _)) in leaves.iter().enumerate() {
-        let bundle = Bundle::build(BundleInput {
-            event: leaf,
+    // The shared steps are checked once here (and again on every read, by `Bundle::build`);
+    // the first event's bundle is built in full as that check.
+    let anchor_proof_bytes = anchor_proof.encode();
+    let trust_point_json = serde_json::to_string(&trust_point)?;
+    if let Some((first, _)) = leaves.first() {
+        Bundle::build(BundleInput {
+            event: first,
             batch_id: Some(batch_id.to_string()),
-            batch_proof: &batch_tree.proof(i)?,
+            batch_proof: &batch_tree.proof(0)?,
             batch_root,
             anchor_id: anchor_id.to_string(),
             anchor_proof: &anchor_proof,
             anchor_root,
             trust_point: trust_point.clone(),
         })?;
-        ids.push(leaf.event_id.clone());
-        bundles.push(serde_json::to_string(&bundle)?);
     }
-    proofs::insert_many(conn, tenant, batch_id, &ids, &bundles).await?;
+    let mut ids = Vec::with_capacity(leaves.len());
+    let mut proofs_bytes = Vec::with_capacity(leaves.len());
+    for (i, (leaf, _)) in leaves.iter().enumerate() {
+        ids.push(leaf.event_id.clone());
+        proofs_bytes.push(batch_tree.proof(i)?.encode());
+    }
+    proofs::insert_many(conn, tenant, batch_id, &ids, &proofs_bytes).await?;
     batches::mark_proved(
         conn,
         tenant,
         batch_id,
-        anchor_id,
-        anchor_index,
-        anchor.finalized_at,
+        &batches::SharedProof {
+            anchor_id,
+            anchor_index,
+            anchor_proof: &anchor_proof_bytes,
+            anchor_root: &anchor_root.0,
+            trust_point: &trust_point_json,
+            anchored_at: anchor.finalized_at,
+        },
     )
     .await?;
     Ok(events.iter().map(|e| e.received_at).collect())
 }
 
 /// Rebuilds an event's leaf from its stored fields and checks it against the stored hash.
-fn event_leaf(tenant: TenantId, e: &batches::ProvableEvent) -> anyhow::Result<(EventLeaf, Hash)> {
-    let digest: ContentDigest = format!("{}:{}", e.digest_alg, hex::encode(&e.digest)).parse()?;
+fn event_leaf(
+    tenant: TenantId,
+    id: &str,
+    digest_alg: &str,
+    digest: &[u8],
+    submitter: &str,
+    received_at_micros: i64,
+    leaf_hash: &[u8],
+) -> anyhow::Result<(EventLeaf, Hash)> {
+    let digest: ContentDigest = format!("{digest_alg}:{}", hex::encode(digest)).parse()?;
     let leaf = EventLeaf {
         tenant_id: tenant.bytes(),
-        event_id: e.id.clone(),
+        event_id: id.to_owned(),
         digest,
-        submitter: e.submitter.clone(),
-        received_at_micros: e.received_at_micros,
+        submitter: submitter.to_owned(),
+        received_at_micros,
     };
     let hash = leaf.leaf_hash()?;
     anyhow::ensure!(
-        hash.0[..] == e.leaf_hash[..],
-        "event {}'s stored leaf hash does not match its fields",
-        e.id
+        hash.0[..] == leaf_hash[..],
+        "event {id}'s stored leaf hash does not match its fields"
     );
     Ok((leaf, hash))
+}
+
+/// Assembles an event's bundle from its stored parts, re-checking every step
+/// ([`Bundle::build`]): a storage fault gives an error, never a bundle that does not verify.
+pub fn assemble(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<serde_json::Value> {
+    match p.bundle {
+        Some(whole) => Ok(whole),
+        None => Ok(serde_json::to_value(assemble_bundle(tenant, p)?)?),
+    }
+}
+
+/// [`assemble`], as the bundle itself.
+pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<Bundle> {
+    if let Some(whole) = p.bundle {
+        return Ok(serde_json::from_value(whole)?);
+    }
+    let missing = || anyhow::anyhow!("the stored proof of event {} is incomplete", p.event_id);
+    let (leaf, _) = event_leaf(
+        tenant,
+        &p.event_id,
+        &p.digest_alg,
+        &p.digest,
+        &p.submitter,
+        p.received_at_micros,
+        &p.leaf_hash,
+    )?;
+    let batch_proof = MerkleProof::decode(p.batch_proof.as_deref().ok_or_else(missing)?)?;
+    anyhow::ensure!(
+        Some(batch_proof.position) == p.leaf_index.and_then(|i| u64::try_from(i).ok()),
+        "the stored proof of event {} is not for its leaf index",
+        p.event_id
+    );
+    let anchor_proof = MerkleProof::decode(p.anchor_proof.as_deref().ok_or_else(missing)?)?;
+    let trust_point: TrustPoint =
+        serde_json::from_value(p.trust_point.clone().ok_or_else(missing)?)?;
+    let bundle = Bundle::build(BundleInput {
+        event: &leaf,
+        batch_id: Some(p.batch_id.to_string()),
+        batch_proof: &batch_proof,
+        batch_root: Hash::from_slice(&p.batch_root)?,
+        anchor_id: p.anchor_id.ok_or_else(missing)?.to_string(),
+        anchor_proof: &anchor_proof,
+        anchor_root: Hash::from_slice(p.anchor_root.as_deref().ok_or_else(missing)?)?,
+        trust_point,
+    })?;
+    Ok(bundle)
+}
+
+/// Every bundle of a proved batch in tree order, `(event id, bundle)`, at most `limit`.
+pub async fn batch_bundles(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+    limit: i64,
+) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+    proofs::for_batch(conn, tenant, batch, limit)
+        .await?
+        .into_iter()
+        .map(|p| Ok((p.event_id.clone(), assemble(tenant, p)?)))
+        .collect()
 }
 
 /// Reads an event's bundle: from the in-process cache, else one indexed lookup (which then
@@ -162,7 +250,10 @@ pub async fn read_bundle(
     let mut tx = state.db.tenant_tx(tenant).await?;
     let found = proofs::get(&mut tx, tenant, event_id).await?;
     tx.commit().await?;
-    Ok(found.map(|b| CACHE.insert(key, b)))
+    match found {
+        Some(parts) => Ok(Some(CACHE.insert(key, assemble(tenant, parts)?))),
+        None => Ok(None),
+    }
 }
 
 /// Entries per generation of the proof cache (two generations are kept).

@@ -74,32 +74,39 @@ async fn seed(app: &TestApp) -> TenantId {
                 .expect("time");
         let leaf = e.leaf_hash().expect("leaf");
         sqlx::query!(
-            "INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash, batch_id, leaf_index) \
-             VALUES ($1, $2, 'sha256', $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash) \
+             VALUES ($1, $2, 'sha256', $3, $4, $5, $6, $7)",
             TENANT,
             e.event_id,
             e.digest.bytes.as_slice(),
             e.submitter,
             received,
             e.received_at_micros,
-            leaf.as_bytes().as_slice(),
-            BATCH,
-            i as i32
+            leaf.as_bytes().as_slice()
         )
         .execute(pool)
         .await
         .expect("event");
         sqlx::query!(
-            "INSERT INTO proofs (tenant_id, event_id, batch_id, bundle) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO proofs (tenant_id, event_id, batch_id, bundle, leaf_index) VALUES ($1, $2, $3, $4, $5)",
             TENANT,
             e.event_id,
             BATCH,
-            serde_json::to_value(b).expect("json")
+            serde_json::to_value(b).expect("json"),
+            i as i32
         )
         .execute(pool)
         .await
         .expect("proof");
     }
+    // The batch is seq 1..=5 (the fixture's events are the database's first); the cursor says so.
+    sqlx::query!(
+        "INSERT INTO batch_cursors (tenant_id, last_seq) VALUES ($1, 5)",
+        TENANT
+    )
+    .execute(pool)
+    .await
+    .expect("cursor");
     sqlx::query!(
         "INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash) \
          VALUES ($1, 'inv-2026-0005', 'sha256', $2, 'ak_live_ab12', $3, 1767229200000000, $4)",

@@ -107,7 +107,11 @@ async fn proof(
     let batch = db::batches::get(&mut tx, auth.tenant, batch_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
-    let bundle = db::proofs::first_bundle(&mut tx, auth.tenant, batch_id).await?;
+    let bundle = crate::workers::prove::batch_bundles(&mut tx, auth.tenant, batch_id, 1)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, b)| b);
     tx.commit().await?;
     let base = state.config.public_url.trim_end_matches('/').to_owned();
     let mut hints = json!({

@@ -6,13 +6,15 @@
 //!
 //! **A synchronous batch id.** In the seed a batch id existed only once a window closed. Here
 //! the request's events are stored durably (through [`crate::ingest`], like every event) and
-//! then closed at once into a batch holding exactly those events, so the answer can name it.
-//! That batch takes the normal path from there (anchored at the next tick, then proved). Two
-//! rare cases give a batch that is not exactly the request: events already stored by an
-//! earlier request (a retry) stay in the batch they were in, and an event the window batcher
-//! took in the instant between the commit and the close is in that batch. The id answered is
-//! then the batch of the request's first event; each event's own proof is always at
-//! `GET /v1/events/{id}/proof`.
+//! then closed at once ([`workers::batch::flush`]), so the answer can name the batch. Batches
+//! are ranges of the tenant's arrival order: what was pending before the request is closed
+//! first (into a batch of its own), so the request's batch holds exactly its events unless
+//! another request of the tenant was stored at the same moment (it then shares the batch);
+//! a request of more than the batch size spans several batches, and events stored by an
+//! earlier request (a retry) stay in the batch they were in.
+//! The id answered is the batch of the request's first event; each event's own proof is always
+//! at `GET /v1/events/{id}/proof`. That batch takes the normal path from there (anchored at
+//! the next tick, then proved).
 //!
 //! `batchSize`, when sent, must equal the number of events; `ttl` (seconds, 1–86400) is
 //! accepted for compatibility and does not delay the batch.
@@ -101,26 +103,14 @@ pub(super) async fn submit_and_close(
     events: Vec<EventInput>,
     policy: &str,
 ) -> ApiResult<RequestBatch> {
+    // Close what is pending first, so the request's batch starts with its own events.
+    workers::batch::flush(state, auth.tenant, "window").await?;
     let receipts = ingest::ingest_events(state, auth, events, IngestOptions::default()).await?;
     let ids: Vec<String> = receipts.into_iter().map(|r| r.id).collect();
+    workers::batch::flush(state, auth.tenant, policy).await?;
     let mut tx = state.db.tenant_tx(auth.tenant).await?;
-    let pending = db::batches::lock_pending_ids(&mut tx, auth.tenant, &ids).await?;
-    let closed = workers::batch::close(
-        &mut tx,
-        &state.config.batching,
-        auth.tenant,
-        &pending,
-        policy,
-    )
-    .await?;
-    let first = match (&closed, pending.len() == ids.len()) {
-        (Some(c), true) => Some((c.id, c.target_chain)),
-        _ => first_batch(&mut tx, auth.tenant, &ids).await?,
-    };
+    let first = first_batch(&mut tx, auth.tenant, &ids).await?;
     tx.commit().await?;
-    if let Some(c) = &closed {
-        state.metrics.batch_size.observe(c.size as f64);
-    }
     let (batch_id, target_chain) = first.ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("the request's events are in no batch"))
     })?;
@@ -182,7 +172,7 @@ async fn batch_proofs(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
     let proofs = if batch.state == "proved" {
-        db::proofs::for_batch(&mut tx, auth.tenant, batch_id).await?
+        workers::prove::batch_bundles(&mut tx, auth.tenant, batch_id, i64::from(i32::MAX)).await?
     } else {
         Vec::new()
     };

@@ -93,7 +93,7 @@ struct EventView {
     bundle: Option<serde_json::Value>,
 }
 
-fn view(state: &AppState, e: EventStatus) -> EventView {
+fn view(state: &AppState, e: EventStatus, bundle: Option<serde_json::Value>) -> EventView {
     let status_url = ingest::status_url(state, &e.id);
     EventView {
         proof_url: format!("{status_url}/proof"),
@@ -108,7 +108,7 @@ fn view(state: &AppState, e: EventStatus) -> EventView {
         batch_id: e.batch_id,
         leaf_index: e.leaf_index,
         metadata: e.metadata,
-        bundle: e.bundle,
+        bundle,
     }
 }
 
@@ -129,7 +129,13 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<EventView>> {
     let e = load(&state, &auth, &id).await?;
-    Ok(Json(view(&state, e)))
+    let bundle = match e.status.as_str() {
+        "proved" => crate::workers::prove::read_bundle(&state, auth.tenant, &id)
+            .await?
+            .map(|b| (*b).clone()),
+        _ => None,
+    };
+    Ok(Json(view(&state, e, bundle)))
 }
 
 /// The stored bundle through the proof cache (one indexed lookup on a miss); only when there
@@ -144,19 +150,14 @@ async fn proof(
         return Ok(Json(&*bundle).into_response());
     }
     let e = load(&state, &auth, &id).await?;
-    match e.bundle {
-        Some(bundle) => Ok(Json(bundle).into_response()),
-        None => {
-            let mut resp = ApiError::NotFound(format!(
-                "event {id:?} has no proof yet (status: {}); retry later",
-                e.status
-            ))
-            .into_response();
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Ok(resp)
-        }
-    }
+    let mut resp = ApiError::NotFound(format!(
+        "event {id:?} has no proof yet (status: {}); retry later",
+        e.status
+    ))
+    .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +190,7 @@ async fn find_by_digest(
     let mut tx = state.db.tenant_tx(auth.tenant).await?;
     let rows = crate::db::events::find_by_digest(&mut tx, auth.tenant, &bytes, alg, limit).await?;
     Ok(Json(FindResponse {
-        events: rows.into_iter().map(|e| view(&state, e)).collect(),
+        events: rows.into_iter().map(|e| view(&state, e, None)).collect(),
     }))
 }
 

@@ -72,10 +72,15 @@ pub async fn page(
         .await?
         .ok_or(PortalError::NotFound)?;
     tx.commit().await?;
-    let bundle = e
-        .bundle
-        .clone()
-        .and_then(|v| serde_json::from_value::<ancora_proof::bundle::Bundle>(v).ok());
+    let bundle = match e.status.as_str() {
+        "proved" => crate::workers::prove::read_bundle(&state, ctx.tenant, &event)
+            .await
+            .map_err(PortalError::Internal)?
+            .and_then(|v| {
+                <ancora_proof::bundle::Bundle as serde::Deserialize>::deserialize(&*v).ok()
+            }),
+        _ => None,
+    };
     let (steps, verdict, trust) = match &bundle {
         None => (Vec::new(), None, String::new()),
         Some(b) => {

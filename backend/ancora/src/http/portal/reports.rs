@@ -19,7 +19,7 @@ use super::catalog::parse_time;
 use super::{Ctx, PortalError, PortalResult, Viewer};
 use crate::anchor::tlog::TlogAnchor;
 use crate::authz::Action;
-use crate::db::{audit, batches, events, portal_pages as q};
+use crate::db::{audit, batches, portal_pages as q};
 use crate::domain::TenantId;
 use crate::http::AppState;
 
@@ -49,12 +49,11 @@ pub async fn bundle_and_report(
     ctx: &Ctx,
     event: &str,
 ) -> PortalResult<(Bundle, Report)> {
-    let mut tx = state.db.tenant_tx(ctx.tenant).await?;
-    let found = events::find_status(&mut tx, ctx.tenant, event).await?;
-    tx.commit().await?;
-    let value = found.and_then(|e| e.bundle).ok_or(PortalError::NotFound)?;
-    let bundle: Bundle =
-        serde_json::from_value(value).map_err(|e| PortalError::Internal(e.into()))?;
+    let value = crate::workers::prove::read_bundle(state, ctx.tenant, event)
+        .await
+        .map_err(PortalError::Internal)?
+        .ok_or(PortalError::NotFound)?;
+    let bundle = Bundle::deserialize(&*value).map_err(|e| PortalError::Internal(e.into()))?;
     let trust = server_trust(state).await?;
     let report = verify_bundle(&bundle, &trust);
     Ok((bundle, report))
@@ -307,9 +306,16 @@ async fn write_range(
             if n > MAX_RANGE_EVENTS {
                 break;
             }
+            let (id, digest_alg, digest, received_at_micros) = (
+                row.id.clone(),
+                row.digest_alg.clone(),
+                row.digest.clone(),
+                row.received_at_micros,
+            );
             let parsed = row
-                .bundle
-                .and_then(|v| serde_json::from_value::<Bundle>(v).ok());
+                .proof_parts()
+                .map(|p| crate::workers::prove::assemble_bundle(tenant, p))
+                .transpose()?;
             match parsed {
                 Some(b) => {
                     let r = verify_bundle(&b, trust);
@@ -319,11 +325,11 @@ async fn write_range(
                     })?;
                 }
                 None => {
-                    let digest = super::fmt::digest(&row.digest_alg, &row.digest);
+                    let digest = super::fmt::digest(&digest_alg, &digest);
                     w.push(RangeEntry::Unproved {
-                        event_id: &row.id,
+                        event_id: &id,
                         digest: &digest,
-                        received_at_micros: row.received_at_micros,
+                        received_at_micros,
                         status: "not proved yet",
                     })?;
                 }
