@@ -195,7 +195,7 @@ pub async fn pending_summary(
         r#"SELECT count(*) AS "n!", min(received_at) AS oldest
            FROM (SELECT received_at FROM events
                  WHERE tenant_id = $1
-                   AND seq > COALESCE((SELECT last_seq FROM batch_cursors WHERE tenant_id = $1), 0)
+                   AND seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1)
                  ORDER BY seq LIMIT $2) p"#,
         tenant.0,
         cap

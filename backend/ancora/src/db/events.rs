@@ -160,8 +160,7 @@ pub async fn insert_new_counting_pending(
            SELECT (SELECT array_agg(id) FROM ins) AS ids,
                   (SELECT count(*) FROM (SELECT 1 FROM events
                                          WHERE tenant_id = $1
-                                           AND seq > COALESCE((SELECT last_seq FROM batch_cursors
-                                                               WHERE tenant_id = $1), 0)
+                                           AND seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1)
                                          LIMIT $12) p) AS "pending!""#,
         tenant.0,
         received_at,

@@ -27,7 +27,7 @@ pub async fn dashboard(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Resul
         r#"SELECT
              (SELECT count(*) FROM events
                 WHERE tenant_id = $1
-                  AND seq > COALESCE((SELECT last_seq FROM batch_cursors WHERE tenant_id = $1), 0))
+                  AND seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1))
                AS "pending!",
              (SELECT coalesce(sum(size), 0)::bigint FROM batches
                 WHERE tenant_id = $1 AND state IN ('anchored', 'proved')) AS "anchored!",
@@ -148,8 +148,7 @@ pub async fn catalog_page(
              AND ($4::bigint IS NULL OR e.seq < $4)
              AND ($5::text IS NULL
                   OR ($5 = 'pending'
-                      AND e.seq > COALESCE((SELECT last_seq FROM batch_cursors
-                                            WHERE tenant_id = $1), 0))
+                      AND e.seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1))
                   OR ($5 = 'batched' AND b.state = 'closed')
                   OR ($5 = 'anchored' AND b.state IN ('anchored', 'proved')))
              AND ($6::int IS NULL OR b.target_chain = $6)

@@ -73,7 +73,7 @@ pub async fn status(conn: &mut PgConnection, id: TenantId) -> sqlx::Result<Tenan
                       AS "events!",
                   (SELECT count(*) FROM events
                     WHERE tenant_id = $1 AND submitter <> 'audit'
-                      AND seq > COALESCE((SELECT last_seq FROM batch_cursors WHERE tenant_id = $1), 0))
+                      AND seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1))
                       AS "pending!",
                   (SELECT count(*) FROM batches WHERE tenant_id = $1) AS "batches!",
                   (SELECT max(anchored_at) FROM batches WHERE tenant_id = $1) AS "last_anchor""#,
