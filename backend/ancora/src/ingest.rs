@@ -128,15 +128,23 @@ pub async fn ingest_events(
         .map(|k| check_idempotency_key(k).map(|()| request_hash(&events)))
         .transpose()?;
     let prepared = prepare_all(events)?;
-    let mut tx = state.db.tenant_tx(auth.tenant).await?;
-    if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
-        db::idempotency::lock(&mut tx, auth.tenant, key).await?;
-        if let Some(stored) = db::idempotency::find(&mut tx, auth.tenant, key).await? {
-            return replay(stored, hash);
+    // First as if every id were new (a plain insert); when one is not, over again with the
+    // insert that skips stored ids and compares them.
+    let mut fresh = true;
+    let (mut tx, stored) = loop {
+        let mut tx = state.db.tenant_tx(auth.tenant).await?;
+        if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
+            db::idempotency::lock(&mut tx, auth.tenant, key).await?;
+            if let Some(stored) = db::idempotency::find(&mut tx, auth.tenant, key).await? {
+                return replay(stored, hash);
+            }
         }
-    }
-    let signers = check_signatures(&mut tx, auth, &prepared).await?;
-    let stored = store(&mut tx, state, auth, &prepared, &signers).await?;
+        let signers = check_signatures(&mut tx, auth, &prepared).await?;
+        match store(&mut tx, state, auth, &prepared, &signers, fresh).await? {
+            Some(stored) => break (tx, stored),
+            None => fresh = false,
+        }
+    };
     if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
         let body = serde_json::json!({ "receipts": stored.receipts });
         db::idempotency::insert(&mut tx, auth.tenant, key, hash, 202, &body).await?;
@@ -446,7 +454,8 @@ async fn store(
     auth: &Auth,
     events: &[Prepared],
     signers: &[Option<Uuid>],
-) -> Result<Stored, ApiError> {
+    fresh: bool,
+) -> Result<Option<Stored>, ApiError> {
     let now = now_micros();
     let received_micros = unix_micros(now);
     let mut rows = db::events::NewEvents::with_capacity(events.len());
@@ -483,9 +492,28 @@ async fn store(
         leaves.push(leaf_hash);
     }
     let cap = i64::from(state.config.batching.max_events);
-    let inserted =
+    let inserted = if fresh {
+        let fresh = db::events::insert_fresh_counting_pending(
+            tx,
+            auth.tenant,
+            &rows,
+            now,
+            received_micros,
+            cap,
+        )
+        .await?;
+        match fresh {
+            Some(pending_before) => db::events::Inserted {
+                ids: rows.ids.clone(),
+                pending_before,
+            },
+            // An id is stored already; this transaction is aborted.
+            None => return Ok(None),
+        }
+    } else {
         db::events::insert_new_counting_pending(tx, auth.tenant, &rows, now, received_micros, cap)
-            .await?;
+            .await?
+    };
     let mut stored: HashMap<String, db::events::StoredEvent> = HashMap::new();
     if inserted.ids.len() < events.len() {
         // Ids stored before (a retry, or a concurrent request): same digest or nothing.
@@ -534,12 +562,12 @@ async fn store(
         receipts.push(receipt);
     }
     let n = inserted.ids.len();
-    Ok(Stored {
+    Ok(Some(Stored {
         receipts,
         inserted: n,
         pending: inserted.pending_before + i64::try_from(n).unwrap_or(i64::MAX),
         received_at: now,
-    })
+    }))
 }
 
 fn check_same_digest(e: &Prepared, s: &db::events::StoredEvent) -> Result<(), ApiError> {

@@ -115,6 +115,62 @@ pub async fn lock_for_ingest(conn: &mut PgConnection, tenant: TenantId) -> sqlx:
     Ok(())
 }
 
+/// Inserts events none of which is stored yet (the common case) and, in the same statement,
+/// counts (up to `pending_cap`) the tenant's events already waiting for a batch. A plain
+/// insert: about a third cheaper in Postgres than [`insert_new_counting_pending`]'s
+/// `ON CONFLICT` (speculative insertion). `Ok(None)` when an id is stored already (or by a
+/// concurrent request): the transaction is then aborted, and the caller starts over with
+/// [`insert_new_counting_pending`].
+pub async fn insert_fresh_counting_pending(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    rows: &NewEvents,
+    received_at: OffsetDateTime,
+    received_at_micros: i64,
+    pending_cap: i64,
+) -> sqlx::Result<Option<i64>> {
+    lock_for_ingest(&mut *conn, tenant).await?;
+    let done = sqlx::query_scalar!(
+        r#"WITH ins AS (
+               INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter,
+                                   signature, signer_key_id, received_at, received_at_micros,
+                                   leaf_hash)
+               SELECT $1, u.id, u.alg, u.digest, NULLIF(u.meta, '')::jsonb, u.submitter,
+                      NULLIF(u.sig, '\x'::bytea),
+                      NULLIF(u.signer, '00000000-0000-0000-0000-000000000000'::uuid),
+                      $2, $3, u.leaf
+               FROM UNNEST($4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
+                           $9::bytea[], $10::uuid[], $11::bytea[])
+                    AS u(id, alg, digest, meta, submitter, sig, signer, leaf)
+               RETURNING 1)
+           -- A data-modifying WITH runs to completion whether read or not; the count sees
+           -- the snapshot before it, so this request's events are not counted.
+           SELECT (SELECT count(*) FROM (SELECT 1 FROM events
+                                         WHERE tenant_id = $1
+                                           AND seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1)
+                                         LIMIT $12) p) AS "pending!""#,
+        tenant.0,
+        received_at,
+        received_at_micros,
+        &rows.ids,
+        &rows.digest_algs,
+        &rows.digests,
+        &rows.metadata,
+        &rows.submitters,
+        &rows.signatures,
+        &rows.signer_key_ids,
+        &rows.leaf_hashes,
+        pending_cap
+    )
+    .fetch_one(conn)
+    .await;
+    match done {
+        Ok(pending) => Ok(Some(pending)),
+        Err(e) if crate::db::is_unique_violation(&e, "events_pkey") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Inserts the events that do not exist yet and returns the ids it inserted; an id already
 /// stored (say, by a concurrent request) is skipped, and the caller compares it.
 pub async fn insert_new(
