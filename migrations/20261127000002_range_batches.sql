@@ -139,3 +139,18 @@ ALTER TABLE batches ADD COLUMN trust_point json;
 ALTER TABLE events DROP CONSTRAINT events_tenant_id_fkey;
 ALTER TABLE proofs DROP CONSTRAINT proofs_tenant_id_event_id_fkey;
 ALTER TABLE proofs DROP CONSTRAINT proofs_batch_id_fkey;
+
+-- Admission control (backend/ancora/src/backpressure.rs): per tenant, how long ago its oldest
+-- batch that is not proved yet closed. Read a few times a second with no tenant set; like the
+-- sweeper's function it answers only that, never event data.
+CREATE INDEX batches_unproved ON batches (created_at) WHERE state <> 'proved';
+CREATE FUNCTION ancora_proof_lags()
+    RETURNS TABLE (tenant_id uuid, lag_seconds double precision)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
+AS $$
+    SELECT b.tenant_id, extract(epoch FROM clock_timestamp() - min(b.created_at))::double precision
+    FROM batches b
+    WHERE b.state <> 'proved'
+    GROUP BY b.tenant_id
+$$;
+GRANT EXECUTE ON FUNCTION ancora_proof_lags() TO ancora_app;

@@ -100,6 +100,16 @@ pub struct ConfigArgs {
     #[arg(long, env = "ANCORA_DB_POOL", default_value_t = 16, global = true)]
     pub db_pool: u32,
 
+    /// Admission control: a tenant whose oldest batch not proved yet closed longer ago than
+    /// this gets 429 (Retry-After) for new events until the prover catches up; 0 turns it off.
+    #[arg(
+        long,
+        env = "ANCORA_MAX_PROOF_LAG_MS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub max_proof_lag_ms: u64,
+
     #[command(flatten)]
     pub chainweb: ChainwebArgs,
 }
@@ -285,6 +295,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Database connection pool size.
     pub db_pool: u32,
+    /// Admission control's proof-lag limit (`None`: off).
+    pub max_proof_lag: Option<Duration>,
     /// The anchor backend for new anchors.
     pub anchor_backend: AnchorBackendKind,
     /// Chainweb nodes, signing and anchoring settings.
@@ -499,6 +511,8 @@ impl Config {
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
             db_pool: args.db_pool.max(2),
+            max_proof_lag: (args.max_proof_lag_ms > 0)
+                .then(|| Duration::from_millis(args.max_proof_lag_ms)),
             anchor_backend: args.chainweb.anchor_backend,
             chainweb: ChainwebConfig::from_args(&args.chainweb),
         }
@@ -524,6 +538,7 @@ impl Config {
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_pool: 8,
+            max_proof_lag: None,
             anchor_backend: AnchorBackendKind::Tlog,
             chainweb: ChainwebConfig::unconfigured(),
         }

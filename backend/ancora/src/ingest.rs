@@ -122,6 +122,9 @@ pub async fn ingest_events(
 ) -> Result<Vec<Receipt>, ApiError> {
     authorize(auth, Action::SubmitEvents)?;
     check_count(events.len())?;
+    state
+        .backpressure
+        .check(auth.tenant, state.config.max_proof_lag)?;
     let request_hash = options
         .idempotency_key
         .as_deref()

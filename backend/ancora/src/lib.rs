@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod anchor;
 pub mod authz;
+pub mod backpressure;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

@@ -70,6 +70,17 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
         let listener = TcpListener::bind(config.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         let app = http::app(state.clone());
+        tasks.spawn({
+            let (bp, db, shutdown) = (
+                state.backpressure.clone(),
+                state.db.clone(),
+                shutdown.clone(),
+            );
+            async move {
+                crate::backpressure::run(bp, db, shutdown).await;
+                Ok(())
+            }
+        });
         tasks.spawn(http::session::delete_expired_periodically(
             state.db.clone(),
             http::session::CLEANUP_EVERY,

@@ -11,6 +11,7 @@ mod cli_offline;
 mod crash;
 mod e2e_embedded;
 mod log_api;
+mod pipeline;
 mod portal;
 mod server_basics;
 mod spv_api;

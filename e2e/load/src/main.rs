@@ -15,10 +15,9 @@
 //!   events.received_at`, every event; `created_at` is the clock when the prover inserted the
 //!   row, just before its commit);
 //! * the server's peak RSS (sampled from `/proc` every 100 ms);
-//! * a raw `COPY` of the same rows into a copy of the `events` table (same indexes, partial
-//!   ones included) on the same server, and the ratio ingest ÷ COPY; then the same COPY into a
-//!   copy that also has the `tenants` foreign key `events` has (a per-row check the ingest
-//!   pays), for reference.
+//! * a raw `COPY` of the same rows into a copy of the `events` table (same indexes) on the
+//!   same server, and the ratio ingest ÷ COPY. The COPY runs three times and the fastest
+//!   counts (the figure is noisy on a small machine; the fastest makes the ratio strictest).
 //!
 //! Request bodies are written straight to bytes (no JSON tree) and answers are not parsed: the
 //! generator runs on the same cores as the server. `--rate` offers a fixed load instead of
@@ -177,17 +176,19 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     let mut latencies = Vec::new();
     let mut acked = 0u64;
     let mut errors = 0u64;
+    let mut throttled = 0u64;
     while let Some(r) = tasks.join_next().await {
         let r = r??;
         latencies.extend(r.latencies);
         acked += r.acked;
         errors += r.errors;
+        throttled += r.throttled;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let ingest_rate = acked as f64 / elapsed;
     latencies.sort_by(f64::total_cmp);
     println!(
-        "acknowledged events: {acked} in {elapsed:.1} s = {ingest_rate:.0} events/s ({errors} failed requests)"
+        "acknowledged events: {acked} in {elapsed:.1} s = {ingest_rate:.0} events/s ({errors} failed requests, {throttled} answered 429 and retried after Retry-After)"
     );
     println!(
         "request latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms ({} requests)",
@@ -225,15 +226,12 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     );
     stop(&mut server).await;
 
-    let copy_rate = raw_copy(&pool, false).await?;
-    println!("raw COPY of the same rows: {copy_rate:.0} rows/s");
+    let mut copy_rate = 0f64;
+    for _ in 0..3 {
+        copy_rate = copy_rate.max(raw_copy(&pool).await?);
+    }
+    println!("raw COPY of the same rows: {copy_rate:.0} rows/s (fastest of 3)");
     println!("ingest ÷ raw COPY = {:.2}", ingest_rate / copy_rate);
-    let copy_fk_rate = raw_copy(&pool, true).await?;
-    println!(
-        "raw COPY with the events table's foreign key too: {copy_fk_rate:.0} rows/s \
-         (ingest ÷ that = {:.2})",
-        ingest_rate / copy_fk_rate
-    );
     pool.close().await;
     Ok(())
 }
@@ -257,6 +255,7 @@ struct ClientResult {
     latencies: Vec<f64>,
     acked: u64,
     errors: u64,
+    throttled: u64,
 }
 
 async fn client(
@@ -272,6 +271,7 @@ async fn client(
         latencies: Vec::new(),
         acked: 0,
         errors: 0,
+        throttled: 0,
     };
     let url = format!("{base}/v1/events");
     let auth = format!("Bearer {key}");
@@ -296,13 +296,26 @@ async fn client(
             .body(body)
             .send()
             .await;
-        let ok = match resp {
-            Ok(r) => r.status().as_u16() == 202 && r.bytes().await.is_ok(),
-            Err(_) => false,
+        let (ok, retry_after) = match resp {
+            Ok(r) if r.status().as_u16() == 429 => {
+                // Admission control: nothing stored; wait as told, like a well-behaved client.
+                let secs = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1);
+                (false, Some(Duration::from_secs(secs)))
+            }
+            Ok(r) => (r.status().as_u16() == 202 && r.bytes().await.is_ok(), None),
+            Err(_) => (false, None),
         };
         out.latencies.push(t.elapsed().as_secs_f64());
         if ok {
             out.acked += per as u64;
+        } else if let Some(wait) = retry_after {
+            out.throttled += 1;
+            tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
         } else {
             out.errors += 1;
         }
@@ -385,21 +398,15 @@ async fn stop(server: &mut Child) {
 }
 
 /// COPYs the stored event rows (exported first, not timed) into a fresh table shaped like
-/// `events` with the same indexes (partial ones included) and CHECK constraints, and with
-/// `foreign_key` also the reference to `tenants` that `events` has (a per-row check); returns
-/// rows per second of the COPY alone. Neither target has row-level security or `ON CONFLICT`,
-/// which the ingest pays for.
-async fn raw_copy(pool: &sqlx::PgPool, foreign_key: bool) -> anyhow::Result<f64> {
+/// `events` with the same indexes and CHECK constraints; returns rows per second of the COPY
+/// alone. The target has no row-level security, which the ingest pays for.
+async fn raw_copy(pool: &sqlx::PgPool) -> anyhow::Result<f64> {
     let mut conn = pool.acquire().await?;
     conn.execute(
         "CREATE TABLE copy_target (LIKE events INCLUDING DEFAULTS INCLUDING IDENTITY \
          INCLUDING CONSTRAINTS INCLUDING INDEXES)",
     )
     .await?;
-    if foreign_key {
-        conn.execute("ALTER TABLE copy_target ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id)")
-            .await?;
-    }
     let cols =
         "tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash";
     let mut export = conn

@@ -384,3 +384,20 @@ pub async fn batches_of_events(
     .fetch_all(&mut *conn)
     .await
 }
+
+/// Every tenant's proof lag in seconds: how long ago its oldest batch that is not proved yet
+/// closed (tenants with none are absent). Runs as the system, through a function that
+/// answers only that.
+pub async fn proof_lags(db: &crate::db::Db) -> sqlx::Result<Vec<(Uuid, f64)>> {
+    let mut tx = db.system_tx().await?;
+    let rows = sqlx::query!(
+        r#"SELECT tenant_id AS "tenant_id!", lag_seconds AS "lag_seconds!" FROM ancora_proof_lags()"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.tenant_id, r.lag_seconds))
+        .collect())
+}

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes in-process workers when new work is committed (LISTEN/NOTIFY wakes the others).
     pub wake: Arc<Notify>,
+    /// Every tenant's proof lag, for admission control.
+    pub backpressure: Arc<crate::backpressure::Backpressure>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             wake: Arc::new(Notify::new()),
+            backpressure: Arc::default(),
         }
     }
 }

@@ -1,0 +1,122 @@
+//! Admission control: a tenant whose proofs are falling behind gets `429 Too Many Requests`
+//! (with `Retry-After`) instead of more events to prove, so that what Ancora acknowledges it
+//! also proves in time, and one tenant's flood cannot grow a backlog without bound.
+//!
+//! The measure is the tenant's *proof lag*: how long ago its oldest batch that is not proved
+//! yet was closed (batches wait for the next anchoring tick and then for the prover; in a
+//! healthy pipeline that is a few hundred milliseconds). Pending events that wait for their
+//! batch window do not count: waiting for the window is by design. A background task reads
+//! every tenant's lag from Postgres a few times a second (one small query, whatever the
+//! request rate), and each ingest consults the in-memory copy, so the check costs a request
+//! nothing. Several API processes each poll the same figures.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::domain::TenantId;
+use crate::http::ApiError;
+use crate::server::tokio_util_shutdown::Shutdown;
+
+/// How often the lags are read.
+pub const REFRESH_EVERY: Duration = Duration::from_millis(100);
+
+/// The proof lag of every tenant that has one, as last read.
+#[derive(Debug, Default)]
+pub struct Backpressure {
+    lags: RwLock<HashMap<Uuid, Duration>>,
+}
+
+impl Backpressure {
+    /// `Err(429)` when the tenant's proof lag exceeds `limit` (`None`: never).
+    pub fn check(&self, tenant: TenantId, limit: Option<Duration>) -> Result<(), ApiError> {
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let lag = self
+            .lags
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&tenant.0)
+            .copied();
+        match lag {
+            Some(lag) if lag > limit => Err(ApiError::TooMany {
+                message: format!(
+                    "proofs for this tenant are {} ms behind (the limit is {} ms); nothing of \
+                     this request was stored: retry after the indicated delay",
+                    lag.as_millis(),
+                    limit.as_millis()
+                ),
+                retry_after: 1,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads every tenant's proof lag.
+    pub async fn refresh(&self, db: &Db) -> anyhow::Result<()> {
+        let rows = crate::db::batches::proof_lags(db).await?;
+        let lags = rows
+            .into_iter()
+            .map(|(t, secs)| (t, Duration::from_secs_f64(secs.max(0.0))))
+            .collect();
+        *self.lags.write().unwrap_or_else(|p| p.into_inner()) = lags;
+        Ok(())
+    }
+
+    /// The last lag read for `tenant` (zero when it has nothing waiting).
+    pub fn lag(&self, tenant: TenantId) -> Duration {
+        self.lags
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&tenant.0)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// Refreshes `bp` every [`REFRESH_EVERY`] until shutdown.
+pub async fn run(bp: std::sync::Arc<Backpressure>, db: Db, shutdown: Shutdown) {
+    let mut warned = false;
+    while !shutdown.is_triggered() {
+        match bp.refresh(&db).await {
+            Ok(()) => warned = false,
+            Err(e) if !warned => {
+                tracing::warn!(error = %format!("{e:#}"), "reading proof lags failed");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REFRESH_EVERY) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_over_the_limit_is_refused_with_retry_after_and_others_are_not() {
+        let bp = Backpressure::default();
+        let slow = TenantId(Uuid::now_v7());
+        let fine = TenantId(Uuid::now_v7());
+        bp.lags.write().expect("lock").extend([
+            (slow.0, Duration::from_secs(3)),
+            (fine.0, Duration::from_millis(200)),
+        ]);
+        let limit = Some(Duration::from_secs(1));
+        assert!(matches!(
+            bp.check(slow, limit),
+            Err(ApiError::TooMany { retry_after: 1, .. })
+        ));
+        assert!(bp.check(fine, limit).is_ok());
+        assert!(bp.check(TenantId(Uuid::now_v7()), limit).is_ok());
+        assert!(bp.check(slow, None).is_ok(), "no limit, no refusal");
+    }
+}

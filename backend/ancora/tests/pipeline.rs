@@ -1,0 +1,267 @@
+//! Range batches, compact proofs and admission control, against a fresh database per test.
+
+use std::time::Duration;
+
+use ancora::db::events::{NewEvents, insert_new};
+use ancora::domain::Role;
+use ancora::workers;
+use ancora_proof::bundle::Bundle;
+use axum::http::{Method, StatusCode, header};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::helpers::{TestApp, assert_problem, digest_of};
+
+async fn post(app: &TestApp, key: &str, ids: &[&str]) -> (StatusCode, Value) {
+    let events: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({ "id": id, "digest": digest_of(id) }))
+        .collect();
+    let (s, _, b) = app
+        .request(
+            Method::POST,
+            "/v1/events",
+            Some(key),
+            Some(json!({ "events": events })),
+        )
+        .await;
+    (s, b)
+}
+
+async fn bundle(app: &TestApp, key: &str, id: &str) -> Bundle {
+    let (s, _, b) = app
+        .request(
+            Method::GET,
+            &format!("/v1/events/{id}/proof"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{id}: {b}");
+    Bundle::from_json(b.to_string().as_bytes()).expect("a bundle")
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn batches_are_consecutive_ranges_of_arrival_order_with_leaves_in_that_order(pool: PgPool) {
+    // Arrange: batches of at most 3 events.
+    let app = TestApp::with_config(pool, |c| {
+        c.batching.window = Duration::ZERO;
+        c.batching.max_events = 3;
+    });
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let ids: Vec<String> = (0..10).map(|i| format!("r-{i}")).collect();
+    for chunk in ids.chunks(4) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        assert_eq!(post(&app, &key, &refs).await.0, StatusCode::ACCEPTED);
+    }
+
+    // Act
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+
+    // Assert: every event proved; its batch and leaf index in the API agree with its bundle;
+    // the batches are 3, 3, 3, 1 in arrival order.
+    let mut seen: Vec<(String, u64)> = Vec::new();
+    for id in &ids {
+        let b = bundle(&app, &key, id).await;
+        let (_, _, status) = app
+            .request(Method::GET, &format!("/v1/events/{id}"), Some(&key), None)
+            .await;
+        assert_eq!(status["status"], "proved");
+        assert_eq!(status["batch_id"].as_str(), b.batch.batch_id.as_deref());
+        assert_eq!(status["leaf_index"].as_u64(), Some(b.batch.leaf_index));
+        seen.push((b.batch.batch_id.expect("batch id"), b.batch.leaf_index));
+    }
+    let leaves: Vec<u64> = seen.iter().map(|s| s.1).collect();
+    assert_eq!(leaves, vec![0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    let mut batches: Vec<&String> = seen.iter().map(|s| &s.0).collect();
+    batches.dedup();
+    assert_eq!(
+        batches.len(),
+        4,
+        "four batches, each a run of consecutive events"
+    );
+    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+    let cursor = sqlx::query_scalar!(
+        "SELECT last_seq FROM batch_cursors WHERE tenant_id = $1",
+        tenant.0
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("cursor");
+    let max_seq = sqlx::query_scalar!(
+        r#"SELECT max(seq) AS "m!" FROM events WHERE tenant_id = $1"#,
+        tenant.0
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("max");
+    assert_eq!(cursor, max_seq, "the cursor is at the last batched event");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_batch_never_ends_past_an_event_whose_insert_has_not_committed(pool: PgPool) {
+    // Arrange: one ingest holds a smaller seq uncommitted while a later one commits.
+    let app = TestApp::with_config(pool, |c| c.batching.window = Duration::ZERO);
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let mut slow = app.state.db.tenant_tx(tenant).await.expect("tx");
+    let mut rows = NewEvents::with_capacity(1);
+    let leaf = ancora_proof::event::EventLeaf {
+        tenant_id: tenant.bytes(),
+        event_id: "slow".into(),
+        digest: digest_of("slow").parse().expect("digest"),
+        submitter: key[..11].to_owned(),
+        received_at_micros: 1_767_225_600_000_000,
+    };
+    rows.ids.push("slow".into());
+    rows.digest_algs.push("sha256".into());
+    rows.digests.push(leaf.digest.bytes.to_vec());
+    rows.metadata.push(String::new());
+    rows.submitters.push(leaf.submitter.clone());
+    rows.signatures.push(Vec::new());
+    rows.signer_key_ids.push(uuid::Uuid::nil());
+    rows.leaf_hashes
+        .push(leaf.leaf_hash().expect("leaf").as_bytes().to_vec());
+    let at = OffsetDateTime::from_unix_timestamp(1_767_225_600).expect("time");
+    insert_new(&mut slow, tenant, &rows, at, leaf.received_at_micros)
+        .await
+        .expect("insert");
+    assert_eq!(post(&app, &key, &["fast"]).await.0, StatusCode::ACCEPTED);
+
+    // Act: the batcher cannot settle while the slow insert is open…
+    let waiting =
+        ancora::db::batches::settled_horizon(&app.state.db, tenant, Duration::from_millis(300))
+            .await;
+    // …and once it commits, one batch holds both, in seq order.
+    let committer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        slow.commit().await.expect("commit");
+    });
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    committer.await.expect("committed");
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+
+    // Assert
+    let err = waiting.expect_err("an open ingest holds the horizon back");
+    assert!(err.to_string().contains("still open"), "{err:#}");
+    let slow_bundle = bundle(&app, &key, "slow").await;
+    let fast_bundle = bundle(&app, &key, "fast").await;
+    assert_eq!(slow_bundle.batch.batch_id, fast_bundle.batch.batch_id);
+    assert_eq!(
+        (slow_bundle.batch.leaf_index, fast_bundle.batch.leaf_index),
+        (0, 1),
+        "leaves follow seq, not commit order"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bundle(pool: PgPool) {
+    // Arrange
+    let app = TestApp::with_config(pool.clone(), |c| c.batching.window = Duration::ZERO);
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    assert_eq!(
+        post(&app, &key, &["c-0", "c-1", "c-2"]).await.0,
+        StatusCode::ACCEPTED
+    );
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let good = bundle(&app, &key, "c-2").await;
+
+    // Act: flip a bit of c-1's stored proof object (c-1 was never read, so not cached).
+    let stored = sqlx::query!(
+        r#"SELECT bundle IS NULL AS "compact!", length(batch_proof) AS "len!" FROM proofs
+           WHERE tenant_id = $1 AND event_id = 'c-1'"#,
+        tenant.0
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("row");
+    sqlx::query!(
+        "UPDATE proofs SET batch_proof = set_byte(batch_proof, length(batch_proof) - 1, \
+                get_byte(batch_proof, length(batch_proof) - 1) # 1) \
+         WHERE tenant_id = $1 AND event_id = 'c-1'",
+        tenant.0
+    )
+    .execute(&pool)
+    .await
+    .expect("damage");
+    let damaged = app
+        .request(Method::GET, "/v1/events/c-1/proof", Some(&key), None)
+        .await;
+
+    // Assert
+    assert!(stored.compact, "no whole bundle per event");
+    assert!(
+        stored.len < 200,
+        "a 3-leaf proof object is small ({} bytes)",
+        stored.len
+    );
+    assert_eq!(good.batch.leaf_index, 2);
+    assert_problem(&damaged, StatusCode::INTERNAL_SERVER_ERROR, "");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_tenant_whose_proofs_lag_gets_429_and_nothing_is_stored_until_they_catch_up(
+    pool: PgPool,
+) {
+    // Arrange: a tenant with a batch closed 5 s ago and still not proved.
+    let app = TestApp::with_config(pool.clone(), |c| {
+        c.max_proof_lag = Some(Duration::from_secs(1));
+    });
+    let (behind, key) = app.tenant_with_key(Role::Submitter).await;
+    let (_, other_key) = app.tenant_with_key(Role::Submitter).await;
+    assert_eq!(post(&app, &key, &["b-0"]).await.0, StatusCode::ACCEPTED);
+    workers::batch::flush(&app.state, behind, "window")
+        .await
+        .expect("batch closed");
+    sqlx::query!(
+        "UPDATE batches SET created_at = now() - interval '5 seconds' WHERE tenant_id = $1",
+        behind.0
+    )
+    .execute(&pool)
+    .await
+    .expect("age");
+    app.state
+        .backpressure
+        .refresh(&app.state.db)
+        .await
+        .expect("lags");
+
+    // Act
+    let refused = app
+        .request(
+            Method::POST,
+            "/v1/events",
+            Some(&key),
+            Some(json!({ "events": [{ "id": "b-1", "digest": digest_of("b-1") }] })),
+        )
+        .await;
+    let other = post(&app, &other_key, &["o-1"]).await;
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    app.state
+        .backpressure
+        .refresh(&app.state.db)
+        .await
+        .expect("lags");
+    let after = post(&app, &key, &["b-1"]).await;
+
+    // Assert
+    assert_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "behind");
+    assert_eq!(
+        refused.1.get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert_eq!(
+        other.0,
+        StatusCode::ACCEPTED,
+        "other tenants are not held back"
+    );
+    assert_eq!(after.0, StatusCode::ACCEPTED, "{}", after.1);
+    assert_eq!(
+        app.event_count(behind).await,
+        2,
+        "b-0 and, after the 429, b-1 once"
+    );
+}
