@@ -154,3 +154,9 @@ AS $$
     GROUP BY b.tenant_id
 $$;
 GRANT EXECUTE ON FUNCTION ancora_proof_lags() TO ancora_app;
+
+-- Usage counters in 16 shards per tenant, day and metric, so concurrent ingests of a tenant do
+-- not queue on one row until each other's commit (backend/ancora/src/db/usage.rs).
+ALTER TABLE usage_counters ADD COLUMN shard smallint NOT NULL DEFAULT 0 CHECK (shard BETWEEN 0 AND 15);
+ALTER TABLE usage_counters DROP CONSTRAINT usage_counters_pkey;
+ALTER TABLE usage_counters ADD PRIMARY KEY (tenant_id, day, metric, shard);

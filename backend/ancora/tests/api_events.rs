@@ -59,7 +59,8 @@ async fn an_event_with_a_digest_is_acknowledged_with_a_receipt_once_committed(po
     assert_eq!(app.event_count(tenant).await, 1);
     let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
     let usage = sqlx::query_scalar!(
-        "SELECT count FROM usage_counters WHERE tenant_id = $1 AND metric = 'events_ingested'",
+        r#"SELECT sum(count)::bigint AS "n!" FROM usage_counters
+           WHERE tenant_id = $1 AND metric = 'events_ingested'"#,
         tenant.0
     )
     .fetch_one(&mut *tx)

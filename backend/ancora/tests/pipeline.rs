@@ -265,3 +265,60 @@ async fn a_tenant_whose_proofs_lag_gets_429_and_nothing_is_stored_until_they_cat
         "b-0 and, after the 429, b-1 once"
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_ingest_that_found_the_batch_job_holds_it_until_commit_without_blocking_others(
+    pool: PgPool,
+) {
+    // Arrange: the tenant's batch job exists (an ingest made it).
+    let app = TestApp::new(pool.clone());
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    assert_eq!(post(&app, &key, &["j-0"]).await.0, StatusCode::ACCEPTED);
+    let day = OffsetDateTime::now_utc().date();
+    let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+
+    // Act: an ingest finds the job and stays open; another ingest of the tenant runs to its
+    // commit meanwhile; the batcher then tries to take the job.
+    let mut open = app.state.db.tenant_tx(tenant).await.expect("tx");
+    let moved = ancora::db::events::count_and_enqueue_batch(
+        &mut open,
+        tenant,
+        day,
+        "events_ingested",
+        1,
+        later,
+    )
+    .await
+    .expect("found the job");
+    let concurrent = tokio::time::timeout(Duration::from_secs(5), post(&app, &key, &["j-1"]))
+        .await
+        .expect("a concurrent ingest is not held up")
+        .0;
+    let take = |pool: PgPool| async move {
+        let mut tx = pool.begin().await.expect("tx");
+        sqlx::query!("SET LOCAL lock_timeout = '300ms'")
+            .execute(&mut *tx)
+            .await
+            .expect("timeout");
+        let r = sqlx::query!(
+            "DELETE FROM jobs WHERE dedupe_key = $1",
+            format!("batch:{tenant}")
+        )
+        .execute(&mut *tx)
+        .await;
+        r.map(|d| d.rows_affected())
+    };
+    let while_open = take(pool.clone()).await;
+    open.commit().await.expect("commit");
+    let after_commit = take(pool.clone()).await;
+
+    // Assert
+    assert!(
+        !moved,
+        "the job existed and was due earlier: nothing to move"
+    );
+    assert_eq!(concurrent, StatusCode::ACCEPTED);
+    let err = while_open.expect_err("taking the job waits for the open ingest");
+    assert!(err.to_string().contains("lock timeout"), "{err}");
+    assert_eq!(after_commit.expect("taken once it committed"), 1);
+}

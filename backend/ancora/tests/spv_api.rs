@@ -49,10 +49,11 @@ async fn mined_tx(node: &TestNode, chain: u32) -> RequestKey {
 async fn spv_requests(app: &TestApp, tenant: ancora::domain::TenantId) -> i64 {
     let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
     let n = sqlx::query_scalar!(
-        "SELECT count FROM usage_counters WHERE tenant_id = $1 AND metric = 'spv_requests'",
+        r#"SELECT sum(count)::bigint AS "n" FROM usage_counters
+           WHERE tenant_id = $1 AND metric = 'spv_requests'"#,
         tenant.0
     )
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .expect("usage");
     tx.commit().await.expect("commit");

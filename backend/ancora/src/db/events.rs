@@ -239,16 +239,19 @@ pub async fn insert_new_counting_pending(
     })
 }
 
-/// The ingest's last statement before COMMIT: adds `count` to the tenant's `metric` counter of
-/// `day` and enqueues the tenant's batch job at `run_at`, or moves a pending one earlier, and
-/// NOTIFYs workers only when the job is new or moved. Returns whether it was.
+/// The ingest's last statements before COMMIT: adds `count` to the tenant's `metric` counter of
+/// `day`, and makes sure the tenant's batch job exists and runs by `run_at` (NOTIFYing workers
+/// only when the job is new or moved earlier). Returns whether it was.
 ///
-/// Both rows are per-tenant hot spots that every concurrent ingest of the tenant locks until
-/// it commits; doing both in one statement right before COMMIT holds those locks for one
-/// round trip plus the commit, where separate statements earlier in the transaction made
-/// every ingest of a tenant wait for the previous one's whole transaction. A job whose run
-/// time is already early enough is locked but not rewritten, and the (commit-serializing)
-/// NOTIFY is skipped.
+/// Neither is a point where the tenant's concurrent ingests queue behind one another's
+/// commit: the counter has 16 rows per tenant, day and metric, and a connection always
+/// writes the same one (its backend pid picks it, and a connection runs one transaction at
+/// a time); an existing job row, the common case, is only share-locked. That lock is what
+/// the batcher relies on: it deletes (takes) the job before counting what is still pending,
+/// so its delete waits until every ingest holding the lock has committed and the count sees
+/// their events. A job that does not exist is inserted (and, being uncommitted, cannot be
+/// taken before this ingest commits); one moved earlier is updated (exclusively, but only
+/// when a full batch waits and the job was not due yet).
 pub async fn count_and_enqueue_batch(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -257,34 +260,80 @@ pub async fn count_and_enqueue_batch(
     count: i64,
     run_at: OffsetDateTime,
 ) -> sqlx::Result<bool> {
+    let key = format!("batch:{tenant}");
     let row = sqlx::query!(
         r#"WITH usage AS (
-               INSERT INTO usage_counters (tenant_id, day, metric, count)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (tenant_id, day, metric)
+               INSERT INTO usage_counters (tenant_id, day, metric, shard, count)
+               VALUES ($1, $2, $3, pg_backend_pid() % 16, $4)
+               ON CONFLICT (tenant_id, day, metric, shard)
                DO UPDATE SET count = usage_counters.count + EXCLUDED.count
                RETURNING 1),
-           job AS (
-               INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at)
-               VALUES ($5, $1, jsonb_build_object('tenant_id', $1::uuid), $6, $7)
-               ON CONFLICT (dedupe_key) DO UPDATE SET run_at = EXCLUDED.run_at
-               WHERE jobs.run_at > EXCLUDED.run_at
-               RETURNING 1),
-           note AS (SELECT pg_notify($8, $5) FROM job)
-           SELECT (SELECT count(*) FROM note) AS "moved!",
-                  (SELECT count(*) FROM usage) AS "counted!""#,
+           job AS (SELECT run_at FROM jobs WHERE dedupe_key = $5 FOR SHARE)
+           SELECT (SELECT count(*) FROM usage) AS "counted!",
+                  (SELECT run_at FROM job) AS "run_at?""#,
         tenant.0,
         day,
         metric,
         count,
-        KIND_BATCH,
-        format!("batch:{tenant}"),
-        run_at,
-        CHANNEL
+        key
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(row.moved > 0)
+    let mut existing = row.run_at;
+    for _ in 0..8 {
+        match existing {
+            Some(at) if at <= run_at => return Ok(false),
+            Some(_) => {
+                let moved = sqlx::query!(
+                    r#"WITH moved AS (UPDATE jobs SET run_at = $2
+                                     WHERE dedupe_key = $1 AND run_at > $2 RETURNING 1)
+                       SELECT (SELECT count(*) FROM (SELECT pg_notify($3, $4) FROM moved) n)
+                              AS "n!""#,
+                    key,
+                    run_at,
+                    CHANNEL,
+                    KIND_BATCH
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                if moved.n > 0 {
+                    return Ok(true);
+                }
+            }
+            None => {
+                let made = sqlx::query!(
+                    r#"WITH job AS (
+                           INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at)
+                           VALUES ($1, $2, jsonb_build_object('tenant_id', $2::uuid), $3, $4)
+                           ON CONFLICT (dedupe_key) DO NOTHING
+                           RETURNING 1)
+                       SELECT (SELECT count(*) FROM (SELECT pg_notify($5, $1) FROM job) n)
+                              AS "n!""#,
+                    KIND_BATCH,
+                    tenant.0,
+                    key,
+                    run_at,
+                    CHANNEL
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                if made.n > 0 {
+                    return Ok(true);
+                }
+            }
+        }
+        // Another ingest made the job, or the batcher took it, in between: look again
+        // (share-locking what is there now).
+        existing = sqlx::query_scalar!(
+            "SELECT run_at FROM jobs WHERE dedupe_key = $1 FOR SHARE",
+            key
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+    }
+    Err(sqlx::Error::Protocol(format!(
+        "the batch job of tenant {tenant} kept changing under this ingest"
+    )))
 }
 
 /// Keeps inline contents for the hot window (the archiver moves them on).

@@ -1,4 +1,6 @@
-//! Usage counters, per tenant, per UTC day, per metric (billing reads them).
+//! Usage counters, per tenant, per UTC day, per metric (billing reads them). Each counter is
+//! 16 rows (shards, picked by the writing connection's backend pid) so that concurrent
+//! ingests of one tenant never wait for each other on it; a reader sums the shards.
 
 use sqlx::PgConnection;
 use time::Date;
@@ -17,8 +19,9 @@ pub async fn add(
     n: i64,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO usage_counters (tenant_id, day, metric, count) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id, day, metric) DO UPDATE SET count = usage_counters.count + $4",
+        "INSERT INTO usage_counters (tenant_id, day, metric, shard, count) \
+         VALUES ($1, $2, $3, pg_backend_pid() % 16, $4) \
+         ON CONFLICT (tenant_id, day, metric, shard) DO UPDATE SET count = usage_counters.count + $4",
         tenant.0,
         day,
         metric,
