@@ -267,58 +267,87 @@ async fn a_tenant_whose_proofs_lag_gets_429_and_nothing_is_stored_until_they_cat
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn an_ingest_that_found_the_batch_job_holds_it_until_commit_without_blocking_others(
-    pool: PgPool,
-) {
-    // Arrange: the tenant's batch job exists (an ingest made it).
-    let app = TestApp::new(pool.clone());
+async fn a_batcher_that_took_the_job_while_an_ingest_was_in_flight_enqueues_it_again(pool: PgPool) {
+    // Arrange: the tenant's batch job exists; an ingest sees it (and so makes none), stays
+    // open, and the batcher takes the job meanwhile.
+    let app = TestApp::with_config(pool.clone(), |c| c.batching.window = Duration::ZERO);
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
-    assert_eq!(post(&app, &key, &["j-0"]).await.0, StatusCode::ACCEPTED);
-    let day = OffsetDateTime::now_utc().date();
-    let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
-
-    // Act: an ingest finds the job and stays open; another ingest of the tenant runs to its
-    // commit meanwhile; the batcher then tries to take the job.
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let now = OffsetDateTime::now_utc();
+    let mut tx = app.state.db.system_tx().await.expect("tx");
+    workers::queue::enqueue_batch_job(&mut tx, tenant, now)
+        .await
+        .expect("job");
+    tx.commit().await.expect("commit");
     let mut open = app.state.db.tenant_tx(tenant).await.expect("tx");
-    let moved = ancora::db::events::count_and_enqueue_batch(
+    let mut rows = NewEvents::with_capacity(1);
+    let leaf = ancora_proof::event::EventLeaf {
+        tenant_id: tenant.bytes(),
+        event_id: "late".into(),
+        digest: digest_of("late").parse().expect("digest"),
+        submitter: key[..11].to_owned(),
+        received_at_micros: now.unix_timestamp() * 1_000_000,
+    };
+    rows.ids.push("late".into());
+    rows.digest_algs.push("sha256".into());
+    rows.digests.push(leaf.digest.bytes.to_vec());
+    rows.metadata.push(String::new());
+    rows.submitters.push(leaf.submitter.clone());
+    rows.signatures.push(Vec::new());
+    rows.signer_key_ids.push(uuid::Uuid::nil());
+    rows.leaf_hashes
+        .push(leaf.leaf_hash().expect("leaf").as_bytes().to_vec());
+    insert_new(&mut open, tenant, &rows, now, leaf.received_at_micros)
+        .await
+        .expect("insert");
+    let made = ancora::db::events::count_and_enqueue_batch(
         &mut open,
         tenant,
-        day,
+        now.date(),
         "events_ingested",
         1,
-        later,
+        now + time::Duration::minutes(1),
     )
     .await
-    .expect("found the job");
-    let concurrent = tokio::time::timeout(Duration::from_secs(5), post(&app, &key, &["j-1"]))
+    .expect("saw the job");
+    let key_of = format!("batch:{tenant}");
+    sqlx::query!("DELETE FROM jobs WHERE dedupe_key = $1", key_of)
+        .execute(&pool)
         .await
-        .expect("a concurrent ingest is not held up")
-        .0;
-    let take = |pool: PgPool| async move {
-        let mut tx = pool.begin().await.expect("tx");
-        sqlx::query!("SET LOCAL lock_timeout = '300ms'")
-            .execute(&mut *tx)
-            .await
-            .expect("timeout");
-        let r = sqlx::query!(
-            "DELETE FROM jobs WHERE dedupe_key = $1",
-            format!("batch:{tenant}")
-        )
-        .execute(&mut *tx)
-        .await;
-        r.map(|d| d.rows_affected())
-    };
-    let while_open = take(pool.clone()).await;
-    open.commit().await.expect("commit");
-    let after_commit = take(pool.clone()).await;
+        .expect("the batcher takes the job");
+
+    // Act: the batcher's look after its take, while the ingest is still open…
+    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+    workers::batch::reschedule(&mut tx, &app.state.config.batching, tenant)
+        .await
+        .expect("reschedule");
+    tx.commit().await.expect("commit");
+    let jobs_while_open = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM jobs WHERE dedupe_key = $1"#,
+        key_of
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("jobs");
+    open.commit().await.expect("the ingest commits");
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    // …and once nothing is in flight or pending, it enqueues nothing.
+    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+    workers::batch::reschedule(&mut tx, &app.state.config.batching, tenant)
+        .await
+        .expect("reschedule");
+    tx.commit().await.expect("commit");
+    let jobs_when_idle = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM jobs WHERE dedupe_key = $1"#,
+        key_of
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("jobs");
 
     // Assert
-    assert!(
-        !moved,
-        "the job existed and was due earlier: nothing to move"
-    );
-    assert_eq!(concurrent, StatusCode::ACCEPTED);
-    let err = while_open.expect_err("taking the job waits for the open ingest");
-    assert!(err.to_string().contains("lock timeout"), "{err}");
-    assert_eq!(after_commit.expect("taken once it committed"), 1);
+    assert!(!made, "the ingest found the job and made none");
+    assert_eq!(jobs_while_open, 1, "an ingest in flight gets the job back");
+    assert_eq!(bundle(&app, &key, "late").await.event.event_id, "late");
+    assert_eq!(jobs_when_idle, 0);
 }

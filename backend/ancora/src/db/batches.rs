@@ -163,6 +163,23 @@ pub async fn insert_batch(conn: &mut PgConnection, batch: &NewBatch<'_>) -> sqlx
     Ok(())
 }
 
+/// True when a transaction inserting the tenant's events is open now (it holds the ingest
+/// lock).
+pub async fn ingest_in_flight(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<bool> {
+    let (class, key) = crate::db::events::ingest_lock_key(tenant);
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM pg_locks
+               WHERE locktype = 'advisory' AND granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2) AS "e!""#,
+        class,
+        key
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// A batch about to be stored.
 #[derive(Clone, Debug)]
 pub struct NewBatch<'a> {

@@ -246,12 +246,11 @@ pub async fn insert_new_counting_pending(
 /// Neither is a point where the tenant's concurrent ingests queue behind one another's
 /// commit: the counter has 16 rows per tenant, day and metric, and a connection always
 /// writes the same one (its backend pid picks it, and a connection runs one transaction at
-/// a time); an existing job row, the common case, is only share-locked. That lock is what
-/// the batcher relies on: it deletes (takes) the job before counting what is still pending,
-/// so its delete waits until every ingest holding the lock has committed and the count sees
-/// their events. A job that does not exist is inserted (and, being uncommitted, cannot be
-/// taken before this ingest commits); one moved earlier is updated (exclusively, but only
-/// when a full batch waits and the job was not due yet).
+/// a time); an existing job row, the common case, is only read. An ingest that read the job
+/// may commit after the batcher took it and counted what is pending; the batcher covers that
+/// case by re-enqueuing its job whenever an ingest of the tenant is in flight after its take
+/// (see [`crate::workers::batch`]). A job that does not exist is inserted; one moved earlier
+/// is updated (only when a full batch waits and the job was not due yet).
 pub async fn count_and_enqueue_batch(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -268,7 +267,7 @@ pub async fn count_and_enqueue_batch(
                ON CONFLICT (tenant_id, day, metric, shard)
                DO UPDATE SET count = usage_counters.count + EXCLUDED.count
                RETURNING 1),
-           job AS (SELECT run_at FROM jobs WHERE dedupe_key = $5 FOR SHARE)
+           job AS (SELECT run_at FROM jobs WHERE dedupe_key = $5)
            SELECT (SELECT count(*) FROM usage) AS "counted!",
                   (SELECT run_at FROM job) AS "run_at?""#,
         tenant.0,
@@ -322,14 +321,10 @@ pub async fn count_and_enqueue_batch(
                 }
             }
         }
-        // Another ingest made the job, or the batcher took it, in between: look again
-        // (share-locking what is there now).
-        existing = sqlx::query_scalar!(
-            "SELECT run_at FROM jobs WHERE dedupe_key = $1 FOR SHARE",
-            key
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
+        // Another ingest made the job, or the batcher took it, in between: look again.
+        existing = sqlx::query_scalar!("SELECT run_at FROM jobs WHERE dedupe_key = $1", key)
+            .fetch_optional(&mut *conn)
+            .await?;
     }
     Err(sqlx::Error::Protocol(format!(
         "the batch job of tenant {tenant} kept changing under this ingest"

@@ -9,14 +9,15 @@
 //! gone for good), which the job finds before its transaction begins. Batchers of a tenant
 //! queue on its cursor row.
 //!
-//! The job row is deleted (taken) after the batches are closed and before the pending events
-//! are counted, and the count is the last thing before the commit. That row is the one every
-//! ingest of the tenant upserts, so taking it late keeps the ingests from waiting for the whole
-//! batch transaction. An event committed meanwhile either is seen by the count (and the job
-//! re-enqueued), or its ingest locked the job row first (so the take waited for that ingest to
-//! commit and the count sees its events), or its ingest's upsert waits for this transaction
-//! and then re-creates the job (READ COMMITTED and the dedupe upsert make this race-free). A
-//! worker whose lease expired finds the job taken by then and rolls its batches back.
+//! The job row is deleted (taken) with the batches, in their transaction: a worker whose
+//! lease expired finds the job taken by then and rolls its batches back. Ingests only read
+//! the job row (they never wait for one another or for the batcher on it), so an ingest may
+//! have seen the job, and skipped making one, just before the take, and commit after the
+//! batcher looked at what is pending. Therefore, after the commit, the batcher re-enqueues the
+//! job when events are pending *or an ingest of the tenant is in flight* (holds the ingest
+//! lock), checking the ingest lock first and counting second: an ingest that saw the job held
+//! that lock since before the take and either still holds it at the check or committed before
+//! the count. An ingest that looks after the take finds no job and makes one.
 
 use ancora_proof::merkle::MerkleTree;
 use ancora_proof::{Hash, HashAlgorithm};
@@ -60,9 +61,11 @@ pub async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
         // Another worker holds this job now; dropping the transaction undoes the batches.
         return Ok(());
     }
-    reschedule(&mut tx, config, tenant).await?;
     tx.commit().await?;
     observe(state, tenant, &closed);
+    let mut tx = state.db.tenant_tx(tenant).await?;
+    reschedule(&mut tx, config, tenant).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -175,22 +178,27 @@ async fn queue_root(
     Ok(())
 }
 
-/// Re-enqueues the tenant's batch job when events are still pending: at once when a full
-/// batch waits, else when the oldest pending event's window ends.
-async fn reschedule(
+/// Re-enqueues the tenant's batch job when an ingest of the tenant is in flight or events are
+/// still pending (in that order; see the module header): at once when a full batch waits,
+/// else when the oldest pending event's window ends (or a window from now for events still
+/// being inserted).
+pub async fn reschedule(
     conn: &mut PgConnection,
     config: &BatchingConfig,
     tenant: TenantId,
 ) -> anyhow::Result<()> {
+    let in_flight = batches::ingest_in_flight(conn, tenant).await?;
     let cap = i64::from(config.max_events);
     let (count, oldest) = batches::pending_summary(conn, tenant, cap).await?;
-    if count == 0 {
+    if count == 0 && !in_flight {
         return Ok(());
     }
     let now = OffsetDateTime::now_utc();
+    let window = time::Duration::try_from(config.window).unwrap_or(time::Duration::ZERO);
     let run_at = match oldest {
-        Some(t) if count < cap => (t + config.window).max(now),
-        _ => now,
+        _ if count >= cap => now,
+        Some(t) => (t + window).max(now),
+        None => now + window,
     };
     queue::enqueue_batch_job(conn, tenant, run_at).await?;
     Ok(())
