@@ -1,6 +1,14 @@
-//! Admission control: a tenant whose proofs are falling behind gets `429 Too Many Requests`
-//! (with `Retry-After`) instead of more events to prove, so that what Ancora acknowledges it
-//! also proves in time, and one tenant's flood cannot grow a backlog without bound.
+//! Admission control: a tenant whose proofs are falling behind is slowed down, and if that
+//! does not help, answered `429 Too Many Requests` (with `Retry-After`), instead of being
+//! given more events to prove: what Ancora acknowledges it also proves in time, and one
+//! tenant's flood cannot grow a backlog without bound.
+//!
+//! Slowing down comes first: a request of a tenant over the limit is held (no database
+//! connection, nothing stored yet) until the lag is back under the limit, for up to
+//! [`MAX_HOLD`]; only then is it refused. A client that sends its next request when the last
+//! is answered thereby submits at the rate the prover keeps up with, with no idle second
+//! after a `Retry-After` (a 429 every time the lag crossed the limit left the pipeline idle
+//! while every client waited out its second).
 //!
 //! The measure is the tenant's *proof lag*: how long ago its oldest batch that is not proved
 //! yet was closed (batches wait for the next anchoring tick and then for the prover; in a
@@ -24,6 +32,9 @@ use crate::server::tokio_util_shutdown::Shutdown;
 /// How often the lags are read.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(100);
 
+/// How long a request of a tenant over the limit is held before it is refused.
+pub const MAX_HOLD: Duration = Duration::from_secs(2);
+
 /// The proof lag of every tenant that has one, as last read.
 #[derive(Debug, Default)]
 pub struct Backpressure {
@@ -31,6 +42,19 @@ pub struct Backpressure {
 }
 
 impl Backpressure {
+    /// Admits a request of `tenant`: at once when its proof lag is within `limit` (`None`:
+    /// always), else once it is back within it, or `Err(429)` after [`MAX_HOLD`].
+    pub async fn admit(&self, tenant: TenantId, limit: Option<Duration>) -> Result<(), ApiError> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.check(tenant, limit) {
+                Ok(()) => return Ok(()),
+                Err(e) if started.elapsed() >= MAX_HOLD => return Err(e),
+                Err(_) => tokio::time::sleep(REFRESH_EVERY / 2).await,
+            }
+        }
+    }
+
     /// `Err(429)` when the tenant's proof lag exceeds `limit` (`None`: never).
     pub fn check(&self, tenant: TenantId, limit: Option<Duration>) -> Result<(), ApiError> {
         let Some(limit) = limit else {

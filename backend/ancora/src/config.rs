@@ -100,12 +100,13 @@ pub struct ConfigArgs {
     #[arg(long, env = "ANCORA_DB_POOL", default_value_t = 16, global = true)]
     pub db_pool: u32,
 
-    /// Admission control: a tenant whose oldest batch not proved yet closed longer ago than
-    /// this gets 429 (Retry-After) for new events until the prover catches up; 0 turns it off.
+    /// Admission control: while a tenant's oldest batch not proved yet closed longer ago than
+    /// this, its new events are held (up to 2 s, then 429 with Retry-After) until the prover
+    /// catches up; 0 turns it off.
     #[arg(
         long,
         env = "ANCORA_MAX_PROOF_LAG_MS",
-        default_value_t = 1_000,
+        default_value_t = 500,
         global = true
     )]
     pub max_proof_lag_ms: u64,

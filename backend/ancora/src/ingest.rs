@@ -124,7 +124,8 @@ pub async fn ingest_events(
     check_count(events.len())?;
     state
         .backpressure
-        .check(auth.tenant, state.config.max_proof_lag)?;
+        .admit(auth.tenant, state.config.max_proof_lag)
+        .await?;
     let request_hash = options
         .idempotency_key
         .as_deref()

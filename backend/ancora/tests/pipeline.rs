@@ -203,7 +203,7 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_tenant_whose_proofs_lag_gets_429_and_nothing_is_stored_until_they_catch_up(
+async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_catch_up(
     pool: PgPool,
 ) {
     // Arrange: a tenant with a batch closed 5 s ago and still not proved.
@@ -229,7 +229,8 @@ async fn a_tenant_whose_proofs_lag_gets_429_and_nothing_is_stored_until_they_cat
         .await
         .expect("lags");
 
-    // Act
+    // Act: a request while the lag stays is held, then refused…
+    let started = std::time::Instant::now();
     let refused = app
         .request(
             Method::POST,
@@ -238,14 +239,20 @@ async fn a_tenant_whose_proofs_lag_gets_429_and_nothing_is_stored_until_they_cat
             Some(json!({ "events": [{ "id": "b-1", "digest": digest_of("b-1") }] })),
         )
         .await;
+    let held_for = started.elapsed();
     let other = post(&app, &other_key, &["o-1"]).await;
-    workers::run_all_jobs_now(&app.state).await.expect("jobs");
-    app.state
-        .backpressure
-        .refresh(&app.state.db)
-        .await
-        .expect("lags");
-    let after = post(&app, &key, &["b-1"]).await;
+    // …and one while the prover catches up is held, then admitted.
+    let started = std::time::Instant::now();
+    let (admitted, ()) = tokio::join!(post(&app, &key, &["b-1"]), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        workers::run_all_jobs_now(&app.state).await.expect("jobs");
+        app.state
+            .backpressure
+            .refresh(&app.state.db)
+            .await
+            .expect("lags");
+    });
+    let admitted_after = started.elapsed();
 
     // Assert
     assert_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "behind");
@@ -253,12 +260,21 @@ async fn a_tenant_whose_proofs_lag_gets_429_and_nothing_is_stored_until_they_cat
         refused.1.get(header::RETRY_AFTER).map(|v| v.as_bytes()),
         Some(&b"1"[..])
     );
+    assert!(
+        held_for >= ancora::backpressure::MAX_HOLD,
+        "held {held_for:?} before the 429"
+    );
     assert_eq!(
         other.0,
         StatusCode::ACCEPTED,
         "other tenants are not held back"
     );
-    assert_eq!(after.0, StatusCode::ACCEPTED, "{}", after.1);
+    assert_eq!(admitted.0, StatusCode::ACCEPTED, "{}", admitted.1);
+    assert!(
+        admitted_after >= Duration::from_millis(300)
+            && admitted_after < ancora::backpressure::MAX_HOLD,
+        "admitted after {admitted_after:?}, once the lag was gone"
+    );
     assert_eq!(
         app.event_count(behind).await,
         2,
