@@ -11,8 +11,8 @@
 #   e2e/bench/portal.sh                 # debug build, like CI; BENCH_PROFILE=release for release
 #
 # The events are seeded with one INSERT … SELECT generate_series into a throwaway database
-# migrated by `ancora migrate` (the real schema, indexes and RLS); 1 000 batches of 1 000, all
-# proved. The event whose PDF is timed goes through the real API and workers. The database and
+# migrated by `ancora migrate` (the real schema, indexes and RLS); 1 000 batches of 1 000 (seq
+# ranges), all proved. The event whose PDF is timed goes through the real API and workers. The database and
 # the server are removed on exit. Postgres: BENCH_DATABASE_ADMIN_URL, else DATABASE_URL, else
 # 127.0.0.1:5432 as the current user.
 set -euo pipefail
@@ -64,20 +64,27 @@ key=$("$bin" admin create-api-key --tenant "$tenant" --role submitter --name ben
 log "seeding $events events in 1 000-event proved batches"
 start=$(date +%s%N)
 psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -v tenant="$tenant" -v n="$events" <<'SQL'
-INSERT INTO batches (id, tenant_id, state, size, root, target_chain, first_seq, last_seq,
-                     created_at, anchored_at, proved_at)
-SELECT md5('bench batch ' || b)::uuid, :'tenant', 'proved', 1000,
-       sha256(convert_to('root ' || b, 'UTF8')), 3, b * 1000 + 1, b * 1000 + 1000,
-       t, t + interval '20 seconds', t + interval '30 seconds'
-FROM generate_series(0, (:n - 1) / 1000) b,
-     LATERAL (SELECT timestamptz '2026-01-01 00:00:00+00' + b * interval '1000 seconds') AS x(t);
 INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at,
-                    received_at_micros, leaf_hash, batch_id, leaf_index)
+                    received_at_micros, leaf_hash)
 SELECT :'tenant', 'ev-' || lpad(i::text, 7, '0'), 'sha256', sha256(int8send(i)), 'ak_bench',
        timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second',
-       1767225600000000 + i * 1000000, sha256(int4send(i::int)),
-       md5('bench batch ' || (i / 1000))::uuid, (i % 1000)::int
-FROM generate_series(0::bigint, :n - 1) i;
+       1767225600000000 + i * 1000000, sha256(int4send(i::int))
+FROM generate_series(0::bigint, :n - 1) i
+ORDER BY i;
+-- Batches are ranges of the tenant's arrival order: every 1 000 consecutive events (the
+-- tenant's first few are the audit events of its creation), and the cursor after the last.
+INSERT INTO batches (id, tenant_id, state, size, root, target_chain, first_seq, last_seq,
+                     created_at, anchored_at, proved_at)
+SELECT md5('bench batch ' || b)::uuid, :'tenant', 'proved', count(*),
+       sha256(convert_to('root ' || b, 'UTF8')), 3, min(seq), max(seq),
+       t, t + interval '20 seconds', t + interval '30 seconds'
+FROM (SELECT seq, (row_number() OVER (ORDER BY seq) - 1) / 1000 AS b
+      FROM events WHERE tenant_id = :'tenant') e,
+     LATERAL (SELECT timestamptz '2026-01-01 00:00:00+00' + b * interval '1000 seconds') AS x(t)
+GROUP BY b, t;
+INSERT INTO batch_cursors (tenant_id, last_seq)
+SELECT :'tenant', max(seq) FROM events WHERE tenant_id = :'tenant'
+ON CONFLICT (tenant_id) DO UPDATE SET last_seq = EXCLUDED.last_seq;
 ANALYZE;
 SQL
 log "seeded in $(( ($(date +%s%N) - start) / 1000000 )) ms"
@@ -139,25 +146,29 @@ psql "$DATABASE_URL" -q -v tenant="$tenant" -v digest="$digest" >"$out/explain.t
 BEGIN;
 SELECT set_config('role', 'ancora_app', true), set_config('ancora.tenant_id', :'tenant', true) \gset
 PREPARE catalog(uuid, timestamptz, timestamptz, bigint, text, int, bigint) AS
-  SELECT e.seq, e.id, e.digest_alg, e.digest, e.received_at, e.batch_id,
+  SELECT e.seq, e.id, e.digest_alg, e.digest, e.received_at, b.id,
          CASE WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
-              WHEN e.batch_id IS NOT NULL THEN 'batched' ELSE 'pending' END,
+              WHEN b.id IS NOT NULL THEN 'batched' ELSE 'pending' END,
          b.target_chain
-  FROM events e LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+  FROM events e
+  LEFT JOIN LATERAL (SELECT x.id, x.state, x.target_chain, x.first_seq FROM batches x
+                     WHERE x.tenant_id = e.tenant_id AND x.last_seq >= e.seq
+                     ORDER BY x.last_seq LIMIT 1) b ON b.first_seq <= e.seq
   WHERE e.tenant_id = $1
     AND ($2::timestamptz IS NULL OR e.received_at >= $2)
     AND ($3::timestamptz IS NULL OR e.received_at < $3)
     AND ($4::bigint IS NULL OR e.seq < $4)
-    AND ($5::text IS NULL OR ($5 = 'pending' AND e.batch_id IS NULL)
+    AND ($5::text IS NULL
+         OR ($5 = 'pending' AND e.seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1))
          OR ($5 = 'batched' AND b.state = 'closed') OR ($5 = 'anchored' AND b.state IN ('anchored', 'proved')))
     AND ($6::int IS NULL OR b.target_chain = $6)
   ORDER BY e.seq DESC LIMIT $7;
 PREPARE by_digest(uuid, bytea, text, bigint) AS
-  SELECT e.id, e.digest_alg, e.digest, e.batch_id,
+  SELECT e.id, e.digest_alg, e.digest, b.id,
          CASE WHEN p.event_id IS NOT NULL THEN 'proved' WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
-              WHEN e.batch_id IS NOT NULL THEN 'batched' ELSE 'pending' END
+              WHEN b.id IS NOT NULL THEN 'batched' ELSE 'pending' END
   FROM events e
-  LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = e.batch_id
+  LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = ancora_batch_of(e.tenant_id, e.seq)
   LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
   WHERE e.tenant_id = $1 AND e.digest = $2 AND ($3::text IS NULL OR e.digest_alg = $3)
   ORDER BY e.seq LIMIT $4;
