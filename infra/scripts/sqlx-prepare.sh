@@ -19,7 +19,8 @@ if [ "${1:-}" = "--check" ]; then out=$(mktemp -d); fi
 rm -rf "$out" && mkdir -p "$out"
 # Force the macros to expand again.
 find backend/ancora/src backend/ancora/tests -name '*.rs' -exec touch {} +
-SQLX_OFFLINE=false SQLX_OFFLINE_DIR="$PWD/$out" DATABASE_URL="$base/$db" \
+case $out in /*) dir=$out ;; *) dir=$PWD/$out ;; esac
+SQLX_OFFLINE=false SQLX_OFFLINE_DIR="$dir" DATABASE_URL="$base/$db" \
   cargo check -q -p ancora --all-targets
 if [ "${1:-}" = "--check" ]; then
   if ! diff -rq "$out" .sqlx >/dev/null; then

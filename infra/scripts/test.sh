@@ -69,6 +69,9 @@ cargo fmt --all --check
 log "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log "offline query data (.sqlx/) matches the queries"
+PGURL="${DATABASE_URL%/*}" infra/scripts/sqlx-prepare.sh --check
+
 log "tests (nextest)"
 nextest_log=$(mktemp)
 cargo nextest run --workspace --locked --profile ci 2>&1 | tee "$nextest_log"

@@ -43,14 +43,19 @@ pub struct Backpressure {
 
 impl Backpressure {
     /// Admits a request of `tenant`: at once when its proof lag is within `limit` (`None`:
-    /// always), else once it is back within it, or `Err(429)` after [`MAX_HOLD`].
-    pub async fn admit(&self, tenant: TenantId, limit: Option<Duration>) -> Result<(), ApiError> {
+    /// always), else once it is back within it, or `Err(429)` after [`MAX_HOLD`]. `Ok(true)`
+    /// when the request was held.
+    pub async fn admit(&self, tenant: TenantId, limit: Option<Duration>) -> Result<bool, ApiError> {
         let started = std::time::Instant::now();
+        let mut held = false;
         loop {
             match self.check(tenant, limit) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(held),
                 Err(e) if started.elapsed() >= MAX_HOLD => return Err(e),
-                Err(_) => tokio::time::sleep(REFRESH_EVERY / 2).await,
+                Err(_) => {
+                    held = true;
+                    tokio::time::sleep(REFRESH_EVERY / 2).await;
+                }
             }
         }
     }

@@ -122,10 +122,18 @@ pub async fn ingest_events(
 ) -> Result<Vec<Receipt>, ApiError> {
     authorize(auth, Action::SubmitEvents)?;
     check_count(events.len())?;
-    state
+    match state
         .backpressure
         .admit(auth.tenant, state.config.max_proof_lag)
-        .await?;
+        .await
+    {
+        Ok(true) => state.metrics.ingest_held.inc(),
+        Ok(false) => 0,
+        Err(refused) => {
+            state.metrics.ingest_refused.inc();
+            return Err(refused);
+        }
+    };
     let request_hash = options
         .idempotency_key
         .as_deref()

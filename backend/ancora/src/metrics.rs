@@ -35,6 +35,10 @@ pub struct Metrics {
     pub anchors_final: Counter,
     /// HTTP request latency in seconds.
     pub http_latency: Family<HttpLabels, Histogram>,
+    /// Ingest requests held by admission control (their tenant's proofs were behind).
+    pub ingest_held: Counter,
+    /// Ingest requests refused with 429 by admission control.
+    pub ingest_refused: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -87,8 +91,22 @@ impl Metrics {
             "HTTP request latency",
             http_latency.clone(),
         );
+        let ingest_held = Counter::default();
+        registry.register(
+            "ingest_held",
+            "Ingest requests held by admission control while their tenant's proofs were behind",
+            ingest_held.clone(),
+        );
+        let ingest_refused = Counter::default();
+        registry.register(
+            "ingest_refused",
+            "Ingest requests refused with 429 by admission control",
+            ingest_refused.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            ingest_held,
+            ingest_refused,
             events_ingested,
             batch_size,
             queue_depth,

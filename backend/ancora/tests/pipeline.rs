@@ -42,6 +42,57 @@ async fn bundle(app: &TestApp, key: &str, id: &str) -> Bundle {
     Bundle::from_json(b.to_string().as_bytes()).expect("a bundle")
 }
 
+/// Inserts one event in `tx` as an ingest would (ingest lock, then the row) and leaves the
+/// transaction open.
+async fn insert_one(
+    tx: &mut sqlx::PgConnection,
+    tenant: ancora::domain::TenantId,
+    submitter: &str,
+    id: &str,
+    at: OffsetDateTime,
+) {
+    let leaf = ancora_proof::event::EventLeaf {
+        tenant_id: tenant.bytes(),
+        event_id: id.into(),
+        digest: digest_of(id).parse().expect("digest"),
+        submitter: submitter.to_owned(),
+        received_at_micros: at.unix_timestamp() * 1_000_000,
+    };
+    let mut rows = NewEvents::with_capacity(1);
+    rows.ids.push(id.into());
+    rows.digest_algs.push("sha256".into());
+    rows.digests.push(leaf.digest.bytes.to_vec());
+    rows.metadata.push(String::new());
+    rows.submitters.push(leaf.submitter.clone());
+    rows.signatures.push(Vec::new());
+    rows.signer_key_ids.push(uuid::Uuid::nil());
+    rows.leaf_hashes
+        .push(leaf.leaf_hash().expect("leaf").as_bytes().to_vec());
+    insert_new(tx, tenant, &rows, at, leaf.received_at_micros)
+        .await
+        .expect("insert");
+}
+
+/// Runs the batcher's look after its take, then counts the tenant's batch jobs.
+async fn reschedule_then_count_jobs(
+    app: &TestApp,
+    pool: &PgPool,
+    tenant: ancora::domain::TenantId,
+) -> i64 {
+    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+    workers::batch::reschedule(&mut tx, &app.state.config.batching, tenant)
+        .await
+        .expect("reschedule");
+    tx.commit().await.expect("commit");
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM jobs WHERE dedupe_key = $1"#,
+        format!("batch:{tenant}")
+    )
+    .fetch_one(pool)
+    .await
+    .expect("jobs")
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn batches_are_consecutive_ranges_of_arrival_order_with_leaves_in_that_order(pool: PgPool) {
     // Arrange: batches of at most 3 events.
@@ -107,27 +158,8 @@ async fn a_batch_never_ends_past_an_event_whose_insert_has_not_committed(pool: P
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
     let mut slow = app.state.db.tenant_tx(tenant).await.expect("tx");
-    let mut rows = NewEvents::with_capacity(1);
-    let leaf = ancora_proof::event::EventLeaf {
-        tenant_id: tenant.bytes(),
-        event_id: "slow".into(),
-        digest: digest_of("slow").parse().expect("digest"),
-        submitter: key[..11].to_owned(),
-        received_at_micros: 1_767_225_600_000_000,
-    };
-    rows.ids.push("slow".into());
-    rows.digest_algs.push("sha256".into());
-    rows.digests.push(leaf.digest.bytes.to_vec());
-    rows.metadata.push(String::new());
-    rows.submitters.push(leaf.submitter.clone());
-    rows.signatures.push(Vec::new());
-    rows.signer_key_ids.push(uuid::Uuid::nil());
-    rows.leaf_hashes
-        .push(leaf.leaf_hash().expect("leaf").as_bytes().to_vec());
     let at = OffsetDateTime::from_unix_timestamp(1_767_225_600).expect("time");
-    insert_new(&mut slow, tenant, &rows, at, leaf.received_at_micros)
-        .await
-        .expect("insert");
+    insert_one(&mut slow, tenant, &key[..11], "slow", at).await;
     assert_eq!(post(&app, &key, &["fast"]).await.0, StatusCode::ACCEPTED);
 
     // Act: the batcher cannot settle while the slow insert is open…
@@ -253,6 +285,8 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
             .expect("lags");
     });
     let admitted_after = started.elapsed();
+    let (_, _, metrics) = app.request(Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
 
     // Assert
     assert_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "behind");
@@ -280,6 +314,11 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
         2,
         "b-0 and, after the 429, b-1 once"
     );
+    assert!(
+        metrics.contains("ancora_ingest_refused_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ancora_ingest_held_total 1"), "{metrics}");
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -296,26 +335,7 @@ async fn a_batcher_that_took_the_job_while_an_ingest_was_in_flight_enqueues_it_a
         .expect("job");
     tx.commit().await.expect("commit");
     let mut open = app.state.db.tenant_tx(tenant).await.expect("tx");
-    let mut rows = NewEvents::with_capacity(1);
-    let leaf = ancora_proof::event::EventLeaf {
-        tenant_id: tenant.bytes(),
-        event_id: "late".into(),
-        digest: digest_of("late").parse().expect("digest"),
-        submitter: key[..11].to_owned(),
-        received_at_micros: now.unix_timestamp() * 1_000_000,
-    };
-    rows.ids.push("late".into());
-    rows.digest_algs.push("sha256".into());
-    rows.digests.push(leaf.digest.bytes.to_vec());
-    rows.metadata.push(String::new());
-    rows.submitters.push(leaf.submitter.clone());
-    rows.signatures.push(Vec::new());
-    rows.signer_key_ids.push(uuid::Uuid::nil());
-    rows.leaf_hashes
-        .push(leaf.leaf_hash().expect("leaf").as_bytes().to_vec());
-    insert_new(&mut open, tenant, &rows, now, leaf.received_at_micros)
-        .await
-        .expect("insert");
+    insert_one(&mut open, tenant, &key[..11], "late", now).await;
     let made = ancora::db::events::count_and_enqueue_batch(
         &mut open,
         tenant,
@@ -333,33 +353,11 @@ async fn a_batcher_that_took_the_job_while_an_ingest_was_in_flight_enqueues_it_a
         .expect("the batcher takes the job");
 
     // Act: the batcher's look after its take, while the ingest is still open…
-    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
-    workers::batch::reschedule(&mut tx, &app.state.config.batching, tenant)
-        .await
-        .expect("reschedule");
-    tx.commit().await.expect("commit");
-    let jobs_while_open = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM jobs WHERE dedupe_key = $1"#,
-        key_of
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("jobs");
+    let jobs_while_open = reschedule_then_count_jobs(&app, &pool, tenant).await;
     open.commit().await.expect("the ingest commits");
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
     // …and once nothing is in flight or pending, it enqueues nothing.
-    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
-    workers::batch::reschedule(&mut tx, &app.state.config.batching, tenant)
-        .await
-        .expect("reschedule");
-    tx.commit().await.expect("commit");
-    let jobs_when_idle = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM jobs WHERE dedupe_key = $1"#,
-        key_of
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("jobs");
+    let jobs_when_idle = reschedule_then_count_jobs(&app, &pool, tenant).await;
 
     // Assert
     assert!(!made, "the ingest found the job and made none");
