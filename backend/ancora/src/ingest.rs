@@ -144,14 +144,14 @@ pub async fn ingest_events(
     // insert that skips stored ids and compares them.
     let mut fresh = true;
     let (mut tx, stored) = loop {
-        let mut tx = state.db.tenant_tx(auth.tenant).await?;
+        let (mut tx, required) = state.db.ingest_tx(auth.tenant).await?;
         if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
             db::idempotency::lock(&mut tx, auth.tenant, key).await?;
             if let Some(stored) = db::idempotency::find(&mut tx, auth.tenant, key).await? {
                 return replay(stored, hash);
             }
         }
-        let signers = check_signatures(&mut tx, auth, &prepared).await?;
+        let signers = check_signatures(&mut tx, auth, &prepared, required.unwrap_or(false)).await?;
         match store(&mut tx, state, auth, &prepared, &signers, fresh).await? {
             Some(stored) => break (tx, stored),
             None => fresh = false,
@@ -161,7 +161,8 @@ pub async fn ingest_events(
         let body = serde_json::json!({ "receipts": stored.receipts });
         db::idempotency::insert(&mut tx, auth.tenant, key, hash, 202, &body).await?;
     }
-    // Last, right before COMMIT: this statement locks the tenant's usage and batch-job rows.
+    // Last, right before COMMIT: count usage and make sure the batch job exists (see
+    // `db::events::count_and_enqueue_batch`); the common path did both in its insert.
     let mut woke = false;
     if stored.inserted > 0 {
         let config = &state.config.batching;
@@ -172,16 +173,23 @@ pub async fn ingest_events(
             after => after,
         };
         let after = time::Duration::try_from(after).unwrap_or(time::Duration::ZERO);
-        let count = i64::try_from(stored.inserted).unwrap_or(i64::MAX);
-        woke = db::events::count_and_enqueue_batch(
-            &mut tx,
-            auth.tenant,
-            stored.received_at.date(),
-            db::usage::EVENTS_INGESTED,
-            count,
-            stored.received_at + after,
-        )
-        .await?;
+        let run_at = stored.received_at + after;
+        woke = match stored.job_seen {
+            Some(existing) => {
+                db::events::ensure_batch_job(&mut tx, auth.tenant, existing, run_at).await?
+            }
+            None => {
+                db::events::count_and_enqueue_batch(
+                    &mut tx,
+                    auth.tenant,
+                    stored.received_at.date(),
+                    db::usage::EVENTS_INGESTED,
+                    i64::try_from(stored.inserted).unwrap_or(i64::MAX),
+                    run_at,
+                )
+                .await?
+            }
+        };
     }
     tx.commit().await?;
     state.metrics.events_ingested.inc_by(stored.inserted as u64);
@@ -362,8 +370,8 @@ async fn check_signatures(
     tx: &mut Tx,
     auth: &Auth,
     events: &[Prepared],
+    required: bool,
 ) -> Result<Vec<Option<Uuid>>, ApiError> {
-    let required = db::tenants::requires_signatures(tx, auth.tenant).await?;
     if let Some(i) = events
         .iter()
         .position(|e| required && e.signature.is_none())
@@ -446,6 +454,9 @@ fn verify_all(n: usize, work: Vec<SignatureCheck>) -> Result<Vec<Option<Uuid>>, 
 struct Stored {
     /// One receipt per event, in input order.
     receipts: Vec<Receipt>,
+    /// When the insert already counted usage and read the batch job: the job's run time
+    /// (`Some(None)`: no job).
+    job_seen: Option<Option<OffsetDateTime>>,
     /// How many events were new.
     inserted: usize,
     /// The tenant's pending events, this request's new ones included (counted up to the
@@ -504,21 +515,27 @@ async fn store(
         leaves.push(leaf_hash);
     }
     let cap = i64::from(state.config.batching.max_events);
+    let mut job_seen = None;
     let inserted = if fresh {
-        let fresh = db::events::insert_fresh_counting_pending(
+        let fresh = db::events::insert_fresh(
             tx,
             auth.tenant,
             &rows,
             now,
             received_micros,
             cap,
+            now.date(),
+            db::usage::EVENTS_INGESTED,
         )
         .await?;
         match fresh {
-            Some(pending_before) => db::events::Inserted {
-                ids: rows.ids.clone(),
-                pending_before,
-            },
+            Some(f) => {
+                job_seen = Some(f.job_run_at);
+                db::events::Inserted {
+                    ids: rows.ids.clone(),
+                    pending_before: f.pending_before,
+                }
+            }
             // An id is stored already; this transaction is aborted.
             None => return Ok(None),
         }
@@ -576,6 +593,7 @@ async fn store(
     let n = inserted.ids.len();
     Ok(Some(Stored {
         receipts,
+        job_seen,
         inserted: n,
         pending: inserted.pending_before + i64::try_from(n).unwrap_or(i64::MAX),
         received_at: now,

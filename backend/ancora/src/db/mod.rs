@@ -97,6 +97,28 @@ impl Db {
         Ok(tx)
     }
 
+    /// Begins an ingest transaction of one tenant: [`Db::tenant_tx`], plus the tenant's ingest
+    /// lock ([`events::lock_for_ingest`]) and its signature policy, in the same round trip.
+    /// Returns the transaction and whether the tenant requires signed events (`None`: no such
+    /// tenant).
+    pub async fn ingest_tx(&self, tenant: TenantId) -> sqlx::Result<(Tx, Option<bool>)> {
+        let mut tx = self.pool.begin().await?;
+        let (class, key) = events::ingest_lock_key(tenant);
+        let row = sqlx::query!(
+            r#"SELECT set_config('role', 'ancora_app', true) AS r,
+                      set_config('ancora.tenant_id', $1, true) AS t,
+                      pg_advisory_xact_lock_shared($2, $3) AS l,
+                      (SELECT require_signatures FROM tenants WHERE id = $4) AS "required?""#,
+            tenant.to_string(),
+            class,
+            key,
+            tenant.0
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok((tx, row.required))
+    }
+
     /// Begins a transaction with no tenant set, as `ancora_app`: it can read and write the
     /// system tables (jobs, anchors, the log) but no tenant's rows.
     pub async fn system_tx(&self) -> sqlx::Result<Tx> {
