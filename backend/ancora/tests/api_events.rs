@@ -16,15 +16,7 @@ use sqlx::PgPool;
 use crate::helpers::{TestApp, assert_problem, digest_of};
 
 async fn post_events(app: &TestApp, key: &str, events: Value) -> (StatusCode, Value) {
-    let (s, _, b) = app
-        .request(
-            Method::POST,
-            "/v1/events",
-            Some(key),
-            Some(json!({ "events": events })),
-        )
-        .await;
-    (s, b)
+    app.post_events(key, events).await
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -13,20 +13,13 @@ use time::OffsetDateTime;
 
 use crate::helpers::{TestApp, assert_problem, digest_of};
 
+/// Posts one event per id, each with the digest of its id.
 async fn post(app: &TestApp, key: &str, ids: &[&str]) -> (StatusCode, Value) {
     let events: Vec<Value> = ids
         .iter()
         .map(|id| json!({ "id": id, "digest": digest_of(id) }))
         .collect();
-    let (s, _, b) = app
-        .request(
-            Method::POST,
-            "/v1/events",
-            Some(key),
-            Some(json!({ "events": events })),
-        )
-        .await;
-    (s, b)
+    app.post_events(key, Value::Array(events)).await
 }
 
 async fn bundle(app: &TestApp, key: &str, id: &str) -> Bundle {

@@ -101,6 +101,19 @@ impl TestApp {
         (status, headers, json)
     }
 
+    /// `POST /v1/events` with `{"events": events}`: status and body.
+    pub async fn post_events(&self, key: &str, events: Value) -> (StatusCode, Value) {
+        let (s, _, b) = self
+            .request(
+                Method::POST,
+                "/v1/events",
+                Some(key),
+                Some(serde_json::json!({ "events": events })),
+            )
+            .await;
+        (s, b)
+    }
+
     /// Number of events the tenant has submitted and Ancora stored (the audit log's own
     /// events, submitter `audit`, are not counted).
     pub async fn event_count(&self, tenant: TenantId) -> i64 {
