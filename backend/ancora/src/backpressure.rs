@@ -95,16 +95,6 @@ impl Backpressure {
         *self.lags.write().unwrap_or_else(|p| p.into_inner()) = lags;
         Ok(())
     }
-
-    /// The last lag read for `tenant` (zero when it has nothing waiting).
-    pub fn lag(&self, tenant: TenantId) -> Duration {
-        self.lags
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&tenant.0)
-            .copied()
-            .unwrap_or_default()
-    }
 }
 
 /// Refreshes `bp` every [`REFRESH_EVERY`] until shutdown.

@@ -176,7 +176,8 @@ pub async fn ingest_events(
         let run_at = stored.received_at + after;
         woke = match stored.job_seen {
             Some(existing) => {
-                db::events::ensure_batch_job(&mut tx, auth.tenant, existing, run_at).await?
+                crate::workers::queue::ensure_batch_job(&mut tx, auth.tenant, existing, run_at)
+                    .await?
             }
             None => {
                 db::events::count_and_enqueue_batch(
@@ -532,7 +533,8 @@ async fn store(
             Some(f) => {
                 job_seen = Some(f.job_run_at);
                 db::events::Inserted {
-                    ids: rows.ids.clone(),
+                    // Every id was new; the rows are not needed any more.
+                    ids: std::mem::take(&mut rows.ids),
                     pending_before: f.pending_before,
                 }
             }

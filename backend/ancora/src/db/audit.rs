@@ -129,7 +129,8 @@ async fn anchor(
         tenant,
         OffsetDateTime::now_utc() + AUDIT_BATCH_AFTER,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

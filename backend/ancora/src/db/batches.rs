@@ -108,19 +108,8 @@ pub async fn settled_horizon(
     .await?;
     tx.commit().await?;
     let mut conn = db.pool().acquire().await?;
-    let (class, key) = crate::db::events::ingest_lock_key(tenant);
-    let holders = sqlx::query_scalar!(
-        r#"SELECT COALESCE(array_agg(virtualtransaction), '{}') AS "v!" FROM pg_locks
-           WHERE locktype = 'advisory' AND granted
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-             AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2"#,
-        class,
-        key
-    )
-    .fetch_one(&mut *conn)
-    .await?;
     let start = std::time::Instant::now();
-    let mut open = holders;
+    let mut open = ingest_lock_holders(&mut conn, tenant, None).await?;
     while !open.is_empty() {
         anyhow::ensure!(
             start.elapsed() < timeout,
@@ -128,18 +117,7 @@ pub async fn settled_horizon(
             open.len()
         );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        open = sqlx::query_scalar!(
-            r#"SELECT COALESCE(array_agg(virtualtransaction), '{}') AS "v!" FROM pg_locks
-               WHERE locktype = 'advisory' AND granted
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                 AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2
-                 AND virtualtransaction = ANY($3)"#,
-            class,
-            key,
-            &open
-        )
-        .fetch_one(&mut *conn)
-        .await?;
+        open = ingest_lock_holders(&mut conn, tenant, Some(&open)).await?;
     }
     Ok(horizon)
 }
@@ -163,18 +141,23 @@ pub async fn insert_batch(conn: &mut PgConnection, batch: &NewBatch<'_>) -> sqlx
     Ok(())
 }
 
-/// True when a transaction inserting the tenant's events is open now (it holds the ingest
-/// lock).
-pub async fn ingest_in_flight(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<bool> {
+/// The transactions (virtual transaction ids) holding the tenant's ingest lock now, of
+/// `among` when given: the transactions inserting its events.
+pub async fn ingest_lock_holders(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    among: Option<&[String]>,
+) -> sqlx::Result<Vec<String>> {
     let (class, key) = crate::db::events::ingest_lock_key(tenant);
     sqlx::query_scalar!(
-        r#"SELECT EXISTS (
-               SELECT 1 FROM pg_locks
-               WHERE locktype = 'advisory' AND granted
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                 AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2) AS "e!""#,
+        r#"SELECT COALESCE(array_agg(virtualtransaction), '{}') AS "v!" FROM pg_locks
+           WHERE locktype = 'advisory' AND granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2
+             AND ($3::text[] IS NULL OR virtualtransaction = ANY($3))"#,
         class,
-        key
+        key,
+        among
     )
     .fetch_one(&mut *conn)
     .await

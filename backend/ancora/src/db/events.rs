@@ -9,7 +9,6 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::TenantId;
-use crate::workers::queue::{CHANNEL, KIND_BATCH};
 
 /// The stored facts a receipt is made of.
 #[derive(Debug, Clone)]
@@ -120,7 +119,8 @@ pub async fn lock_for_ingest(conn: &mut PgConnection, tenant: TenantId) -> sqlx:
 pub struct Fresh {
     /// The tenant's pending events committed before this statement, counted up to the cap.
     pub pending_before: i64,
-    /// The tenant's batch job's run time, if the job exists (see [`ensure_batch_job`]).
+    /// The tenant's batch job's run time, if the job exists (see
+    /// [`crate::workers::queue::ensure_batch_job`]).
     pub job_run_at: Option<OffsetDateTime>,
 }
 
@@ -276,7 +276,8 @@ pub async fn insert_new_counting_pending(
 /// may commit after the batcher took it and counted what is pending; the batcher covers that
 /// case by re-enqueuing its job whenever an ingest of the tenant is in flight after its take
 /// (see [`crate::workers::batch`]). A job that does not exist is inserted; one moved earlier
-/// is updated (only when a full batch waits and the job was not due yet).
+/// is updated (only when a full batch waits and the job was not due yet), both through the
+/// queue's one enqueue statement.
 pub async fn count_and_enqueue_batch(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -304,70 +305,7 @@ pub async fn count_and_enqueue_batch(
     )
     .fetch_one(&mut *conn)
     .await?;
-    ensure_batch_job(conn, tenant, row.run_at, run_at).await
-}
-
-/// Makes sure the tenant's batch job, last seen with run time `existing` (`None`: absent),
-/// exists and runs by `run_at`; NOTIFYs workers when it made or moved the job and returns
-/// whether it did. The common case (the job exists and is due early enough) costs nothing.
-pub async fn ensure_batch_job(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    existing: Option<OffsetDateTime>,
-    run_at: OffsetDateTime,
-) -> sqlx::Result<bool> {
-    let key = format!("batch:{tenant}");
-    let mut existing = existing;
-    for _ in 0..8 {
-        match existing {
-            Some(at) if at <= run_at => return Ok(false),
-            Some(_) => {
-                let moved = sqlx::query!(
-                    r#"WITH moved AS (UPDATE jobs SET run_at = $2
-                                     WHERE dedupe_key = $1 AND run_at > $2 RETURNING 1)
-                       SELECT (SELECT count(*) FROM (SELECT pg_notify($3, $4) FROM moved) n)
-                              AS "n!""#,
-                    key,
-                    run_at,
-                    CHANNEL,
-                    KIND_BATCH
-                )
-                .fetch_one(&mut *conn)
-                .await?;
-                if moved.n > 0 {
-                    return Ok(true);
-                }
-            }
-            None => {
-                let made = sqlx::query!(
-                    r#"WITH job AS (
-                           INSERT INTO jobs (kind, tenant_id, payload, dedupe_key, run_at)
-                           VALUES ($1, $2, jsonb_build_object('tenant_id', $2::uuid), $3, $4)
-                           ON CONFLICT (dedupe_key) DO NOTHING
-                           RETURNING 1)
-                       SELECT (SELECT count(*) FROM (SELECT pg_notify($5, $1) FROM job) n)
-                              AS "n!""#,
-                    KIND_BATCH,
-                    tenant.0,
-                    key,
-                    run_at,
-                    CHANNEL
-                )
-                .fetch_one(&mut *conn)
-                .await?;
-                if made.n > 0 {
-                    return Ok(true);
-                }
-            }
-        }
-        // Another ingest made the job, or the batcher took it, in between: look again.
-        existing = sqlx::query_scalar!("SELECT run_at FROM jobs WHERE dedupe_key = $1", key)
-            .fetch_optional(&mut *conn)
-            .await?;
-    }
-    Err(sqlx::Error::Protocol(format!(
-        "the batch job of tenant {tenant} kept changing under this ingest"
-    )))
+    crate::workers::queue::ensure_batch_job(conn, tenant, row.run_at, run_at).await
 }
 
 /// Keeps inline contents for the hot window (the archiver moves them on).

@@ -187,7 +187,9 @@ pub async fn reschedule(
     config: &BatchingConfig,
     tenant: TenantId,
 ) -> anyhow::Result<()> {
-    let in_flight = batches::ingest_in_flight(conn, tenant).await?;
+    let in_flight = !batches::ingest_lock_holders(conn, tenant, None)
+        .await?
+        .is_empty();
     let cap = i64::from(config.max_events);
     let (count, oldest) = batches::pending_summary(conn, tenant, cap).await?;
     if count == 0 && !in_flight {

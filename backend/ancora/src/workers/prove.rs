@@ -107,7 +107,7 @@ async fn prove_batch(
     let anchor_proof_bytes = anchor_proof.encode();
     let trust_point_json = serde_json::to_string(&trust_point)?;
     if let Some(e) = events.first() {
-        let (first, _) = event_leaf(
+        let first = event_leaf(
             tenant,
             &e.id,
             &e.digest_alg,
@@ -124,7 +124,7 @@ async fn prove_batch(
             anchor_id: anchor_id.to_string(),
             anchor_proof: &anchor_proof,
             anchor_root,
-            trust_point: trust_point.clone(),
+            trust_point,
         })?;
     }
     let mut ids = Vec::with_capacity(events.len());
@@ -160,7 +160,7 @@ fn event_leaf(
     submitter: &str,
     received_at_micros: i64,
     leaf_hash: &[u8],
-) -> anyhow::Result<(EventLeaf, Hash)> {
+) -> anyhow::Result<EventLeaf> {
     let digest: ContentDigest = format!("{digest_alg}:{}", hex::encode(digest)).parse()?;
     let leaf = EventLeaf {
         tenant_id: tenant.bytes(),
@@ -174,7 +174,7 @@ fn event_leaf(
         hash.0[..] == leaf_hash[..],
         "event {id}'s stored leaf hash does not match its fields"
     );
-    Ok((leaf, hash))
+    Ok(leaf)
 }
 
 /// Assembles an event's bundle from its stored parts, re-checking every step
@@ -188,36 +188,52 @@ pub fn assemble(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<serde
 
 /// [`assemble`], as the bundle itself.
 pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<Bundle> {
-    if let Some(whole) = p.bundle {
+    let proofs::ProofParts {
+        event_id,
+        digest_alg,
+        digest,
+        submitter,
+        received_at_micros,
+        leaf_hash,
+        bundle,
+        leaf_index,
+        batch_proof,
+        batch_id,
+        batch_root,
+        anchor_id,
+        anchor_index: _,
+        anchor_proof,
+        anchor_root,
+        trust_point,
+    } = p;
+    if let Some(whole) = bundle {
         return Ok(serde_json::from_value(whole)?);
     }
-    let missing = || anyhow::anyhow!("the stored proof of event {} is incomplete", p.event_id);
-    let (leaf, _) = event_leaf(
+    let missing = || anyhow::anyhow!("the stored proof of event {event_id} is incomplete");
+    let leaf = event_leaf(
         tenant,
-        &p.event_id,
-        &p.digest_alg,
-        &p.digest,
-        &p.submitter,
-        p.received_at_micros,
-        &p.leaf_hash,
+        &event_id,
+        &digest_alg,
+        &digest,
+        &submitter,
+        received_at_micros,
+        &leaf_hash,
     )?;
-    let batch_proof = MerkleProof::decode(p.batch_proof.as_deref().ok_or_else(missing)?)?;
+    let batch_proof = MerkleProof::decode(batch_proof.as_deref().ok_or_else(missing)?)?;
     anyhow::ensure!(
-        Some(batch_proof.position) == p.leaf_index.and_then(|i| u64::try_from(i).ok()),
-        "the stored proof of event {} is not for its leaf index",
-        p.event_id
+        Some(batch_proof.position) == leaf_index.and_then(|i| u64::try_from(i).ok()),
+        "the stored proof of event {event_id} is not for its leaf index"
     );
-    let anchor_proof = MerkleProof::decode(p.anchor_proof.as_deref().ok_or_else(missing)?)?;
-    let trust_point: TrustPoint =
-        serde_json::from_value(p.trust_point.clone().ok_or_else(missing)?)?;
+    let anchor_proof = MerkleProof::decode(anchor_proof.as_deref().ok_or_else(missing)?)?;
+    let trust_point: TrustPoint = serde_json::from_value(trust_point.ok_or_else(missing)?)?;
     let bundle = Bundle::build(BundleInput {
         event: &leaf,
-        batch_id: Some(p.batch_id.to_string()),
+        batch_id: Some(batch_id.to_string()),
         batch_proof: &batch_proof,
-        batch_root: Hash::from_slice(&p.batch_root)?,
-        anchor_id: p.anchor_id.ok_or_else(missing)?.to_string(),
+        batch_root: Hash::from_slice(&batch_root)?,
+        anchor_id: anchor_id.ok_or_else(missing)?.to_string(),
         anchor_proof: &anchor_proof,
-        anchor_root: Hash::from_slice(p.anchor_root.as_deref().ok_or_else(missing)?)?,
+        anchor_root: Hash::from_slice(anchor_root.as_deref().ok_or_else(missing)?)?,
         trust_point,
     })?;
     Ok(bundle)

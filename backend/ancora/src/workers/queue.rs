@@ -14,12 +14,13 @@ pub const KIND_BATCH: &str = "batch";
 
 /// Enqueues (or moves earlier) the tenant's batch job, in the caller's transaction, and
 /// notifies workers when it commits. One pending batch job exists per tenant (`dedupe_key`);
-/// a second enqueue only brings its `run_at` forward (and notifies only then).
+/// a second enqueue only brings its `run_at` forward (and notifies only then). Returns whether
+/// the job is new or moved.
 pub async fn enqueue_batch_job(
     conn: &mut PgConnection,
     tenant: TenantId,
     run_at: OffsetDateTime,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<bool> {
     let dedupe = format!("batch:{tenant}");
     crate::db::jobs::enqueue_and_notify(
         conn,
@@ -29,8 +30,22 @@ pub async fn enqueue_batch_job(
         &dedupe,
         run_at,
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// [`enqueue_batch_job`] for an ingest that has read the job's run time (`seen`, `None`: no
+/// job): nothing to write, and no row to lock, when the job exists and is due by `run_at`
+/// already (the common case; see [`crate::db::events::count_and_enqueue_batch`]).
+pub async fn ensure_batch_job(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    seen: Option<OffsetDateTime>,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<bool> {
+    if seen.is_some_and(|at| at <= run_at) {
+        return Ok(false);
+    }
+    enqueue_batch_job(conn, tenant, run_at).await
 }
 
 /// Job kind: aggregate a chain's closed batch roots into one anchor.
