@@ -48,6 +48,10 @@ if [ -z "${DATABASE_URL:-}" ]; then
   fi
 fi
 log "PostgreSQL: ${DATABASE_URL%%@*}@…"
+# The first migration creates the cluster-wide role ancora_app when it is missing; test
+# databases migrate in parallel, and two first migrations on a new server would race to create
+# it. Create it once here, exactly as the migration does.
+psql "$DATABASE_URL" -qAtc "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ancora_app') THEN CREATE ROLE ancora_app NOLOGIN; END IF; END \$\$" >/dev/null
 
 # --- Node.js, npm packages, Chromium ---------------------------------------------------------
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use ancora::config::{ChainwebConfig, Config};
 use ancora::db::Db;
 use ancora::domain::Role;
-use ancora::http::{self, AppState};
+use ancora::{app::AppState, http};
 use ancora_chainweb::testkit::TestNode;
 use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, PactCommand, SecretKey, Signer};
 use axum::body::Body;
@@ -52,7 +52,7 @@ async fn fixture(url: &str) -> anyhow::Result<Fixture> {
     let mut config = Config::for_tests(SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut cw = ChainwebConfig::unconfigured();
     cw.nodes = vec![node.base_url()];
-    config.chainweb = cw;
+    config.settings.chainweb = cw;
     let state = AppState::new(db.clone(), config);
     let router = http::router(state.clone());
     let tenant = ancora::admin::create_tenant(&db, "Bench", "bench").await?;

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::Config;
+use crate::config::DatabaseConfig;
 use crate::db::api_keys::{self, GeneratedKey};
 use crate::db::audit::{AuditEntry, record};
 use crate::db::{self, Db, is_unique_violation};
@@ -63,7 +63,7 @@ pub enum AdminCommand {
 }
 
 /// Runs an admin command.
-pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<ExitCode> {
     let database = crate::server::open_database(config).await?;
     database.db.migrate().await?;
     let db = &database.db;
@@ -194,10 +194,12 @@ pub async fn create_user(
     Ok(id)
 }
 
-/// Hashes a password for storage with [`crate::password::hash_password`] (argon2id,
+/// Hashes a password for storage with [`crate::services::passwords::hash_password`] (argon2id,
 /// m=19456 KiB, t=2, p=1).
 pub fn hash_password(password: &SecretString) -> anyhow::Result<String> {
-    Ok(crate::password::hash_password(password.expose_secret())?)
+    Ok(crate::services::passwords::hash_password(
+        password.expose_secret(),
+    )?)
 }
 
 /// A random password: 18 random bytes as 24 base64url characters.

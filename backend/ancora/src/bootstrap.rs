@@ -12,12 +12,11 @@ use anyhow::Context as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 
-use crate::config::Config;
+use crate::app::AppState;
 use crate::db::api_keys;
 use crate::db::audit::{AuditEntry, record};
 use crate::db::{self, Db};
 use crate::domain::{Role, TenantId};
-use crate::http::AppState;
 
 /// The operator account's login.
 pub const OPERATOR_EMAIL: &str = "admin@localhost";
@@ -30,10 +29,10 @@ pub async fn first_start(state: &AppState, embedded: bool) -> anyhow::Result<()>
     if !embedded {
         return Ok(());
     }
-    let Some(text) = bootstrap_demo(&state.db, &state.config).await? else {
+    let Some(text) = bootstrap_demo(&state.db, &state.settings.public_url).await? else {
         return Ok(());
     };
-    let path = state.config.data_dir.join(FIRST_START_FILE);
+    let path = state.config.database.data_dir.join(FIRST_START_FILE);
     write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{text}");
     println!(
@@ -45,7 +44,7 @@ pub async fn first_start(state: &AppState, embedded: bool) -> anyhow::Result<()>
 
 /// Creates the operator, the demo tenant and its key when no tenant exists, all in one
 /// transaction; returns the text to show, or `None` when tenants already exist.
-pub async fn bootstrap_demo(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
+pub async fn bootstrap_demo(db: &Db, public_url: &str) -> anyhow::Result<Option<String>> {
     let tenant = TenantId::new();
     let mut tx = db.tenant_tx(tenant).await?;
     sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended('ancora:first-start', 0)) AS l")
@@ -92,10 +91,7 @@ pub async fn bootstrap_demo(db: &Db, config: &Config) -> anyhow::Result<Option<S
     }
     tx.commit().await?;
     Ok(Some(first_start_text(
-        &config.public_url,
-        tenant,
-        &password,
-        &key.key,
+        public_url, tenant, &password, &key.key,
     )))
 }
 

@@ -6,7 +6,7 @@ mod cli_offline;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use ancora::config::{Config, ConfigArgs};
+use ancora::config::{Config, DatabaseArgs, DatabaseConfig, HttpArgs, ServiceArgs};
 use ancora::server::{self, Parts};
 use clap::{Parser, Subcommand};
 
@@ -17,8 +17,6 @@ use clap::{Parser, Subcommand};
     about = "Ancora: prove a record existed, unaltered, at a point in time"
 )]
 struct Cli {
-    #[command(flatten)]
-    config: ConfigArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,12 +26,11 @@ enum Command {
     /// Run the API, the portal and the workers (the embedded defaults need no configuration).
     Serve(ServeArgs),
     /// Run only the workers.
-    Worker,
+    Worker(WorkerArgs),
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate(DatabaseArgs),
     /// Administer tenants, users and API keys.
-    #[command(subcommand)]
-    Admin(ancora::admin::AdminCommand),
+    Admin(AdminArgs),
     /// Verify a proof bundle offline (exit 0 verified, 1 a step fails, 2 bad input).
     Verify(cli_offline::VerifyArgs),
     /// Chainweb SPV proofs, offline.
@@ -45,7 +42,29 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(subcommand)]
+    command: ancora::admin::AdminCommand,
+}
+
+#[derive(Debug, clap::Args)]
 struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    http: HttpArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// Address to listen on.
     #[arg(long, env = "ANCORA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -74,12 +93,12 @@ fn main() -> ExitCode {
         Command::Chainweb(cli_offline::ChainwebCommand::Sign(args)) => {
             Some(cli_offline::run_sign(args))
         }
-        command => return run_online(Cli { command, ..cli }),
+        command => return run_online(command),
     };
     ExitCode::from(offline.and_then(|c| u8::try_from(c).ok()).unwrap_or(2))
 }
 
-fn run_online(cli: Cli) -> ExitCode {
+fn run_online(command: Command) -> ExitCode {
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -91,7 +110,7 @@ fn run_online(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(run(command));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -101,11 +120,17 @@ fn run_online(cli: Cli) -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let default_listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
-    match cli.command {
+    match command {
         Command::Serve(args) => {
-            let config = Config::from_args(&cli.config, args.listen, args.public_url);
+            let config = Config::from_args(
+                &args.database,
+                Some(&args.http),
+                &args.service,
+                args.listen,
+                args.public_url,
+            );
             config.check()?;
             let parts = Parts {
                 api: !args.workers_only,
@@ -113,8 +138,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             server::serve(config, parts).await?;
         }
-        Command::Worker => {
-            let config = Config::from_args(&cli.config, default_listen, None);
+        Command::Worker(args) => {
+            let config =
+                Config::from_args(&args.database, None, &args.service, default_listen, None);
             config.check()?;
             server::serve(
                 config,
@@ -125,15 +151,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await?;
         }
-        Command::Migrate => {
-            let config = Config::from_args(&cli.config, default_listen, None);
-            let database = server::open_database(&config).await?;
+        Command::Migrate(args) => {
+            let database = server::open_database(&DatabaseConfig::from_args(&args)).await?;
             database.db.migrate().await?;
             println!("migrations applied");
         }
-        Command::Admin(cmd) => {
-            let config = Config::from_args(&cli.config, default_listen, None);
-            return ancora::admin::run(cmd, &config).await;
+        Command::Admin(args) => {
+            let config = DatabaseConfig::from_args(&args.database);
+            return ancora::admin::run(args.command, &config).await;
         }
         Command::Verify(_) | Command::Spv(_) | Command::Chainweb(_) => {
             anyhow::bail!("internal: an offline command reached the service runtime")

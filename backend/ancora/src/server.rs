@@ -1,14 +1,15 @@
 //! Process start-up and shut-down: choose the database (configured or embedded), migrate, run
 //! the API and/or the workers until SIGINT or SIGTERM, then stop cleanly.
 
-use self::tokio_util_shutdown::Shutdown;
+use crate::support::Shutdown;
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::app::AppState;
+use crate::config::{Config, DatabaseConfig};
 use crate::db::Db;
 use crate::embedded_pg::EmbeddedPostgres;
-use crate::http::{self, AppState};
+use crate::http;
 
 /// Which parts of the service this process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +31,10 @@ pub struct Database {
 }
 
 /// Connects to `DATABASE_URL`, or starts (or joins) the embedded cluster.
-pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
-    match &config.database_url {
+pub async fn open_database(config: &DatabaseConfig) -> anyhow::Result<Database> {
+    match &config.url {
         Some(url) => Ok(Database {
-            db: Db::connect(url.expose_secret(), config.db_pool).await?,
+            db: Db::connect(url.expose_secret(), config.pool).await?,
             embedded: None,
         }),
         None => {
@@ -42,7 +43,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
                 tokio::task::spawn_blocking(move || EmbeddedPostgres::start_or_join(&data_dir))
                     .await??;
             pg.ensure_database().await?;
-            let db = Db::connect(&pg.url(), config.db_pool).await?;
+            let db = Db::connect(&pg.url(), config.pool).await?;
             Ok(Database {
                 db,
                 embedded: Some(pg),
@@ -53,7 +54,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
 
 /// Runs the service until a shutdown signal.
 pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
-    let database = open_database(&config).await?;
+    let database = open_database(&config.database).await?;
     database.db.migrate().await?;
     let state = AppState::new(database.db.clone(), config.clone());
     if parts.api {
@@ -67,17 +68,13 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
         tasks.spawn(async move { crate::workers::run(state, shutdown).await });
     }
     if parts.api {
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = TcpListener::bind(config.http.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         let app = http::app(state.clone());
         tasks.spawn({
-            let (bp, db, shutdown) = (
-                state.backpressure.clone(),
-                state.db.clone(),
-                shutdown.clone(),
-            );
+            let (bp, db, shutdown) = (state.admission.clone(), state.db.clone(), shutdown.clone());
             async move {
-                crate::backpressure::run(bp, db, shutdown).await;
+                crate::services::admission::run(bp, db, shutdown).await;
                 Ok(())
             }
         });
@@ -127,51 +124,5 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
-    }
-}
-
-/// A tiny shutdown broadcast: clone it, `wait()` on it, `trigger()` it once.
-pub mod tokio_util_shutdown {
-    use std::sync::Arc;
-    use tokio::sync::watch;
-
-    /// Shutdown signal shared by tasks.
-    #[derive(Clone, Debug)]
-    pub struct Shutdown {
-        tx: Arc<watch::Sender<bool>>,
-        rx: watch::Receiver<bool>,
-    }
-
-    impl Default for Shutdown {
-        fn default() -> Self {
-            Self::new()
-        }
-    }
-
-    impl Shutdown {
-        /// A new, untriggered signal.
-        pub fn new() -> Self {
-            let (tx, rx) = watch::channel(false);
-            Shutdown {
-                tx: Arc::new(tx),
-                rx,
-            }
-        }
-
-        /// Triggers it.
-        pub fn trigger(&self) {
-            let _ = self.tx.send(true);
-        }
-
-        /// True once triggered.
-        pub fn is_triggered(&self) -> bool {
-            *self.rx.borrow()
-        }
-
-        /// Resolves once triggered.
-        pub async fn wait(&self) {
-            let mut rx = self.rx.clone();
-            let _ = rx.wait_for(|v| *v).await;
-        }
     }
 }

@@ -222,11 +222,11 @@ async fn first_start_creates_the_operator_demo_tenant_and_a_working_curl_line_on
     let app = TestApp::new(pool.clone());
 
     // Act
-    let text = ancora::bootstrap::bootstrap_demo(&app.state.db, &app.state.config)
+    let text = ancora::bootstrap::bootstrap_demo(&app.state.db, &app.state.settings.public_url)
         .await
         .expect("bootstrap")
         .expect("first start on an empty database");
-    let second = ancora::bootstrap::bootstrap_demo(&app.state.db, &app.state.config)
+    let second = ancora::bootstrap::bootstrap_demo(&app.state.db, &app.state.settings.public_url)
         .await
         .expect("bootstrap again");
 

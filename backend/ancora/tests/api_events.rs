@@ -274,7 +274,7 @@ async fn bodies_of_the_wrong_shape_get_precise_problems(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn too_many_events_or_too_large_a_body_is_413(pool: PgPool) {
     // Arrange
-    let app = TestApp::with_config(pool, |c| c.max_body_bytes = 2 * 1024 * 1024);
+    let app = TestApp::with_config(pool, |c| c.http.max_body_bytes = 2 * 1024 * 1024);
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     let d = digest_of("same");
     let many: Vec<Value> = (0..10_001).map(|_| json!({ "digest": d })).collect();
@@ -561,7 +561,7 @@ async fn a_proved_event_shows_its_bundle_which_the_server_verifies_and_a_tampere
     pool: PgPool,
 ) {
     // Arrange
-    let app = TestApp::with_config(pool, |c| c.batching.window = Duration::ZERO);
+    let app = TestApp::with_config(pool, |c| c.settings.batching.window = Duration::ZERO);
     let (_, key) = app.tenant_with_key(Role::Submitter).await;
     post_events(
         &app,
@@ -727,7 +727,9 @@ async fn another_tenants_event_is_404_and_never_found_by_digest(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_client_that_stalls_mid_body_gets_408_and_nothing_is_stored(pool: PgPool) {
     // Arrange
-    let app = TestApp::with_config(pool, |c| c.request_timeout = Duration::from_millis(200));
+    let app = TestApp::with_config(pool, |c| {
+        c.http.request_timeout = Duration::from_millis(200)
+    });
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     let (mut sender, stalled) =
         http_body_util::channel::Channel::<axum::body::Bytes, std::io::Error>::new(1);

@@ -8,11 +8,11 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ancora::anchor::chainweb::Details;
+use ancora::app::AppState;
 use ancora::config::{AnchorBackendKind, ChainwebConfig, WritePath};
 use ancora::db::chainweb::ChainwebRow;
-use ancora::http::AppState;
 use ancora::http::auth::Auth;
+use ancora::services::anchoring::chainweb::Details;
 use ancora::workers::{self, Ran};
 use ancora_chainweb::testkit::TestNode;
 use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, RequestKey};
@@ -43,11 +43,11 @@ fn chainweb(nodes: Vec<String>, write_path: WritePath) -> ChainwebConfig {
 
 fn state(pool: PgPool, nodes: Vec<String>, write_path: WritePath) -> AppState {
     state_with(pool, |c| {
-        c.batching.window = Duration::ZERO;
-        c.batching.anchor_interval = Duration::ZERO;
-        c.batching.chain_count = 10;
-        c.anchor_backend = AnchorBackendKind::Chainweb;
-        c.chainweb = chainweb(nodes, write_path);
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 10;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        c.settings.chainweb = chainweb(nodes, write_path);
     })
 }
 

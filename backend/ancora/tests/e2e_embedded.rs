@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::crash::{Server, ancora_bin, cli_verify_all, http, tempdir};
+use crate::helpers::process::{Server, ancora_bin, cli_verify_all, http, tempdir};
 
 /// Runs `ancora admin …` against the embedded cluster of `data_dir`; returns its stdout.
 async fn admin(data_dir: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(ancora_bin())
+        .arg("admin")
         .arg("--data-dir")
         .arg(data_dir)
-        .arg("admin")
         .args(args)
         .env_remove("DATABASE_URL")
         .env("ANCORA_LOG", "warn")

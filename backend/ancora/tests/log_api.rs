@@ -1,6 +1,6 @@
 //! The transparency log's public endpoints, in-process: checkpoint, consistency, key.
 
-use ancora::http::AppState;
+use ancora::app::AppState;
 use ancora::workers;
 use ancora_proof::Hash;
 use ancora_proof::tlog::{self, open_checkpoint, parse_verifier_key};

@@ -5,6 +5,7 @@ mod helpers;
 mod admin_cli;
 mod api_auth;
 mod api_events;
+mod architecture;
 mod audit_api;
 mod chainweb_anchor;
 mod cli_offline;

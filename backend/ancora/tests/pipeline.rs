@@ -73,7 +73,7 @@ async fn reschedule_then_count_jobs(
     tenant: ancora::domain::TenantId,
 ) -> i64 {
     let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
-    workers::batch::reschedule(&mut tx, &app.state.config.batching, tenant)
+    ancora::services::batching::reschedule(&mut tx, &app.state.config.settings.batching, tenant)
         .await
         .expect("reschedule");
     tx.commit().await.expect("commit");
@@ -90,8 +90,8 @@ async fn reschedule_then_count_jobs(
 async fn batches_are_consecutive_ranges_of_arrival_order_with_leaves_in_that_order(pool: PgPool) {
     // Arrange: batches of at most 3 events.
     let app = TestApp::with_config(pool, |c| {
-        c.batching.window = Duration::ZERO;
-        c.batching.max_events = 3;
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.max_events = 3;
     });
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
@@ -147,7 +147,7 @@ async fn batches_are_consecutive_ranges_of_arrival_order_with_leaves_in_that_ord
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_batch_never_ends_past_an_event_whose_insert_has_not_committed(pool: PgPool) {
     // Arrange: one ingest holds a smaller seq uncommitted while a later one commits.
-    let app = TestApp::with_config(pool, |c| c.batching.window = Duration::ZERO);
+    let app = TestApp::with_config(pool, |c| c.settings.batching.window = Duration::ZERO);
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
     let mut slow = app.state.db.tenant_tx(tenant).await.expect("tx");
@@ -184,7 +184,9 @@ async fn a_batch_never_ends_past_an_event_whose_insert_has_not_committed(pool: P
 #[sqlx::test(migrations = "../../migrations")]
 async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bundle(pool: PgPool) {
     // Arrange
-    let app = TestApp::with_config(pool.clone(), |c| c.batching.window = Duration::ZERO);
+    let app = TestApp::with_config(pool.clone(), |c| {
+        c.settings.batching.window = Duration::ZERO
+    });
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
     assert_eq!(
@@ -233,12 +235,12 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
 ) {
     // Arrange: a tenant with a batch closed 5 s ago and still not proved.
     let app = TestApp::with_config(pool.clone(), |c| {
-        c.max_proof_lag = Some(Duration::from_secs(1));
+        c.settings.max_proof_lag = Some(Duration::from_secs(1));
     });
     let (behind, key) = app.tenant_with_key(Role::Submitter).await;
     let (_, other_key) = app.tenant_with_key(Role::Submitter).await;
     assert_eq!(post(&app, &key, &["b-0"]).await.0, StatusCode::ACCEPTED);
-    workers::batch::flush(&app.state, behind, "window")
+    ancora::services::batching::flush(&app.state, behind, "window")
         .await
         .expect("batch closed");
     sqlx::query!(
@@ -249,7 +251,7 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
     .await
     .expect("age");
     app.state
-        .backpressure
+        .admission
         .refresh(&app.state.db)
         .await
         .expect("lags");
@@ -272,7 +274,7 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
         tokio::time::sleep(Duration::from_millis(300)).await;
         workers::run_all_jobs_now(&app.state).await.expect("jobs");
         app.state
-            .backpressure
+            .admission
             .refresh(&app.state.db)
             .await
             .expect("lags");
@@ -288,7 +290,7 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
         Some(&b"1"[..])
     );
     assert!(
-        held_for >= ancora::backpressure::MAX_HOLD,
+        held_for >= ancora::services::admission::MAX_HOLD,
         "held {held_for:?} before the 429"
     );
     assert_eq!(
@@ -299,7 +301,7 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
     assert_eq!(admitted.0, StatusCode::ACCEPTED, "{}", admitted.1);
     assert!(
         admitted_after >= Duration::from_millis(300)
-            && admitted_after < ancora::backpressure::MAX_HOLD,
+            && admitted_after < ancora::services::admission::MAX_HOLD,
         "admitted after {admitted_after:?}, once the lag was gone"
     );
     assert_eq!(
@@ -318,12 +320,14 @@ async fn a_tenant_whose_proofs_lag_is_held_then_refused_and_admitted_once_they_c
 async fn a_batcher_that_took_the_job_while_an_ingest_was_in_flight_enqueues_it_again(pool: PgPool) {
     // Arrange: the tenant's batch job exists; an ingest sees it (and so makes none), stays
     // open, and the batcher takes the job meanwhile.
-    let app = TestApp::with_config(pool.clone(), |c| c.batching.window = Duration::ZERO);
+    let app = TestApp::with_config(pool.clone(), |c| {
+        c.settings.batching.window = Duration::ZERO
+    });
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
     let now = OffsetDateTime::now_utc();
     let mut tx = app.state.db.system_tx().await.expect("tx");
-    workers::queue::enqueue_batch_job(&mut tx, tenant, now)
+    ancora::db::jobs::enqueue_batch_job(&mut tx, tenant, now)
         .await
         .expect("job");
     tx.commit().await.expect("commit");

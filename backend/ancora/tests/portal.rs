@@ -1,8 +1,8 @@
 //! The portal in-process: every page for every role, the route × role × tenant matrix,
 //! sessions, CSRF, throttling, invitations, bad input and report downloads.
 
-use ancora::authz::Action;
 use ancora::domain::{Role, TenantId};
+use ancora::services::authorization::Action;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt as _;

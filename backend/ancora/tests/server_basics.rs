@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::crash::{Server, ancora_bin, tempdir};
+use crate::helpers::process::{Server, ancora_bin, tempdir};
 use crate::helpers::{TestApp, digest_of};
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -101,9 +101,9 @@ fn without_postgres_binaries_or_a_database_url_ancora_says_what_to_install_in_on
 
     let out = std::process::Command::new(ancora_bin())
         .args([
+            "migrate",
             "--data-dir",
             dir.join("data").to_str().expect("utf8"),
-            "migrate",
         ])
         .env_remove("DATABASE_URL")
         .env("ANCORA_POSTGRES_BIN_DIR", dir.join("no-such-folder"))

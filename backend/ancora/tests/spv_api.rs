@@ -23,7 +23,7 @@ fn app(pool: PgPool, node: Option<&TestNode>) -> TestApp {
         cw.request_timeout = Duration::from_millis(1_500);
         cw.attempts_per_node = 1;
         cw.backoff = Duration::from_millis(10);
-        c.chainweb = cw;
+        c.settings.chainweb = cw;
     })
 }
 

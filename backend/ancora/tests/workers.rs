@@ -4,15 +4,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ancora::anchor::tlog::TlogAnchor;
+use ancora::app::AppState;
 use ancora::config::Config;
 use ancora::db::Db;
 use ancora::db::jobs;
 use ancora::domain::{Role, TenantId, chain_for_tenant};
-use ancora::http::AppState;
 use ancora::http::auth::Auth;
-use ancora::ingest::{EventInput, IngestOptions, ingest_events};
-use ancora::workers::{self, queue};
+use ancora::services::anchoring::tlog::TlogAnchor;
+use ancora::services::ingest::{EventInput, IngestOptions, ingest_events};
+use ancora::workers;
+use ancora::workers::Job as _;
 use ancora_proof::bundle::{Bundle, Trust, verify_bundle};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -73,7 +74,7 @@ pub async fn submit(state: &AppState, auth: &Auth, events: Vec<EventInput>) {
 /// The log's verifier as a `Trust`.
 pub async fn trust(state: &AppState) -> Trust {
     let mut tx = state.db.system_tx().await.expect("tx");
-    let verifier = TlogAnchor::from_config(&state.config.log)
+    let verifier = TlogAnchor::from_config(&state.config.settings.log)
         .verifier(&mut tx)
         .await
         .expect("verifier");
@@ -92,7 +93,7 @@ pub async fn bundle_of(state: &AppState, auth: &Auth, id: &str) -> Option<Bundle
         .expect("read");
     tx.commit().await.expect("commit");
     json.map(|p| {
-        let j = ancora::workers::prove::assemble(auth.tenant, p).expect("assembled");
+        let j = ancora::services::proofs::assemble(auth.tenant, p).expect("assembled");
         Bundle::from_json(j.to_string().as_bytes()).expect("a bundle")
     })
 }
@@ -140,7 +141,7 @@ async fn submitted_events_end_with_stored_bundles_that_verify_against_the_log_ke
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_batch_closes_at_the_size_limit_and_the_rest_follow_in_later_batches(pool: PgPool) {
-    let state = state_with(pool, |c| c.batching.max_events = 4);
+    let state = state_with(pool, |c| c.settings.batching.max_events = 4);
     let auth = tenant(&state, None).await;
     submit(&state, &auth, events("s", 10)).await;
 
@@ -158,7 +159,9 @@ async fn a_batch_closes_at_the_size_limit_and_the_rest_follow_in_later_batches(p
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_batch_job_waits_for_the_window_to_close(pool: PgPool) {
-    let state = state_with(pool, |c| c.batching.window = Duration::from_secs(60));
+    let state = state_with(pool, |c| {
+        c.settings.batching.window = Duration::from_secs(60)
+    });
     let auth = tenant(&state, None).await;
     submit(&state, &auth, events("w", 3)).await;
 
@@ -167,7 +170,7 @@ async fn the_batch_job_waits_for_the_window_to_close(pool: PgPool) {
     assert_eq!(ran, 0, "nothing is due before the window closes");
     assert!(batch_sizes(&state, &auth).await.is_empty());
     assert_eq!(
-        jobs::count_kind(&state.db, queue::KIND_BATCH)
+        jobs::count_kind(&state.db, jobs::KIND_BATCH)
             .await
             .expect("count"),
         1
@@ -177,8 +180,8 @@ async fn the_batch_job_waits_for_the_window_to_close(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_due_batch_job_runs_without_ignoring_run_times(pool: PgPool) {
     let state = state_with(pool, |c| {
-        c.batching.window = Duration::ZERO;
-        c.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
     });
     let auth = tenant(&state, None).await;
     submit(&state, &auth, events("d", 3)).await;
@@ -191,8 +194,8 @@ async fn a_due_batch_job_runs_without_ignoring_run_times(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn tenants_routed_to_one_chain_share_one_anchor_and_batches_record_their_chain(pool: PgPool) {
     let state = state_with(pool, |c| {
-        c.batching.window = Duration::ZERO;
-        c.batching.anchor_interval = Duration::from_secs(60);
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::from_secs(60);
     });
     let a = tenant(&state, Some(7)).await;
     let b = tenant(&state, Some(7)).await;
@@ -236,7 +239,7 @@ async fn a_failing_job_is_retried_later_with_its_error_recorded(pool: PgPool) {
     let state = state_with(pool, |_| {});
     let auth = tenant(&state, None).await;
     let mut tx = state.db.system_tx().await.expect("tx");
-    queue::enqueue_prove_job(&mut tx, auth.tenant, Uuid::now_v7())
+    ancora::db::jobs::enqueue_prove_job(&mut tx, auth.tenant, Uuid::now_v7())
         .await
         .expect("enqueue");
     tx.commit().await.expect("commit");
@@ -280,7 +283,8 @@ async fn a_worker_whose_lease_expired_finds_its_job_taken_and_does_nothing(pool:
         .await
         .expect("claim")
         .expect("again");
-    workers::batch::run(&state, &stale)
+    workers::batch::BatchJob
+        .run(&state, &stale)
         .await
         .expect("stale run");
 
@@ -290,7 +294,8 @@ async fn a_worker_whose_lease_expired_finds_its_job_taken_and_does_nothing(pool:
         batch_sizes(&state, &auth).await.is_empty(),
         "the stale worker closed nothing"
     );
-    workers::batch::run(&state, &fresh)
+    workers::batch::BatchJob
+        .run(&state, &fresh)
         .await
         .expect("fresh run");
     assert_eq!(batch_sizes(&state, &auth).await, vec![2]);
@@ -312,7 +317,7 @@ async fn a_prove_job_run_twice_keeps_the_first_bundles(pool: PgPool) {
         .expect("uuid");
 
     let mut tx = state.db.system_tx().await.expect("tx");
-    queue::enqueue_prove_job(&mut tx, auth.tenant, batch)
+    ancora::db::jobs::enqueue_prove_job(&mut tx, auth.tenant, batch)
         .await
         .expect("enqueue");
     tx.commit().await.expect("commit");
@@ -380,7 +385,10 @@ async fn events_arriving_while_the_batch_job_is_claimed_are_batched_and_proved(p
             .is_none()
     );
 
-    workers::batch::run(&state, &job).await.expect("batch");
+    workers::batch::BatchJob
+        .run(&state, &job)
+        .await
+        .expect("batch");
     workers::run_all_jobs_now(&state).await.expect("jobs");
 
     assert_eq!(batch_sizes(&state, &auth).await.iter().sum::<i32>(), 3);
@@ -396,12 +404,15 @@ async fn a_batch_root_is_bound_to_one_anchor_even_when_two_anchor_jobs_race(pool
         .await
         .expect("claim")
         .expect("job");
-    workers::batch::run(&state, &job).await.expect("batch");
+    workers::batch::BatchJob
+        .run(&state, &job)
+        .await
+        .expect("batch");
     // A second anchor job for the same chain, as after a lease expiry.
     let mut tx = state.db.system_tx().await.expect("tx");
     jobs::enqueue(
         &mut tx,
-        queue::KIND_ANCHOR,
+        jobs::KIND_ANCHOR,
         None,
         serde_json::json!({ "chain": 3 }),
         None,
@@ -420,8 +431,8 @@ async fn a_batch_root_is_bound_to_one_anchor_even_when_two_anchor_jobs_race(pool
         .expect("claim")
         .expect("b");
     let (ra, rb) = tokio::join!(
-        workers::anchor::run(&state, &a),
-        workers::anchor::run(&state, &b)
+        workers::anchor::AnchorJob.run(&state, &a),
+        workers::anchor::AnchorJob.run(&state, &b)
     );
     ra.expect("a");
     rb.expect("b");

@@ -124,12 +124,8 @@ async fn anchor(
     )
     .execute(&mut *conn)
     .await?;
-    crate::workers::queue::enqueue_batch_job(
-        conn,
-        tenant,
-        OffsetDateTime::now_utc() + AUDIT_BATCH_AFTER,
-    )
-    .await?;
+    crate::db::jobs::enqueue_batch_job(conn, tenant, OffsetDateTime::now_utc() + AUDIT_BATCH_AFTER)
+        .await?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The Chainweb backend's view of the `anchors` table: the columns it owns (`tx_ref`,
 //! `block_hash`, `block_height`, `details`, `error`) and its states (`pending` → `submitted`
 //! → `confirmed` → `final`, or `failed`). `final` itself is set by
-//! [`crate::workers::anchor::finalize`]. Anchors are system rows: no tenant is involved.
+//! [`crate::services::anchoring::tick::finalize`]. Anchors are system rows: no tenant is involved.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -21,7 +21,7 @@ pub struct ChainwebRow {
     pub block_hash: Option<String>,
     /// Its height.
     pub block_height: Option<i64>,
-    /// The backend's record ([`crate::anchor::chainweb::Details`]).
+    /// The backend's record ([`crate::services::anchoring::chainweb::Details`]).
     pub details: serde_json::Value,
     /// Why the anchor failed.
     pub error: Option<String>,

@@ -120,7 +120,7 @@ pub struct Fresh {
     /// The tenant's pending events committed before this statement, counted up to the cap.
     pub pending_before: i64,
     /// The tenant's batch job's run time, if the job exists (see
-    /// [`crate::workers::queue::ensure_batch_job`]).
+    /// [`crate::db::jobs::ensure_batch_job`]).
     pub job_run_at: Option<OffsetDateTime>,
 }
 
@@ -275,7 +275,7 @@ pub async fn insert_new_counting_pending(
 /// a time); an existing job row, the common case, is only read. An ingest that read the job
 /// may commit after the batcher took it and counted what is pending; the batcher covers that
 /// case by re-enqueuing its job whenever an ingest of the tenant is in flight after its take
-/// (see [`crate::workers::batch`]). A job that does not exist is inserted; one moved earlier
+/// (see [`crate::services::batching`]). A job that does not exist is inserted; one moved earlier
 /// is updated (only when a full batch waits and the job was not due yet), both through the
 /// queue's one enqueue statement.
 pub async fn count_and_enqueue_batch(
@@ -305,7 +305,7 @@ pub async fn count_and_enqueue_batch(
     )
     .fetch_one(&mut *conn)
     .await?;
-    crate::workers::queue::ensure_batch_job(conn, tenant, row.run_at, run_at).await
+    crate::db::jobs::ensure_batch_job(conn, tenant, row.run_at, run_at).await
 }
 
 /// Keeps inline contents for the hot window (the archiver moves them on).

@@ -1,4 +1,6 @@
-//! The job queue's SQL: claim with a lease, finish, fail with backoff, enqueue with dedupe.
+//! The job queue's SQL: claim with a lease, finish, fail with backoff, enqueue with dedupe, and
+//! the job kinds with their dedupe keys (so that enqueueing a follow-up, which other SQL does in
+//! the caller's transaction, needs nothing from the workers above).
 //!
 //! A job is claimed in its own short transaction (the lease is the lock, never a transaction
 //! held open). Its work then runs in another transaction whose first statement is
@@ -7,11 +9,13 @@
 
 use std::time::Duration;
 
+use serde_json::json;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::db::Db;
+use crate::domain::TenantId;
 
 /// A claimed job.
 #[derive(Clone, Debug)]
@@ -151,7 +155,7 @@ pub async fn enqueue_and_notify(
         payload,
         dedupe,
         run_at,
-        crate::workers::queue::CHANNEL
+        CHANNEL
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -160,13 +164,9 @@ pub async fn enqueue_and_notify(
 
 /// Wakes workers in every process once the caller's transaction commits.
 pub async fn notify(conn: &mut PgConnection, kind: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "SELECT pg_notify($1, $2) AS n",
-        crate::workers::queue::CHANNEL,
-        kind
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    sqlx::query!("SELECT pg_notify($1, $2) AS n", CHANNEL, kind)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -214,4 +214,126 @@ pub async fn count_kind(db: &Db, kind: &str) -> sqlx::Result<i64> {
         .await?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// Jobs waiting to run.
+pub async fn queue_depth(db: &Db) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE locked_until IS NULL"#)
+        .fetch_one(db.pool())
+        .await
+}
+
+/// The NOTIFY channel that wakes workers in every process.
+pub const CHANNEL: &str = "ancora_jobs";
+
+/// Job kind: close a tenant's pending events into batches.
+pub const KIND_BATCH: &str = "batch";
+
+/// Enqueues (or moves earlier) the tenant's batch job, in the caller's transaction, and
+/// notifies workers when it commits. One pending batch job exists per tenant (`dedupe_key`);
+/// a second enqueue only brings its `run_at` forward (and notifies only then). Returns whether
+/// the job is new or moved.
+pub async fn enqueue_batch_job(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<bool> {
+    let dedupe = format!("batch:{tenant}");
+    enqueue_and_notify(
+        conn,
+        KIND_BATCH,
+        Some(tenant.0),
+        json!({ "tenant_id": tenant.0 }),
+        &dedupe,
+        run_at,
+    )
+    .await
+}
+
+/// [`enqueue_batch_job`] for an ingest that has read the job's run time (`seen`, `None`: no
+/// job): nothing to write, and no row to lock, when the job exists and is due by `run_at`
+/// already (the common case; see [`crate::db::events::count_and_enqueue_batch`]).
+pub async fn ensure_batch_job(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    seen: Option<OffsetDateTime>,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<bool> {
+    if seen.is_some_and(|at| at <= run_at) {
+        return Ok(false);
+    }
+    enqueue_batch_job(conn, tenant, run_at).await
+}
+
+/// Job kind: aggregate a chain's closed batch roots into one anchor.
+pub const KIND_ANCHOR: &str = "anchor";
+
+/// Job kind: build and store every bundle of one batch once its anchor is final.
+pub const KIND_PROVE: &str = "prove";
+
+/// Enqueues the anchoring tick of `chain` (in the caller's transaction): one pending anchor
+/// job per chain, so every root closed before `run_at` goes into the same anchor tree.
+pub async fn enqueue_anchor_job(
+    conn: &mut PgConnection,
+    chain: i32,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    let dedupe = format!("anchor:{chain}");
+    enqueue_and_notify(
+        conn,
+        KIND_ANCHOR,
+        None,
+        json!({ "chain": chain }),
+        &dedupe,
+        run_at,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Enqueues the prove job of one batch (in the caller's transaction), run as its tenant.
+pub async fn enqueue_prove_job(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: uuid::Uuid,
+) -> sqlx::Result<()> {
+    let dedupe = format!("prove:{batch}");
+    enqueue_and_notify(
+        conn,
+        KIND_PROVE,
+        Some(tenant.0),
+        json!({ "batch_id": batch }),
+        &dedupe,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Job kind: send, confirm and prove one chainweb anchor, one committed step a run.
+pub const KIND_CHAINWEB_ANCHOR: &str = "chainweb_anchor";
+
+/// Enqueues the confirming job of chainweb anchor `anchor` to run now, in the caller's
+/// transaction.
+pub async fn enqueue_chainweb_job(conn: &mut PgConnection, anchor: Uuid) -> sqlx::Result<()> {
+    enqueue_chainweb_job_at(conn, anchor, OffsetDateTime::now_utc()).await
+}
+
+/// [`enqueue_chainweb_job`] at `at`.
+pub async fn enqueue_chainweb_job_at(
+    conn: &mut PgConnection,
+    anchor: Uuid,
+    at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    let dedupe = format!("chainweb:{anchor}");
+    enqueue(
+        conn,
+        KIND_CHAINWEB_ANCHOR,
+        None,
+        json!({ "anchor_id": anchor }),
+        Some(&dedupe),
+        at,
+    )
+    .await?;
+    notify(conn, KIND_CHAINWEB_ANCHOR).await
 }

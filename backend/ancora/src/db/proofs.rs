@@ -1,7 +1,7 @@
 //! Stored proofs: one row per event, written once by the prover, with what is the event's own
 //! (its leaf index and proof object up to the batch root); what every event of a batch shares
 //! (the anchor step and the trust point) is on the batch row. A read joins the proof, the
-//! event and the batch by primary key; [`crate::workers::prove`] assembles and re-checks the
+//! event and the batch by primary key; [`crate::services::proofs`] assembles and re-checks the
 //! bundle. Rows written before compact proofs keep their whole `bundle`. Runs in the caller's
 //! tenant transaction.
 

@@ -44,6 +44,99 @@ impl FromStr for TenantId {
     }
 }
 
+/// An event's id within its tenant: 1–256 bytes of UTF-8 without control characters.
+/// Parsing is the only way to make one, so holding an `EventId` means it is valid.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(String);
+
+/// Why a text is not an event id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventIdError {
+    /// Empty or longer than [`EventId::MAX_BYTES`].
+    #[error("must be 1 to {max} bytes, got {0}", max = EventId::MAX_BYTES)]
+    Length(usize),
+    /// Holds a control character.
+    #[error("must not contain control characters")]
+    Control,
+}
+
+impl EventId {
+    /// Longest event id, in bytes (as bound into the leaf).
+    pub const MAX_BYTES: usize = 256;
+
+    /// Parses `text` into an event id.
+    pub fn parse(text: impl Into<String>) -> Result<Self, EventIdError> {
+        let text = text.into();
+        if text.is_empty() || text.len() > Self::MAX_BYTES {
+            return Err(EventIdError::Length(text.len()));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(EventIdError::Control);
+        }
+        Ok(EventId(text))
+    }
+
+    /// A fresh id for an event sent without one (a UUID v7).
+    pub fn generate() -> Self {
+        EventId(Uuid::now_v7().to_string())
+    }
+
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id's text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Ids that are UUIDs: parsed from text, shown as hyphenated lowercase.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A batch's id (a UUID v7).
+    BatchId
+);
+uuid_id!(
+    /// An anchor's id (a UUID v7).
+    AnchorId
+);
+
+/// The digest of an event's content, `sha256:<hex>` or `sha512_256:<hex>`, as bound into its
+/// leaf (the proof core's type, under the domain's name).
+pub type Digest = ancora_proof::event::ContentDigest;
+
 /// Deterministic routing: the Chainweb chain a tenant anchors on, `SHA-256(tenant id bytes)`
 /// read as a big-endian u64, mod `chain_count`, unless the tenant has an explicit assignment.
 pub fn chain_for_tenant(tenant: TenantId, explicit: Option<i32>, chain_count: u32) -> i32 {
@@ -59,6 +152,32 @@ pub fn chain_for_tenant(tenant: TenantId, explicit: Option<i32>, chain_count: u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_ids_parse_only_when_valid() {
+        assert_eq!(
+            EventId::parse("inv/2026 #1").map(|i| i.to_string()),
+            Ok("inv/2026 #1".into())
+        );
+        assert_eq!(EventId::parse(""), Err(EventIdError::Length(0)));
+        assert_eq!(
+            EventId::parse("x".repeat(257)),
+            Err(EventIdError::Length(257))
+        );
+        assert_eq!(EventId::parse("a\nb"), Err(EventIdError::Control));
+        assert!(EventId::parse(EventId::generate().into_string()).is_ok());
+    }
+
+    #[test]
+    fn uuid_ids_round_trip_through_text_and_refuse_anything_else() {
+        let b = BatchId(Uuid::now_v7());
+        assert_eq!(b.to_string().parse::<BatchId>(), Ok(b));
+        assert!("not-a-uuid".parse::<AnchorId>().is_err());
+        let d: Digest = format!("sha256:{}", "ab".repeat(32))
+            .parse()
+            .expect("digest");
+        assert_eq!(d.to_string(), format!("sha256:{}", "ab".repeat(32)));
+    }
 
     #[test]
     fn routing_is_deterministic_and_in_range() {

@@ -1,9 +1,8 @@
-//! API-key authentication and the one authorization table.
-//!
-//! [`Auth`] is an extractor: it reads `Authorization: Bearer ak_…`, hashes the key and looks
-//! the hash up through the SECURITY DEFINER function `ancora_authenticate_api_key` (the tenant
-//! is not known yet, so row-level security cannot apply). [`authorize`] then decides, in one
-//! `match`, which roles may take which [`Action`]; every handler calls it.
+//! API-key authentication: [`Auth`] is an extractor: it reads `Authorization: Bearer ak_…`,
+//! hashes the key and looks the hash up through the SECURITY DEFINER function
+//! `ancora_authenticate_api_key` (the tenant is not known yet, so row-level security cannot
+//! apply). [`authorize`] then asks the authorization service's one table; every handler calls
+//! it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,60 +16,13 @@ use uuid::Uuid;
 use super::{ApiError, AppState};
 use crate::db::api_keys::{self, KeyLookup};
 use crate::domain::{Role, TenantId};
+use crate::services::authorization::authorize_key;
+pub use crate::services::authorization::{Action, Auth};
 
-/// An authenticated API key: its tenant, id, role and visible prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Auth {
-    /// The tenant the key belongs to; every query of the request is scoped to it.
-    pub tenant: TenantId,
-    /// The key's id.
-    pub key_id: Uuid,
-    /// The key's role.
-    pub role: Role,
-    /// The visible prefix (`ak_xxxxxxxx`), used as the submitter of events and in audit rows.
-    pub prefix: String,
-}
-
-impl Auth {
-    /// The actor written to the audit log for actions taken with this key.
-    pub fn actor(&self) -> String {
-        format!("api_key:{}", self.prefix)
-    }
-}
-
-/// Everything a key can ask to do. Adding a route means adding (or reusing) one of these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Submit events.
-    SubmitEvents,
-    /// Read events, receipts and proofs.
-    ReadEvents,
-    /// Verify a proof bundle with this server's trust.
-    VerifyProof,
-    /// List submitter keys and the signature policy.
-    ReadSubmitterKeys,
-    /// Register or revoke submitter keys, change the signature policy.
-    ManageSubmitterKeys,
-}
-
-/// Decides whether `auth`'s role may take `action`: `Ok(())`, or 403 naming the roles that may.
+/// Decides whether `auth`'s role may take `action` (the one table is the authorization
+/// service's): `Ok(())`, or 403 naming the roles that may.
 pub fn authorize(auth: &Auth, action: Action) -> Result<(), ApiError> {
-    use Role::*;
-    let allowed: &[Role] = match action {
-        Action::SubmitEvents => &[Owner, Admin, Submitter],
-        Action::ReadEvents | Action::VerifyProof => &[Owner, Admin, Auditor, Submitter],
-        Action::ReadSubmitterKeys => &[Owner, Admin, Auditor],
-        Action::ManageSubmitterKeys => &[Owner, Admin],
-    };
-    if allowed.contains(&auth.role) {
-        return Ok(());
-    }
-    let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-    Err(ApiError::Forbidden(format!(
-        "an API key with role {} may not do this; it needs one of: {}",
-        auth.role,
-        names.join(", ")
-    )))
+    authorize_key(auth, action).map_err(ApiError::from)
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -165,39 +117,5 @@ async fn touch_throttled(state: &AppState, auth: &Auth) {
     .await;
     if let Err(e) = result {
         tracing::warn!(error = %e, key_prefix = %auth.prefix, "cannot update last_used_at");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn auth(role: Role) -> Auth {
-        Auth {
-            tenant: TenantId(Uuid::nil()),
-            key_id: Uuid::nil(),
-            role,
-            prefix: "ak_test0000".into(),
-        }
-    }
-
-    #[test]
-    fn billing_keys_may_neither_submit_nor_read_events() {
-        assert!(authorize(&auth(Role::Billing), Action::SubmitEvents).is_err());
-        assert!(authorize(&auth(Role::Billing), Action::ReadEvents).is_err());
-    }
-
-    #[test]
-    fn auditors_read_but_do_not_submit_or_manage_keys() {
-        assert!(authorize(&auth(Role::Auditor), Action::ReadEvents).is_ok());
-        assert!(authorize(&auth(Role::Auditor), Action::SubmitEvents).is_err());
-        assert!(authorize(&auth(Role::Auditor), Action::ManageSubmitterKeys).is_err());
-    }
-
-    #[test]
-    fn submitters_submit_and_read_but_do_not_manage_keys() {
-        assert!(authorize(&auth(Role::Submitter), Action::SubmitEvents).is_ok());
-        assert!(authorize(&auth(Role::Submitter), Action::ReadEvents).is_ok());
-        assert!(authorize(&auth(Role::Submitter), Action::ManageSubmitterKeys).is_err());
     }
 }

@@ -8,6 +8,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::services::admission::AdmissionError;
+use crate::services::authorization::Denied;
+use crate::services::ingest::IngestError;
+use crate::services::proofs::ProofError;
+
 /// Every error the JSON API answers with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -51,6 +56,47 @@ pub enum ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         ApiError::Internal(e.into())
+    }
+}
+
+// The services' errors, translated in one place.
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        ApiError::Forbidden(e.to_string())
+    }
+}
+
+impl From<AdmissionError> for ApiError {
+    fn from(e: AdmissionError) -> Self {
+        let AdmissionError::Lagging { retry_after, .. } = e;
+        ApiError::TooMany {
+            message: e.to_string(),
+            retry_after,
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Invalid(m) => ApiError::Unprocessable(m),
+            IngestError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            IngestError::BadRequest(m) => ApiError::BadRequest(m),
+            IngestError::Conflict(m) => ApiError::Conflict(m),
+            IngestError::Denied(d) => d.into(),
+            IngestError::Overloaded(a) => a.into(),
+            IngestError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ProofError> for ApiError {
+    fn from(e: ProofError) -> Self {
+        match e {
+            ProofError::NotFound(m) => ApiError::NotFound(m),
+            ProofError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }
 

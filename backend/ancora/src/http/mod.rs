@@ -1,5 +1,6 @@
-//! The HTTP surface: the JSON API under `/v1`, health and metrics, and (later) the portal.
-//! Shared state, the router and the cross-cutting layers live here.
+//! The HTTP surface (an interface): the JSON API under `/v1`, health and metrics, and the
+//! portal. The router and the cross-cutting layers live here; handlers translate requests into
+//! service calls and service errors into problem+json ([`error`]) or portal pages.
 
 pub mod api;
 pub mod auth;
@@ -10,54 +11,22 @@ pub mod portal;
 pub mod session;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
+pub(crate) use crate::app::AppState;
+use crate::support::metrics::HttpLabels;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::sync::Notify;
-
-use crate::config::Config;
-use crate::db::Db;
-use crate::metrics::{HttpLabels, Metrics};
 
 pub use error::{ApiError, ApiResult};
 
-/// State shared by every handler and worker.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The database.
-    pub db: Db,
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Wakes in-process workers when new work is committed (LISTEN/NOTIFY wakes the others).
-    pub wake: Arc<Notify>,
-    /// Every tenant's proof lag, for admission control.
-    pub backpressure: Arc<crate::backpressure::Backpressure>,
-}
-
-impl AppState {
-    /// Builds the state.
-    pub fn new(db: Db, config: Config) -> Self {
-        AppState {
-            db,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::new()),
-            wake: Arc::new(Notify::new()),
-            backpressure: Arc::default(),
-        }
-    }
-}
-
 /// The whole router with its layers.
 pub fn router(state: AppState) -> Router {
-    let max_body = state.config.max_body_bytes;
+    let max_body = state.config.http.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -110,7 +79,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(depth) = crate::workers::queue_depth(&state.db).await {
+    if let Ok(depth) = crate::db::jobs::queue_depth(&state.db).await {
         state.metrics.queue_depth.set(depth);
     }
     (
@@ -137,7 +106,7 @@ async fn timeout_and_measure(State(state): State<AppState>, req: Request, next: 
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
     let started = Instant::now();
-    let resp = match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+    let resp = match tokio::time::timeout(state.config.http.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => ApiError::Timeout.into_response(),
     };

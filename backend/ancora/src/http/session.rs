@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use crate::db::Db;
-use crate::server::tokio_util_shutdown::Shutdown;
+use crate::support::Shutdown;
 
 /// How often [`delete_expired_periodically`] runs.
 pub const CLEANUP_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -34,7 +34,7 @@ pub fn layer(state: &AppState) -> SessionManagerLayer<PostgresStore> {
         .with_name(COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(secure_cookies(&state.config.public_url))
+        .with_secure(secure_cookies(&state.settings.public_url))
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
 }

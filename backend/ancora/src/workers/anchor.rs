@@ -1,101 +1,29 @@
-//! The anchor job: one per chain and tick. It locks the chain's waiting batch roots, builds
-//! one anchor tree over them (each root a tree leaf), stores the anchor, binds the roots to it
-//! and hands the anchor root to the backend — one system transaction. A root is bound once
-//! (`anchor_id IS NULL` under `FOR UPDATE SKIP LOCKED`), so no batch is anchored twice, and a
-//! crash before commit leaves the roots waiting for the next tick.
+//! The anchor job: runs the anchoring tick ([`tick::run`]) of its chain.
 
-use ancora_proof::merkle::MerkleTree;
-use ancora_proof::{Hash, HashAlgorithm};
 use anyhow::Context as _;
-use sqlx::PgConnection;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::queue;
-use crate::anchor::{AnchorBackend, AnchorRequest, Backend, Outcome};
-use crate::db::anchors;
-use crate::db::jobs::{self, Job};
-use crate::domain::TenantId;
-use crate::http::AppState;
+use super::{Job, JobFuture};
+use crate::app::AppState;
+use crate::db::jobs::{self, Job as Queued};
+use crate::services::anchoring::tick;
 
-/// Most batch roots in one anchor tree; more wait for the next (immediate) tick.
-pub const MAX_ROOTS: i64 = 50_000;
+/// One anchoring tick of one chain.
+pub struct AnchorJob;
 
-/// Runs one anchor job.
-pub async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
-    let chain = job
-        .payload
-        .get("chain")
-        .and_then(serde_json::Value::as_i64)
-        .and_then(|c| i32::try_from(c).ok())
-        .context("an anchor job needs a chain")?;
-    let backend = Backend::configured(state);
-    let mut tx = state.db.system_tx().await?;
-    if !jobs::take(&mut tx, job).await? {
-        return Ok(());
+impl Job for AnchorJob {
+    fn kind(&self) -> &'static str {
+        jobs::KIND_ANCHOR
     }
-    let waiting = anchors::lock_waiting(&mut tx, chain, MAX_ROOTS).await?;
-    let made = if waiting.is_empty() {
-        None
-    } else {
-        Some(anchor_roots(&mut tx, &backend, chain, &waiting).await?)
-    };
-    if anchors::any_waiting(&mut tx, chain).await? {
-        queue::enqueue_anchor_job(&mut tx, chain, OffsetDateTime::now_utc()).await?;
-    }
-    tx.commit().await?;
-    if let Some((anchor, outcome)) = made {
-        if outcome == Outcome::Final {
-            state.metrics.anchors_final.inc();
-        }
-        tracing::debug!(anchor_id = %anchor, chain, roots = waiting.len(), "anchor made");
-    }
-    Ok(())
-}
 
-/// Anchors `waiting` (locked by the caller) in one tree; returns the anchor and what the
-/// backend did.
-async fn anchor_roots(
-    conn: &mut PgConnection,
-    backend: &Backend,
-    chain: i32,
-    waiting: &[anchors::Waiting],
-) -> anyhow::Result<(Uuid, Outcome)> {
-    let roots = waiting
-        .iter()
-        .map(|w| Hash::from_slice(&w.root))
-        .collect::<Result<Vec<_>, _>>()?;
-    // A tree leaf enters as is, so the leaf hashes are the batch roots themselves.
-    let root = MerkleTree::from_leaf_hashes(HashAlgorithm::Sha512_256, roots).root();
-    let id = Uuid::now_v7();
-    let size = i32::try_from(waiting.len())?;
-    anchors::insert_anchor(conn, id, backend.kind(), chain, &root.0, size).await?;
-    let batch_ids: Vec<Uuid> = waiting.iter().map(|w| w.batch_id).collect();
-    let bound = anchors::bind_batches(conn, id, &batch_ids).await?;
-    anyhow::ensure!(
-        bound == batch_ids.len() as u64,
-        "bound {bound} of {} batch roots to anchor {id}",
-        batch_ids.len()
-    );
-    let request = AnchorRequest {
-        id,
-        target_chain: chain,
-        root,
-        size: waiting.len(),
-    };
-    let outcome = backend.record(conn, &request).await?;
-    if outcome == Outcome::Final {
-        finalize(conn, id).await?;
+    fn run<'a>(&'a self, state: &'a AppState, job: &'a Queued) -> JobFuture<'a> {
+        Box::pin(async move {
+            let chain = job
+                .payload
+                .get("chain")
+                .and_then(serde_json::Value::as_i64)
+                .and_then(|c| i32::try_from(c).ok())
+                .context("an anchor job needs a chain")?;
+            tick::run(state, chain, job).await
+        })
     }
-    Ok((id, outcome))
-}
-
-/// Marks an anchor final and enqueues one prove job per batch in it, in the caller's
-/// transaction. Backends with remote work call this from their confirming job.
-pub async fn finalize(conn: &mut PgConnection, anchor: Uuid) -> anyhow::Result<()> {
-    anchors::mark_final(conn, anchor).await?;
-    for (batch, tenant) in anchors::anchor_batches(conn, anchor).await? {
-        queue::enqueue_prove_job(conn, TenantId(tenant), batch).await?;
-    }
-    Ok(())
 }

@@ -1,7 +1,7 @@
-//! Background workers: a Postgres job queue with leases and one file per job.
+//! Background workers (an interface): a Postgres job queue with leases, and one file per job
+//! kind, each a [`Job`] that turns its queued row into one service call:
 //!
-//! * [`queue`] — enqueueing (always in the caller's transaction) and the job kinds;
-//! * [`batch`] — close a tenant's pending events into a batch (window or size);
+//! * [`batch`] — close a tenant's pending events into batches (window or size);
 //! * [`anchor`] — aggregate a chain's batch roots into one anchor and hand it to the backend;
 //! * [`chainweb_confirm`] — send, confirm and prove a chainweb anchor, one committed step a run;
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
@@ -10,22 +10,23 @@
 //!
 //! Every job is idempotent: its work runs in one transaction that deletes the job row (see
 //! [`crate::db::jobs::take`]; most jobs do it first, the batch job just before it counts what
-//! is left, see [`batch`]) and enqueues its follow-ups, so a process killed at any instant
-//! loses nothing and repeats nothing that was committed.
+//! is left, see [`crate::services::batching`]) and enqueues its follow-ups, so a process killed
+//! at any instant loses nothing and repeats nothing that was committed. The kinds and their
+//! dedupe keys live with the queue's SQL ([`crate::db::jobs`]).
 
 pub mod anchor;
 pub mod batch;
 pub mod chainweb_confirm;
 pub mod prove;
-pub mod queue;
 mod runner;
 pub mod sweep;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use crate::db::Db;
-use crate::db::jobs::{self, Job};
-use crate::http::AppState;
+use crate::app::AppState;
+use crate::db::jobs::{self, Job as Queued};
 
 pub use runner::run;
 
@@ -33,22 +34,30 @@ pub use runner::run;
 /// mid-job holds its job this long at most.
 pub const LEASE: Duration = Duration::from_secs(10);
 
-/// Jobs waiting to run.
-pub async fn queue_depth(db: &Db) -> anyhow::Result<i64> {
-    let n = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE locked_until IS NULL"#)
-        .fetch_one(db.pool())
-        .await?;
-    Ok(n)
+/// What running one job returns.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
+/// One kind of job: its name in the queue, and how a claimed row of that kind runs.
+pub trait Job: Sync {
+    /// The kind, as stored in `jobs.kind`.
+    fn kind(&self) -> &'static str;
+    /// Runs a claimed row of this kind.
+    fn run<'a>(&'a self, state: &'a AppState, job: &'a Queued) -> JobFuture<'a>;
 }
 
-/// The list of jobs: runs a claimed job by its kind.
-async fn dispatch(state: &AppState, job: &Job) -> anyhow::Result<()> {
-    match job.kind.as_str() {
-        queue::KIND_BATCH => batch::run(state, job).await,
-        queue::KIND_ANCHOR => anchor::run(state, job).await,
-        queue::KIND_PROVE => prove::run(state, job).await,
-        chainweb_confirm::KIND => chainweb_confirm::run(state, job).await,
-        other => anyhow::bail!("unknown job kind {other:?}"),
+/// Every job this build runs: the one registry.
+pub const JOBS: &[&dyn Job] = &[
+    &batch::BatchJob,
+    &anchor::AnchorJob,
+    &prove::ProveJob,
+    &chainweb_confirm::ChainwebConfirmJob,
+];
+
+/// Runs a claimed job by its kind.
+async fn dispatch(state: &AppState, job: &Queued) -> anyhow::Result<()> {
+    match JOBS.iter().find(|j| j.kind() == job.kind) {
+        Some(kind) => kind.run(state, job).await,
+        None => anyhow::bail!("unknown job kind {:?}", job.kind),
     }
 }
 
@@ -121,6 +130,22 @@ async fn drain(state: &AppState, ignore_run_at: bool) -> anyhow::Result<usize> {
     }
 }
 
+/// The tenant of a tenant job.
+fn tenant_of(job: &Queued) -> anyhow::Result<crate::domain::TenantId> {
+    job.tenant_id
+        .map(crate::domain::TenantId)
+        .ok_or_else(|| anyhow::anyhow!("a {} job needs a tenant", job.kind))
+}
+
+/// A UUID argument of a job's payload.
+fn uuid_arg(job: &Queued, name: &str) -> anyhow::Result<uuid::Uuid> {
+    job.payload
+        .get(name)
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("a {} job needs {name}", job.kind))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +156,21 @@ mod tests {
         assert!(backoff(1) <= Duration::from_millis(313));
         assert!(backoff(3) >= Duration::from_secs(1));
         assert!(backoff(40) <= Duration::from_secs(75));
+    }
+
+    #[test]
+    fn every_job_kind_is_registered_once() {
+        let mut kinds: Vec<&str> = JOBS.iter().map(|j| j.kind()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), JOBS.len());
+        for kind in [
+            jobs::KIND_BATCH,
+            jobs::KIND_ANCHOR,
+            jobs::KIND_PROVE,
+            jobs::KIND_CHAINWEB_ANCHOR,
+        ] {
+            assert!(kinds.contains(&kind), "{kind} has no runner");
+        }
     }
 }

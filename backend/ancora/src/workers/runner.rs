@@ -7,10 +7,10 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use time::OffsetDateTime;
 
-use super::{Ran, queue, run_one, sweep};
+use super::{Ran, run_one, sweep};
+use crate::app::AppState;
 use crate::db::jobs;
-use crate::http::AppState;
-use crate::server::tokio_util_shutdown::Shutdown;
+use crate::support::Shutdown;
 
 /// Concurrent runner tasks per process.
 pub const RUNNERS: usize = 4;
@@ -85,7 +85,7 @@ async fn listen(state: AppState, shutdown: Shutdown) {
     while !shutdown.is_triggered() {
         match PgListener::connect_with(state.db.pool()).await {
             Ok(mut listener) => {
-                if let Err(e) = listener.listen(queue::CHANNEL).await {
+                if let Err(e) = listener.listen(jobs::CHANNEL).await {
                     tracing::warn!(error = %e, "cannot LISTEN; polling only");
                 } else {
                     loop {

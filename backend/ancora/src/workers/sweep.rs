@@ -7,15 +7,14 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::queue;
+use crate::app::AppState;
 use crate::db::jobs;
 use crate::domain::TenantId;
-use crate::http::AppState;
-use crate::server::tokio_util_shutdown::Shutdown;
+use crate::support::Shutdown;
 
 /// Runs the sweeper until shutdown.
 pub async fn run(state: AppState, shutdown: Shutdown) {
-    let every = (state.config.batching.window * 2).max(Duration::from_secs(1));
+    let every = (state.settings.batching.window * 2).max(Duration::from_secs(1));
     while !shutdown.is_triggered() {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -39,10 +38,10 @@ pub async fn sweep_once(state: &AppState, older_than: Duration) -> anyhow::Resul
     let now = OffsetDateTime::now_utc();
     let mut tx = state.db.system_tx().await?;
     for t in &tenants {
-        queue::enqueue_batch_job(&mut tx, TenantId(*t), now).await?;
+        jobs::enqueue_batch_job(&mut tx, TenantId(*t), now).await?;
     }
     for c in &chains {
-        queue::enqueue_anchor_job(&mut tx, *c, now).await?;
+        jobs::enqueue_anchor_job(&mut tx, *c, now).await?;
     }
     tx.commit().await?;
     Ok(tenants.len() + chains.len())

@@ -2,12 +2,14 @@
 //! made the way `ancora admin` makes them, and a one-call request helper.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 
 use ancora::config::Config;
 use ancora::db::Db;
 use ancora::domain::{Role, TenantId};
-use ancora::http::{self, AppState};
+use ancora::{app::AppState, http};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};

@@ -155,7 +155,7 @@ async fn seed(app: &TestApp) -> TenantId {
         .await
         .expect("key");
     }
-    let hash = ancora::password::hash_password(PASSWORD).expect("hash");
+    let hash = ancora::services::passwords::hash_password(PASSWORD).expect("hash");
     sqlx::query!(
         "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)",
         OWNER,

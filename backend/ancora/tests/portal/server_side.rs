@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ancora::domain::Role;
-use ancora::server::tokio_util_shutdown::Shutdown;
+use ancora::support::Shutdown;
 use axum::http::StatusCode;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

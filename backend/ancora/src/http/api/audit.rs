@@ -38,7 +38,7 @@ use crate::db;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
-use crate::ingest::EventInput;
+use crate::services::ingest::EventInput;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -107,13 +107,13 @@ async fn proof(
     let batch = db::batches::get(&mut tx, auth.tenant, batch_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
-    let bundle = crate::workers::prove::batch_bundles(&mut tx, auth.tenant, batch_id, 1)
+    let bundle = crate::services::proofs::batch_bundles(&mut tx, auth.tenant, batch_id, 1)
         .await?
         .into_iter()
         .next()
         .map(|(_, b)| b);
     tx.commit().await?;
-    let base = state.config.public_url.trim_end_matches('/').to_owned();
+    let base = state.settings.public_url.trim_end_matches('/').to_owned();
     let mut hints = json!({
         "logKeyUrl": format!("{base}/v1/log/key"),
         "checkpointUrl": format!("{base}/v1/log/checkpoint"),

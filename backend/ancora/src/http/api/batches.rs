@@ -5,8 +5,8 @@
 //!   bundle in tree order (`202` with no proofs while the batch is not proved yet).
 //!
 //! **A synchronous batch id.** In the seed a batch id existed only once a window closed. Here
-//! the request's events are stored durably (through [`crate::ingest`], like every event) and
-//! then closed at once ([`workers::batch::flush`]), so the answer can name the batch. Batches
+//! the request's events are stored durably (through [`crate::services::ingest`], like every event) and
+//! then closed at once ([`crate::services::batching::flush`]), so the answer can name the batch. Batches
 //! are ranges of the tenant's arrival order: what was pending before the request is closed
 //! first (into a batch of its own), so the request's batch holds exactly its events unless
 //! another request of the tenant was stored at the same moment (it then shares the batch);
@@ -28,12 +28,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db;
+use crate::domain::BatchId;
 use crate::domain::TenantId;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
-use crate::ingest::{self, EventInput, IngestOptions};
-use crate::workers;
+use crate::services::ingest::{self, EventInput, IngestOptions};
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -104,10 +104,10 @@ pub(super) async fn submit_and_close(
     policy: &str,
 ) -> ApiResult<RequestBatch> {
     // Close what is pending first, so the request's batch starts with its own events.
-    workers::batch::flush(state, auth.tenant, "window").await?;
+    crate::services::batching::flush(state, auth.tenant, "window").await?;
     let receipts = ingest::ingest_events(state, auth, events, IngestOptions::default()).await?;
     let ids: Vec<String> = receipts.into_iter().map(|r| r.id).collect();
-    workers::batch::flush(state, auth.tenant, policy).await?;
+    crate::services::batching::flush(state, auth.tenant, policy).await?;
     let mut tx = state.db.tenant_tx(auth.tenant).await?;
     let first = first_batch(&mut tx, auth.tenant, &ids).await?;
     tx.commit().await?;
@@ -141,7 +141,8 @@ async fn first_batch(
 
 /// Parses a batch id path segment (a UUID); 404 for anything else, as for an unknown id.
 pub(super) fn parse_batch_id(raw: &str) -> ApiResult<Uuid> {
-    raw.parse()
+    raw.parse::<BatchId>()
+        .map(|b| b.0)
         .map_err(|_| ApiError::NotFound(format!("no batch {raw:?}")))
 }
 
@@ -172,7 +173,8 @@ async fn batch_proofs(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
     let proofs = if batch.state == "proved" {
-        workers::prove::batch_bundles(&mut tx, auth.tenant, batch_id, i64::from(i32::MAX)).await?
+        crate::services::proofs::batch_bundles(&mut tx, auth.tenant, batch_id, i64::from(i32::MAX))
+            .await?
     } else {
         Vec::new()
     };

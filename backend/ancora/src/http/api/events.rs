@@ -1,7 +1,7 @@
 //! `/v1/events`: submit events, follow one, fetch its proof, find events by digest.
 //!
 //! * `POST /v1/events` — `{"events": [...]}`, answered 202 with one receipt per event after
-//!   the commit (see [`crate::ingest`]). `Idempotency-Key` makes a retry safe.
+//!   the commit (see [`crate::services::ingest`]). `Idempotency-Key` makes a retry safe.
 //! * `GET /v1/events/{id}` — the event and its status, `pending | batched | anchored |
 //!   proved`; with `proved`, the proof bundle too.
 //! * `GET /v1/events/{id}/proof` — the bundle alone. While the event is not proved yet the
@@ -26,7 +26,7 @@ use crate::db::events::EventStatus;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
-use crate::ingest::{self, EventInput, IngestOptions, Receipt};
+use crate::services::ingest::{self, EventInput, IngestOptions, Receipt};
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -130,7 +130,7 @@ async fn show(
 ) -> ApiResult<Json<EventView>> {
     let e = load(&state, &auth, &id).await?;
     let bundle = match e.status.as_str() {
-        "proved" => crate::workers::prove::read_bundle(&state, auth.tenant, &id)
+        "proved" => crate::services::proofs::read_bundle(&state, auth.tenant, &id)
             .await?
             .map(|b| (*b).clone()),
         _ => None,
@@ -146,7 +146,7 @@ async fn proof(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ReadEvents)?;
-    if let Some(bundle) = crate::workers::prove::read_bundle(&state, auth.tenant, &id).await? {
+    if let Some(bundle) = crate::services::proofs::read_bundle(&state, auth.tenant, &id).await? {
         return Ok(Json(&*bundle).into_response());
     }
     let e = load(&state, &auth, &id).await?;

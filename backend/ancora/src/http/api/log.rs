@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
-use crate::anchor::tlog::{self, TlogAnchor};
 use crate::http::{ApiError, ApiResult, AppState};
+use crate::services::anchoring::tlog::{self, TlogAnchor};
 
 /// Routes of the log.
 pub fn routes() -> Router<AppState> {
@@ -39,7 +39,7 @@ fn text(body: String) -> Response {
 }
 
 async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
-    let log = TlogAnchor::from_config(&state.config.log);
+    let log = TlogAnchor::from_config(&state.settings.log);
     let mut tx = state.db.system_tx().await?;
     let note = log.latest_checkpoint(&mut tx).await?;
     tx.commit().await?;
@@ -47,7 +47,7 @@ async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 async fn key(State(state): State<AppState>) -> ApiResult<Response> {
-    let log = TlogAnchor::from_config(&state.config.log);
+    let log = TlogAnchor::from_config(&state.settings.log);
     let mut tx = state.db.system_tx().await?;
     let verifier = log.verifier(&mut tx).await?;
     tx.commit().await?;

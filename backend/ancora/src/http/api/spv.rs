@@ -39,7 +39,7 @@ use crate::http::auth::{Action, Auth, authorize};
 use crate::http::error::problem_response;
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, AppState};
-use crate::workers::prove::ProofCache;
+use crate::services::proofs::ProofCache;
 
 /// Usage metric counted by every `POST`.
 pub const SPV_REQUESTS: &str = "spv_requests";
@@ -234,7 +234,7 @@ async fn fetch(
         return Ok(answer(&v, true));
     }
 
-    let cw = &state.config.chainweb;
+    let cw = &state.settings.chainweb;
     if !cw.has_nodes() {
         return Err(SpvError::NoNodes);
     }
@@ -364,7 +364,7 @@ async fn verify(
             (header, "request")
         }
         None => {
-            let cw = &state.config.chainweb;
+            let cw = &state.settings.chainweb;
             if !cw.has_nodes() {
                 return Err(SpvError::NoNodes);
             }

@@ -83,7 +83,7 @@ fn parse_public_key(text: &str) -> Result<[u8; 32], ApiError> {
     let raw = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(text).map_err(|e| ApiError::Unprocessable(format!("public_key: {e}")))?
     } else {
-        crate::ingest::decode_base64(text)
+        crate::services::ingest::decode_base64(text)
             .map_err(|e| ApiError::Unprocessable(format!("public_key: {e}")))?
     };
     let bytes = <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| {

@@ -12,10 +12,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::anchor::tlog::TlogAnchor;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
+use crate::services::anchoring::tlog::TlogAnchor;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -56,7 +56,7 @@ async fn verify(
     let bundle =
         Bundle::from_json(&bytes).map_err(|e| ApiError::Unprocessable(format!("bundle: {e}")))?;
     let mut tx = state.db.system_tx().await?;
-    let key = TlogAnchor::from_config(&state.config.log)
+    let key = TlogAnchor::from_config(&state.settings.log)
         .verifier(&mut tx)
         .await
         .map_err(ApiError::Internal)?;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{Chrome, PortalError, PortalResult, Viewer, invite};
 use crate::db::{audit, portal as q};
 use crate::http::AppState;
-use crate::password;
+use crate::services::passwords as password;
 
 /// The account page.
 #[derive(Template, WebTemplate)]

@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::fmt::{seg, ts};
 use super::{Chrome, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::db::{audit, portal_pages as q};
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 const PAGE: i64 = 100;
 

@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::fmt::{b64url, seg, ts, ts_opt};
 use super::{Chrome, PortalError, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::db::{batches, portal_pages as q};
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 const PAGE: i64 = 100;
 

@@ -14,9 +14,9 @@ use time::OffsetDateTime;
 
 use super::fmt::{csv_field, digest, parse_digest, qs, seg, ts};
 use super::{Chrome, Ctx, PortalError, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::db::{events, portal_pages as q};
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// Rows per page.
 pub const PAGE: i64 = 50;

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::fmt::ts_opt;
 use super::{Chrome, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::db::portal_pages as q;
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// One bar of the chart, in SVG user units.
 #[derive(Clone, Debug)]

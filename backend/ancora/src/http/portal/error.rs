@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::viewer::Chrome;
-use crate::authz::Deny;
+use crate::services::authorization::Deny;
 
 /// Everything a portal request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,15 @@ pub enum PortalError {
     /// 500, logged.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::services::proofs::ProofError> for PortalError {
+    fn from(e: crate::services::proofs::ProofError) -> Self {
+        match e {
+            crate::services::proofs::ProofError::NotFound(_) => PortalError::NotFound,
+            crate::services::proofs::ProofError::Internal(e) => PortalError::Internal(e),
+        }
+    }
 }
 
 impl From<sqlx::Error> for PortalError {

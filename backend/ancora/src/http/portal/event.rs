@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::fmt::{b64url, digest, seg, ts};
 use super::{Chrome, PortalError, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::db::events;
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// One step of the drawn path.
 #[derive(Clone, Debug)]
@@ -73,9 +73,9 @@ pub async fn page(
         .ok_or(PortalError::NotFound)?;
     tx.commit().await?;
     let bundle = match e.status.as_str() {
-        "proved" => crate::workers::prove::read_bundle(&state, ctx.tenant, &event)
+        "proved" => crate::services::proofs::read_bundle(&state, ctx.tenant, &event)
             .await
-            .map_err(PortalError::Internal)?
+            .map_err(PortalError::from)?
             .and_then(|v| {
                 <ancora_proof::bundle::Bundle as serde::Deserialize>::deserialize(&*v).ok()
             }),

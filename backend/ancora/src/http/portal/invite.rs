@@ -16,7 +16,7 @@ use super::{Chrome, PortalError, PortalResult, Viewer};
 use crate::db::{Tx, audit, portal as q};
 use crate::domain::TenantId;
 use crate::http::{AppState, session};
-use crate::password;
+use crate::services::passwords as password;
 
 /// How long a link works.
 pub const LINK_TTL: time::Duration = time::Duration::days(3);
@@ -48,7 +48,7 @@ pub async fn issue(
     .await?;
     let link = format!(
         "{}/invite/{token}",
-        state.config.public_url.trim_end_matches('/')
+        state.settings.public_url.trim_end_matches('/')
     );
     let (subject, body) = match tenant {
         Some((_, name)) => (

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::fmt::{ts, ts_opt};
 use super::{Chrome, Ctx, PortalError, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::db::{api_keys, audit, portal_pages as q};
 use crate::domain::Role;
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// A key as listed.
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{Chrome, PortalResult, Viewer};
 use crate::db::{audit, portal as q};
 use crate::http::{AppState, session};
-use crate::password;
+use crate::services::passwords as password;
 
 /// Failures per account, and per address, within [`WINDOW_SECS`], before sign-in is refused.
 pub const MAX_PER_ACCOUNT: i64 = 5;

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::fmt::ts;
 use super::{Chrome, Ctx, PortalError, PortalResult, Viewer, invite};
-use crate::authz::Action;
 use crate::db::{audit, portal as pq, portal_pages as q};
 use crate::domain::Role;
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// A member as shown.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 //!
 //! Every page is an askama template (auto-escaped) with its `Template` struct beside its
 //! handler, one file per page. Every page works without JavaScript. Every handler starts with
-//! [`Viewer::require`], which calls the one authorization function [`crate::authz::authorize`];
+//! [`Viewer::require`], which calls the one authorization function [`crate::services::authorization::authorize`];
 //! tenant-scoped pages live under `/t/{tenant}/…`, and a tenant the person does not belong to
 //! answers 404 whether it exists or not. POSTs pass the CSRF middleware ([`super::csrf`]).
 

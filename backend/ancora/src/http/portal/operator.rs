@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Chrome, PortalError, PortalResult, Viewer, invite};
-use crate::authz::Action;
 use crate::db::{audit, tenants};
 use crate::domain::TenantId;
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// The operator page.
 #[derive(Template, WebTemplate)]

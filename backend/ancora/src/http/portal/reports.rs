@@ -17,11 +17,11 @@ use uuid::Uuid;
 
 use super::catalog::parse_time;
 use super::{Ctx, PortalError, PortalResult, Viewer};
-use crate::anchor::tlog::TlogAnchor;
-use crate::authz::Action;
 use crate::db::{audit, batches, portal_pages as q};
 use crate::domain::TenantId;
 use crate::http::AppState;
+use crate::services::anchoring::tlog::TlogAnchor;
+use crate::services::authorization::Action;
 
 /// The largest range one report covers (events are streamed; this bounds the work).
 pub const MAX_RANGE_EVENTS: usize = 100_000;
@@ -31,10 +31,10 @@ pub const MAX_RANGE_EVENTS: usize = 100_000;
 /// do yet: their "trusted block header" step says so.
 pub async fn server_trust(state: &AppState) -> PortalResult<Trust> {
     let mut tx = state.db.system_tx().await?;
-    let key = TlogAnchor::from_config(&state.config.log)
+    let key = TlogAnchor::from_config(&state.settings.log)
         .verifier(&mut tx)
         .await
-        .map_err(PortalError::Internal)?;
+        .map_err(PortalError::from)?;
     tx.commit().await?;
     Ok(Trust {
         log_keys: vec![key],
@@ -49,9 +49,9 @@ pub async fn bundle_and_report(
     ctx: &Ctx,
     event: &str,
 ) -> PortalResult<(Bundle, Report)> {
-    let value = crate::workers::prove::read_bundle(state, ctx.tenant, event)
+    let value = crate::services::proofs::read_bundle(state, ctx.tenant, event)
         .await
-        .map_err(PortalError::Internal)?
+        .map_err(PortalError::from)?
         .ok_or(PortalError::NotFound)?;
     let bundle = Bundle::deserialize(&*value).map_err(|e| PortalError::Internal(e.into()))?;
     let trust = server_trust(state).await?;
@@ -314,7 +314,7 @@ async fn write_range(
             );
             let parsed = row
                 .proof_parts()
-                .map(|p| crate::workers::prove::assemble_bundle(tenant, p))
+                .map(|p| crate::services::proofs::assemble_bundle(tenant, p))
                 .transpose()?;
             match parsed {
                 Some(b) => {

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Chrome, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::db::{audit, tenants};
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// The settings page.
 #[derive(Template, WebTemplate)]

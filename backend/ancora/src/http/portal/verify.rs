@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::event::Step;
 use super::{Chrome, Ctx, MAX_BUNDLE_BYTES, PortalError, PortalResult, Viewer};
-use crate::authz::Action;
 use crate::http::AppState;
+use crate::services::authorization::Action;
 
 /// The verify page.
 #[derive(Template, WebTemplate)]

@@ -7,10 +7,10 @@ use axum::http::request::Parts;
 use tower_sessions::Session;
 
 use super::error::PortalError;
-use crate::authz::{Action, Actor, Membership, authorize};
 use crate::db::portal as q;
 use crate::domain::{Role, TenantId};
 use crate::http::{AppState, session};
+use crate::services::authorization::{Action, Actor, Membership, authorize};
 
 /// The person behind a request, with the session and its CSRF token.
 #[derive(Clone, Debug)]

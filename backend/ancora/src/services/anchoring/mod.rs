@@ -9,11 +9,13 @@
 //! * [`Outcome::Pending`]: network work remains (the `chainweb` backend). The
 //!   backend enqueues its own follow-up job in the transaction; that job commits each step's
 //!   outcome (say, the request key) before the next network call, and calls
-//!   [`crate::workers::anchor::finalize`] when the anchor is final.
+//!   [`tick::finalize`] when the anchor is final.
 //!
 //! For the prover a backend also builds the [`TrustPoint`] of a final anchor.
 
 pub mod chainweb;
+pub mod confirm;
+pub mod tick;
 pub mod tlog;
 
 use std::future::Future;
@@ -23,9 +25,9 @@ use ancora_proof::bundle::TrustPoint;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::config::AnchorBackendKind;
 use crate::db::anchors::Anchor;
-use crate::http::AppState;
+use crate::services::settings::AnchorBackendKind;
+use crate::services::settings::Settings;
 
 /// An anchor root handed to a backend.
 #[derive(Clone, Debug)]
@@ -81,25 +83,21 @@ pub enum Backend {
 
 impl Backend {
     /// The backend new anchors go to: `tlog` unless `ANCORA_ANCHOR_BACKEND=chainweb`.
-    pub fn configured(state: &AppState) -> Self {
-        match state.config.anchor_backend {
-            AnchorBackendKind::Tlog => {
-                Backend::Tlog(tlog::TlogAnchor::from_config(&state.config.log))
+    pub fn configured(settings: &Settings) -> Self {
+        match settings.anchor_backend {
+            AnchorBackendKind::Tlog => Backend::Tlog(tlog::TlogAnchor::from_config(&settings.log)),
+            AnchorBackendKind::Chainweb => {
+                Backend::Chainweb(chainweb::ChainwebAnchor::from_config(&settings.chainweb))
             }
-            AnchorBackendKind::Chainweb => Backend::Chainweb(
-                chainweb::ChainwebAnchor::from_config(&state.config.chainweb),
-            ),
         }
     }
 
     /// The backend that made an anchor stored with `kind`.
-    pub fn for_kind(state: &AppState, kind: &str) -> anyhow::Result<Self> {
+    pub fn for_kind(settings: &Settings, kind: &str) -> anyhow::Result<Self> {
         match kind {
-            "tlog" => Ok(Backend::Tlog(tlog::TlogAnchor::from_config(
-                &state.config.log,
-            ))),
+            "tlog" => Ok(Backend::Tlog(tlog::TlogAnchor::from_config(&settings.log))),
             "chainweb" => Ok(Backend::Chainweb(chainweb::ChainwebAnchor::from_config(
-                &state.config.chainweb,
+                &settings.chainweb,
             ))),
             other => anyhow::bail!("no anchor backend {other:?} in this build"),
         }

@@ -4,7 +4,7 @@
 //!
 //! [`ChainwebAnchor::record`] makes no network call: inside the anchorer's transaction it
 //! notes the chain and write path in `anchors.details` and enqueues the confirming job
-//! ([`crate::workers::chainweb_confirm`]), which does the network work one committed step at
+//! ([`super::confirm`]), which does the network work one committed step at
 //! a time. This module also builds the Pact command (pure, given the time and attempt) and
 //! the trust point from what the job stored.
 //!
@@ -28,9 +28,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{AnchorBackend, AnchorRequest, Outcome};
-use crate::config::{ChainwebConfig, WritePath};
 use crate::db;
 use crate::db::anchors::Anchor;
+use crate::services::settings::{ChainwebConfig, WritePath};
 
 /// The `chainweb` backend.
 #[derive(Clone, Debug)]
@@ -181,7 +181,7 @@ impl AnchorBackend for ChainwebAnchor {
             ..Details::default()
         };
         db::chainweb::start(conn, request.id, &details.to_json()).await?;
-        crate::workers::chainweb_confirm::enqueue(conn, request.id).await?;
+        crate::db::jobs::enqueue_chainweb_job(conn, request.id).await?;
         Ok(Outcome::Pending)
     }
 

@@ -1,8 +1,10 @@
-//! The portal's one authorization decision: [`authorize`] says whether an actor may take an
-//! action in a tenant. Every portal handler calls it (through `Viewer::require`); the route ×
-//! role × tenant test walks it. Row-level security is the second wall behind it.
+//! Authorization: one Role × [`Action`] table ([`Action::roles`]) for the API and the portal.
+//! [`authorize_key`] decides for an API key ([`Auth`]), [`authorize`] for a signed-in person
+//! ([`Actor`]) in a tenant. Every API handler and every portal handler (through
+//! `Viewer::require`) calls one of them; the route × role × tenant tests walk them. Row-level
+//! security is the second wall behind it.
 //!
-//! Role semantics match the API's table (`http::auth::authorize`): owner and admin do
+//! Roles: owner and admin do
 //! everything in their tenant (only an owner grants ownership); an auditor reads and verifies
 //! everything and downloads reports, and changes nothing; a submitter works through API keys
 //! only, so every portal page refuses it; billing sees the dashboard (usage) only. A platform
@@ -48,9 +50,50 @@ impl Actor {
     }
 }
 
-/// Everything a person can ask of the portal.
+/// An authenticated API key: its tenant, id, role and visible prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Auth {
+    /// The tenant the key belongs to; every query of the request is scoped to it.
+    pub tenant: TenantId,
+    /// The key's id.
+    pub key_id: Uuid,
+    /// The key's role.
+    pub role: Role,
+    /// The visible prefix (`ak_xxxxxxxx`), used as the submitter of events and in audit rows.
+    pub prefix: String,
+}
+
+impl Auth {
+    /// The actor written to the audit log for actions taken with this key.
+    pub fn actor(&self) -> String {
+        format!("api_key:{}", self.prefix)
+    }
+}
+
+/// An API key's role may not take an action: the message names the roles that may.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("an API key with role {role} may not do this; it needs one of: {allowed}")]
+pub struct Denied {
+    /// The key's role.
+    pub role: Role,
+    /// The roles that may, comma-separated.
+    pub allowed: String,
+}
+
+/// Everything a caller can ask of Ancora: the API's actions (taken with API keys) and the
+/// portal's (taken by people). Adding a route means adding (or reusing) one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// API: submit events.
+    SubmitEvents,
+    /// API: read events, receipts and proofs.
+    ReadEvents,
+    /// API: verify a proof bundle with this server's trust.
+    VerifyProof,
+    /// API: list submitter keys and the signature policy.
+    ReadSubmitterKeys,
+    /// API: register or revoke submitter keys, change the signature policy.
+    ManageSubmitterKeys,
     /// Dashboard: counts, events per day, last anchor.
     ViewDashboard,
     /// Catalog, event and batch pages, CSV export, bundles.
@@ -80,7 +123,16 @@ pub enum Action {
 }
 
 impl Action {
-    /// Every action, for tests that walk the matrix.
+    /// The API's actions.
+    pub const API: [Action; 5] = [
+        Action::SubmitEvents,
+        Action::ReadEvents,
+        Action::VerifyProof,
+        Action::ReadSubmitterKeys,
+        Action::ManageSubmitterKeys,
+    ];
+
+    /// Every portal action, for tests that walk the matrix.
     pub const ALL: [Action; 13] = [
         Action::ViewDashboard,
         Action::ReadCatalog,
@@ -101,6 +153,10 @@ impl Action {
     pub fn roles(self) -> &'static [Role] {
         use Role::*;
         match self {
+            Action::SubmitEvents => &[Owner, Admin, Submitter],
+            Action::ReadEvents | Action::VerifyProof => &[Owner, Admin, Auditor, Submitter],
+            Action::ReadSubmitterKeys => &[Owner, Admin, Auditor],
+            Action::ManageSubmitterKeys => &[Owner, Admin],
             Action::ViewDashboard => &[Owner, Admin, Auditor, Billing],
             Action::ReadCatalog
             | Action::DownloadReport
@@ -116,6 +172,19 @@ impl Action {
             Action::ManageTenants => &[],
         }
     }
+}
+
+/// Decides whether `auth`'s role may take `action`.
+pub fn authorize_key(auth: &Auth, action: Action) -> Result<(), Denied> {
+    let allowed = action.roles();
+    if allowed.contains(&auth.role) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+    Err(Denied {
+        role: auth.role,
+        allowed: names.join(", "),
+    })
 }
 
 /// Why an action is refused.
@@ -147,7 +216,8 @@ pub fn authorize(
     }
     let tenant = tenant.ok_or(Deny::NotFound)?;
     let m = actor.membership(tenant).ok_or(Deny::NotFound)?;
-    if action.roles().contains(&m.role) {
+    // Submitters work through API keys only: the portal refuses them whatever the action.
+    if m.role != Role::Submitter && action.roles().contains(&m.role) {
         Ok(Some(m.role))
     } else {
         Err(Deny::Forbidden)
@@ -157,6 +227,42 @@ pub fn authorize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(role: Role) -> Auth {
+        Auth {
+            tenant: TenantId(Uuid::nil()),
+            key_id: Uuid::nil(),
+            role,
+            prefix: "ak_test0000".into(),
+        }
+    }
+
+    #[test]
+    fn billing_keys_may_neither_submit_nor_read_events() {
+        assert!(authorize_key(&key(Role::Billing), Action::SubmitEvents).is_err());
+        assert!(authorize_key(&key(Role::Billing), Action::ReadEvents).is_err());
+    }
+
+    #[test]
+    fn auditors_read_but_do_not_submit_or_manage_keys() {
+        assert!(authorize_key(&key(Role::Auditor), Action::ReadEvents).is_ok());
+        assert!(authorize_key(&key(Role::Auditor), Action::SubmitEvents).is_err());
+        let denied = authorize_key(&key(Role::Auditor), Action::ManageSubmitterKeys);
+        assert_eq!(
+            denied.map_err(|d| d.to_string()),
+            Err(
+                "an API key with role auditor may not do this; it needs one of: owner, admin"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn submitters_submit_and_read_but_do_not_manage_keys() {
+        assert!(authorize_key(&key(Role::Submitter), Action::SubmitEvents).is_ok());
+        assert!(authorize_key(&key(Role::Submitter), Action::ReadEvents).is_ok());
+        assert!(authorize_key(&key(Role::Submitter), Action::ManageSubmitterKeys).is_err());
+    }
 
     fn actor(role: Role, tenant: TenantId) -> Actor {
         Actor {

@@ -26,8 +26,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::domain::TenantId;
-use crate::http::ApiError;
-use crate::server::tokio_util_shutdown::Shutdown;
+use crate::support::Shutdown;
 
 /// How often the lags are read.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(100);
@@ -35,17 +34,39 @@ pub const REFRESH_EVERY: Duration = Duration::from_millis(100);
 /// How long a request of a tenant over the limit is held before it is refused.
 pub const MAX_HOLD: Duration = Duration::from_secs(2);
 
+/// Why a request is not admitted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AdmissionError {
+    /// The tenant's proofs are behind: retry after `retry_after` seconds; nothing was stored.
+    #[error(
+        "proofs for this tenant are {lag_ms} ms behind (the limit is {limit_ms} ms); nothing of \
+         this request was stored: retry after the indicated delay"
+    )]
+    Lagging {
+        /// The tenant's proof lag, ms.
+        lag_ms: u128,
+        /// The limit, ms.
+        limit_ms: u128,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+}
+
 /// The proof lag of every tenant that has one, as last read.
 #[derive(Debug, Default)]
-pub struct Backpressure {
+pub struct Admission {
     lags: RwLock<HashMap<Uuid, Duration>>,
 }
 
-impl Backpressure {
+impl Admission {
     /// Admits a request of `tenant`: at once when its proof lag is within `limit` (`None`:
     /// always), else once it is back within it, or `Err(429)` after [`MAX_HOLD`]. `Ok(true)`
     /// when the request was held.
-    pub async fn admit(&self, tenant: TenantId, limit: Option<Duration>) -> Result<bool, ApiError> {
+    pub async fn admit(
+        &self,
+        tenant: TenantId,
+        limit: Option<Duration>,
+    ) -> Result<bool, AdmissionError> {
         let started = std::time::Instant::now();
         let mut held = false;
         loop {
@@ -61,7 +82,7 @@ impl Backpressure {
     }
 
     /// `Err(429)` when the tenant's proof lag exceeds `limit` (`None`: never).
-    pub fn check(&self, tenant: TenantId, limit: Option<Duration>) -> Result<(), ApiError> {
+    pub fn check(&self, tenant: TenantId, limit: Option<Duration>) -> Result<(), AdmissionError> {
         let Some(limit) = limit else {
             return Ok(());
         };
@@ -72,13 +93,9 @@ impl Backpressure {
             .get(&tenant.0)
             .copied();
         match lag {
-            Some(lag) if lag > limit => Err(ApiError::TooMany {
-                message: format!(
-                    "proofs for this tenant are {} ms behind (the limit is {} ms); nothing of \
-                     this request was stored: retry after the indicated delay",
-                    lag.as_millis(),
-                    limit.as_millis()
-                ),
+            Some(lag) if lag > limit => Err(AdmissionError::Lagging {
+                lag_ms: lag.as_millis(),
+                limit_ms: limit.as_millis(),
                 retry_after: 1,
             }),
             _ => Ok(()),
@@ -98,7 +115,7 @@ impl Backpressure {
 }
 
 /// Refreshes `bp` every [`REFRESH_EVERY`] until shutdown.
-pub async fn run(bp: std::sync::Arc<Backpressure>, db: Db, shutdown: Shutdown) {
+pub async fn run(bp: std::sync::Arc<Admission>, db: Db, shutdown: Shutdown) {
     let mut warned = false;
     while !shutdown.is_triggered() {
         match bp.refresh(&db).await {
@@ -122,7 +139,7 @@ mod tests {
 
     #[test]
     fn a_tenant_over_the_limit_is_refused_with_retry_after_and_others_are_not() {
-        let bp = Backpressure::default();
+        let bp = Admission::default();
         let slow = TenantId(Uuid::now_v7());
         let fine = TenantId(Uuid::now_v7());
         bp.lags.write().expect("lock").extend([
@@ -132,7 +149,7 @@ mod tests {
         let limit = Some(Duration::from_secs(1));
         assert!(matches!(
             bp.check(slow, limit),
-            Err(ApiError::TooMany { retry_after: 1, .. })
+            Err(AdmissionError::Lagging { retry_after: 1, .. })
         ));
         assert!(bp.check(fine, limit).is_ok());
         assert!(bp.check(TenantId(Uuid::now_v7()), limit).is_ok());

@@ -19,9 +19,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgConnection;
 
 use super::{AnchorBackend, AnchorRequest, Outcome};
-use crate::config::LogConfig;
 use crate::db;
 use crate::db::anchors::Anchor;
+use crate::services::settings::LogConfig;
 
 /// The `tlog` backend.
 #[derive(Clone, Debug)]

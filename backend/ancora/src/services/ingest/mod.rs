@@ -1,0 +1,183 @@
+//! Event ingestion: validate, verify signatures, store durably, answer with receipts.
+//!
+//! [`ingest_events`] is the one way events enter Ancora (split by job: [`input`] parsing,
+//! [`signatures`], [`store`] and [`receipts`]); `POST /v1/events` and the seed
+//! endpoints both call it. Everything happens in one tenant transaction: the events, their
+//! inline contents, the usage counter, the tenant's batch job and the idempotency record
+//! commit together or not at all, and receipts are returned only after the commit.
+//!
+//! ## Submitter signatures
+//!
+//! An event may carry `signature` (base64 or base64url of a 64-byte Ed25519 signature) and
+//! `key` (the name of a submitter key the tenant registered). The signed message is the
+//! UTF-8 text
+//!
+//! ```text
+//! ancora-event-v1\n<event id>\n<digest>
+//! ```
+//!
+//! with no trailing newline, where `<digest>` is the canonical digest text,
+//! `sha256:<64 lowercase hex>` or `sha512_256:<64 lowercase hex>` (for an event sent with
+//! `content`, the SHA-256 of the content). The first line separates Ancora event signatures
+//! from anything else the device key might sign; event ids cannot hold control characters, so
+//! the message splits one way only. A signed event must carry its own `id`.
+
+mod input;
+mod receipts;
+mod signatures;
+mod store;
+
+use std::time::Duration;
+
+use crate::db;
+use crate::services::Services;
+use crate::services::admission::AdmissionError;
+use crate::services::authorization::{Action, Auth, Denied, authorize_key};
+
+pub use input::{
+    EventInput, MAX_EVENTS_PER_REQUEST, MAX_ID_BYTES, MAX_METADATA_BYTES, decode_base64,
+};
+pub use receipts::{Receipt, encode_path_segment, status_url};
+pub use signatures::{SIGNATURE_CONTEXT, signed_message};
+
+/// Why events were not accepted. Nothing of the request was stored in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// An event or the request is invalid (the message names `events[i]` and the field).
+    #[error("{0}")]
+    Invalid(String),
+    /// Too many events in one request.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A malformed request option (the `Idempotency-Key`).
+    #[error("{0}")]
+    BadRequest(String),
+    /// An id stored before with another digest.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's role may not submit.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The tenant's proofs lag: retry later.
+    #[error(transparent)]
+    Overloaded(#[from] AdmissionError),
+    /// Anything else (the database): an internal error.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(e: sqlx::Error) -> Self {
+        IngestError::Internal(e.into())
+    }
+}
+
+/// Knobs of one ingestion.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// The request's `Idempotency-Key`: a retry with the same key and the same events gets the
+    /// first receipts; the same key with other events is refused (422).
+    pub idempotency_key: Option<String>,
+    /// When the tenant's batch job should run; `None` is the configured batch window
+    /// (`Some(Duration::ZERO)` asks for a batch right away).
+    pub batch_after: Option<Duration>,
+}
+
+/// Ingests `events` for `auth`'s tenant and answers one receipt per event, in input order,
+/// after the commit.
+///
+/// All or nothing: any invalid event (422, naming `events[i]` and the field), a signature
+/// that does not verify or is missing while the tenant requires one (422), an id stored with
+/// another digest (409), or a database error leaves nothing stored. An id stored with the
+/// same digest gets its first receipt. 403 when the key's role may not submit; 422 for an
+/// empty list, 413 for more than [`MAX_EVENTS_PER_REQUEST`].
+pub async fn ingest_events(
+    svc: &Services,
+    auth: &Auth,
+    events: Vec<EventInput>,
+    options: IngestOptions,
+) -> Result<Vec<Receipt>, IngestError> {
+    authorize_key(auth, Action::SubmitEvents)?;
+    input::check_count(events.len())?;
+    match svc
+        .admission
+        .admit(auth.tenant, svc.settings.max_proof_lag)
+        .await
+    {
+        Ok(true) => svc.metrics.ingest_held.inc(),
+        Ok(false) => 0,
+        Err(refused) => {
+            svc.metrics.ingest_refused.inc();
+            return Err(refused.into());
+        }
+    };
+    let request_hash = options
+        .idempotency_key
+        .as_deref()
+        .map(|k| input::check_idempotency_key(k).map(|()| input::request_hash(&events)))
+        .transpose()?;
+    let prepared = input::prepare_all(events)?;
+    // First as if every id were new (a plain insert); when one is not, over again with the
+    // insert that skips stored ids and compares them.
+    let mut fresh = true;
+    let (mut tx, stored) = loop {
+        let (mut tx, required) = svc.db.ingest_tx(auth.tenant).await?;
+        if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
+            db::idempotency::lock(&mut tx, auth.tenant, key).await?;
+            if let Some(stored) = db::idempotency::find(&mut tx, auth.tenant, key).await? {
+                return receipts::replay(stored, hash);
+            }
+        }
+        let signers = signatures::check_signatures(
+            &mut tx,
+            auth.tenant,
+            &prepared,
+            required.unwrap_or(false),
+        )
+        .await?;
+        match store::store(&mut tx, svc, auth, &prepared, &signers, fresh).await? {
+            Some(stored) => break (tx, stored),
+            None => fresh = false,
+        }
+    };
+    if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
+        let body = serde_json::json!({ "receipts": stored.receipts });
+        db::idempotency::insert(&mut tx, auth.tenant, key, hash, 202, &body).await?;
+    }
+    // Last, right before COMMIT: count usage and make sure the batch job exists (see
+    // `db::events::count_and_enqueue_batch`); the common path did both in its insert.
+    let mut woke = false;
+    if stored.inserted > 0 {
+        let config = &svc.settings.batching;
+        // A full batch waits already: no reason to wait for the window.
+        let full = stored.pending >= i64::from(config.max_events);
+        let after = match options.batch_after.unwrap_or(config.window) {
+            _ if full => Duration::ZERO,
+            after => after,
+        };
+        let after = time::Duration::try_from(after).unwrap_or(time::Duration::ZERO);
+        let run_at = stored.received_at + after;
+        woke = match stored.job_seen {
+            Some(existing) => {
+                crate::db::jobs::ensure_batch_job(&mut tx, auth.tenant, existing, run_at).await?
+            }
+            None => {
+                db::events::count_and_enqueue_batch(
+                    &mut tx,
+                    auth.tenant,
+                    stored.received_at.date(),
+                    db::usage::EVENTS_INGESTED,
+                    i64::try_from(stored.inserted).unwrap_or(i64::MAX),
+                    run_at,
+                )
+                .await?
+            }
+        };
+    }
+    tx.commit().await?;
+    svc.metrics.events_ingested.inc_by(stored.inserted as u64);
+    if woke {
+        svc.wake.notify_waiters();
+    }
+    Ok(stored.receipts)
+}

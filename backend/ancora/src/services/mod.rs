@@ -1,0 +1,61 @@
+//! What the product does, one module a capability. Services speak in their own error types
+//! and never know about HTTP or job runners: `http/` and `workers/` (above) translate; `db/`
+//! and `domain/` (below) store and name things.
+//!
+//! * [`ingest`] — validate, check signatures, store durably, answer with receipts;
+//! * [`batching`] — close a tenant's pending events into Merkle batches;
+//! * [`anchoring`] — aggregate batch roots into anchors and bind them to trust points, one
+//!   backend a file (`tlog`, `chainweb`);
+//! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
+//! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
+//! * [`authorization`] — the one Role × Action table, for the API and the portal;
+//! * [`passwords`] — argon2id hashing;
+//! * [`settings`] — what they run with, one section each.
+
+pub mod admission;
+pub mod anchoring;
+pub mod authorization;
+pub mod batching;
+pub mod ingest;
+pub mod passwords;
+pub mod proofs;
+pub mod settings;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::db::Db;
+use crate::support::metrics::Metrics;
+
+pub use settings::Settings;
+
+/// What every service call needs: the database, the settings, the metrics, the in-process
+/// wake-up of the workers and admission control's view of every tenant's proof lag. Cheap to
+/// clone; built once per process.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// The database.
+    pub db: Db,
+    /// The settings.
+    pub settings: Arc<Settings>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Wakes in-process workers when new work is committed (LISTEN/NOTIFY wakes the others).
+    pub wake: Arc<Notify>,
+    /// Every tenant's proof lag, for admission control.
+    pub admission: Arc<admission::Admission>,
+}
+
+impl Services {
+    /// The services over `db` with `settings`.
+    pub fn new(db: Db, settings: Settings) -> Self {
+        Services {
+            db,
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::new()),
+            wake: Arc::new(Notify::new()),
+            admission: Arc::default(),
+        }
+    }
+}

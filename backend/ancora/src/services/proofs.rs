@@ -1,0 +1,361 @@
+//! Proofs: once a batch's anchor is final, every event's bundle is built and stored
+//! ([`prove_batch`], run by the prove job), so reading a proof ([`read_bundle`]) is one indexed
+//! lookup (and, when hot, a hit in [`ProofCache`]).
+//!
+//! It runs as the batch's tenant: events and proofs are tenant rows; the anchor queue, the
+//! anchor and the log are system rows it can read. Everything is rebuilt from stored hashes
+//! and checked on the way ([`Bundle::build`] refuses a proof that does not lead to its root),
+//! so a storage fault yields a failed job, never a bundle that does not verify.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use ancora_proof::bundle::{Bundle, BundleInput, TrustPoint};
+use ancora_proof::event::{ContentDigest, EventLeaf};
+use ancora_proof::merkle::{MerkleProof, MerkleTree};
+use ancora_proof::{Hash, HashAlgorithm};
+use anyhow::Context as _;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::{anchors, batches, proofs};
+use crate::domain::TenantId;
+use crate::services::Services;
+use crate::services::anchoring::{AnchorBackend, Backend};
+
+const ALG: HashAlgorithm = HashAlgorithm::Sha512_256;
+
+/// Why a proof could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// No such thing in this tenant.
+    #[error("{0}")]
+    NotFound(String),
+    /// Storage or a stored proof that does not check out: an internal error.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ProofError {
+    fn from(e: sqlx::Error) -> Self {
+        ProofError::Internal(e.into())
+    }
+}
+
+/// Records how long the proved events waited for their proofs (receipt → now).
+pub fn observe_proved(svc: &Services, received: &[OffsetDateTime]) {
+    let now = OffsetDateTime::now_utc();
+    for at in received {
+        svc.metrics
+            .time_to_proof
+            .observe((now - *at).as_seconds_f64().max(0.0));
+    }
+}
+
+/// Builds and stores every bundle of `batch`; returns the events' receipt times (empty when
+/// the batch was proved already).
+pub async fn prove_batch(
+    conn: &mut PgConnection,
+    svc: &Services,
+    tenant: TenantId,
+    batch_id: Uuid,
+) -> anyhow::Result<Vec<OffsetDateTime>> {
+    let batch = batches::get(conn, tenant, batch_id)
+        .await?
+        .with_context(|| format!("batch {batch_id} does not exist"))?;
+    if batch.state == "proved" {
+        return Ok(Vec::new());
+    }
+    let (anchor_id, anchor_index) = anchors::batch_position(conn, batch_id)
+        .await?
+        .with_context(|| format!("batch {batch_id} is not anchored"))?;
+    let anchor = anchors::get(conn, anchor_id)
+        .await?
+        .with_context(|| format!("anchor {anchor_id} does not exist"))?;
+    anyhow::ensure!(anchor.state == "final", "anchor {anchor_id} is not final");
+    let anchor_root = Hash::from_slice(&anchor.root)?;
+    let roots = anchors::anchor_leaves(conn, anchor_id)
+        .await?
+        .iter()
+        .map(|r| Hash::from_slice(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let anchor_tree = MerkleTree::from_leaf_hashes(ALG, roots);
+    anyhow::ensure!(
+        anchor_tree.root() == anchor_root,
+        "anchor {anchor_id}'s stored roots do not give its root"
+    );
+    let anchor_proof = anchor_tree.proof(usize::try_from(anchor_index)?)?;
+    let trust_point = Backend::for_kind(&svc.settings, &anchor.backend)?
+        .trust_point(conn, &anchor)
+        .await?;
+
+    let events = batches::events_in_order(conn, tenant, batch_id).await?;
+    // The tree is built over the stored leaf hashes; each event's fields are checked against
+    // its leaf hash when its bundle is assembled (every read), the first one also here.
+    let hashes = events
+        .iter()
+        .map(|e| Hash::from_slice(&e.leaf_hash))
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch_root = Hash::from_slice(&batch.root)?;
+    let batch_tree = MerkleTree::from_leaf_hashes(ALG, hashes);
+    anyhow::ensure!(
+        batch_tree.root() == batch_root && events.len() == usize::try_from(batch.size)?,
+        "batch {batch_id}'s events do not give its root"
+    );
+    // The shared steps are checked once here (and again on every read, by `Bundle::build`);
+    // the first event's bundle is built in full as that check.
+    let anchor_proof_bytes = anchor_proof.encode();
+    let trust_point_json = serde_json::to_string(&trust_point)?;
+    if let Some(e) = events.first() {
+        let first = event_leaf(
+            tenant,
+            &e.id,
+            &e.digest_alg,
+            &e.digest,
+            &e.submitter,
+            e.received_at_micros,
+            &e.leaf_hash,
+        )?;
+        Bundle::build(BundleInput {
+            event: &first,
+            batch_id: Some(batch_id.to_string()),
+            batch_proof: &batch_tree.proof(0)?,
+            batch_root,
+            anchor_id: anchor_id.to_string(),
+            anchor_proof: &anchor_proof,
+            anchor_root,
+            trust_point,
+        })?;
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    let mut proofs_bytes = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        ids.push(e.id.clone());
+        proofs_bytes.push(batch_tree.proof(i)?.encode());
+    }
+    proofs::insert_many(conn, tenant, batch_id, &ids, &proofs_bytes).await?;
+    batches::mark_proved(
+        conn,
+        tenant,
+        batch_id,
+        &batches::SharedProof {
+            anchor_id,
+            anchor_index,
+            anchor_proof: &anchor_proof_bytes,
+            anchor_root: &anchor_root.0,
+            trust_point: &trust_point_json,
+            anchored_at: anchor.finalized_at,
+        },
+    )
+    .await?;
+    Ok(events.iter().map(|e| e.received_at).collect())
+}
+
+/// Rebuilds an event's leaf from its stored fields and checks it against the stored hash.
+fn event_leaf(
+    tenant: TenantId,
+    id: &str,
+    digest_alg: &str,
+    digest: &[u8],
+    submitter: &str,
+    received_at_micros: i64,
+    leaf_hash: &[u8],
+) -> anyhow::Result<EventLeaf> {
+    let digest: ContentDigest = format!("{digest_alg}:{}", hex::encode(digest)).parse()?;
+    let leaf = EventLeaf {
+        tenant_id: tenant.bytes(),
+        event_id: id.to_owned(),
+        digest,
+        submitter: submitter.to_owned(),
+        received_at_micros,
+    };
+    let hash = leaf.leaf_hash()?;
+    anyhow::ensure!(
+        hash.0[..] == leaf_hash[..],
+        "event {id}'s stored leaf hash does not match its fields"
+    );
+    Ok(leaf)
+}
+
+/// Assembles an event's bundle from its stored parts, re-checking every step
+/// ([`Bundle::build`]): a storage fault gives an error, never a bundle that does not verify.
+pub fn assemble(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<serde_json::Value> {
+    match p.bundle {
+        Some(whole) => Ok(whole),
+        None => Ok(serde_json::to_value(assemble_bundle(tenant, p)?)?),
+    }
+}
+
+/// [`assemble`], as the bundle itself.
+pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<Bundle> {
+    let proofs::ProofParts {
+        event_id,
+        digest_alg,
+        digest,
+        submitter,
+        received_at_micros,
+        leaf_hash,
+        bundle,
+        leaf_index,
+        batch_proof,
+        batch_id,
+        batch_root,
+        anchor_id,
+        anchor_index: _,
+        anchor_proof,
+        anchor_root,
+        trust_point,
+    } = p;
+    if let Some(whole) = bundle {
+        return Ok(serde_json::from_value(whole)?);
+    }
+    let missing = || anyhow::anyhow!("the stored proof of event {event_id} is incomplete");
+    let leaf = event_leaf(
+        tenant,
+        &event_id,
+        &digest_alg,
+        &digest,
+        &submitter,
+        received_at_micros,
+        &leaf_hash,
+    )?;
+    let batch_proof = MerkleProof::decode(batch_proof.as_deref().ok_or_else(missing)?)?;
+    anyhow::ensure!(
+        Some(batch_proof.position) == leaf_index.and_then(|i| u64::try_from(i).ok()),
+        "the stored proof of event {event_id} is not for its leaf index"
+    );
+    let anchor_proof = MerkleProof::decode(anchor_proof.as_deref().ok_or_else(missing)?)?;
+    let trust_point: TrustPoint = serde_json::from_value(trust_point.ok_or_else(missing)?)?;
+    let bundle = Bundle::build(BundleInput {
+        event: &leaf,
+        batch_id: Some(batch_id.to_string()),
+        batch_proof: &batch_proof,
+        batch_root: Hash::from_slice(&batch_root)?,
+        anchor_id: anchor_id.ok_or_else(missing)?.to_string(),
+        anchor_proof: &anchor_proof,
+        anchor_root: Hash::from_slice(anchor_root.as_deref().ok_or_else(missing)?)?,
+        trust_point,
+    })?;
+    Ok(bundle)
+}
+
+/// Every bundle of a proved batch in tree order, `(event id, bundle)`, at most `limit`.
+pub async fn batch_bundles(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+    limit: i64,
+) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+    proofs::for_batch(conn, tenant, batch, limit)
+        .await?
+        .into_iter()
+        .map(|p| Ok((p.event_id.clone(), assemble(tenant, p)?)))
+        .collect()
+}
+
+/// Reads an event's bundle: from the in-process cache, else one indexed lookup (which then
+/// fills the cache). `None` until the event is proved.
+pub async fn read_bundle(
+    svc: &Services,
+    tenant: TenantId,
+    event_id: &str,
+) -> Result<Option<Arc<serde_json::Value>>, ProofError> {
+    let key = (tenant.0, event_id.to_owned());
+    if let Some(hit) = CACHE.get(&key) {
+        return Ok(Some(hit));
+    }
+    let mut tx = svc.db.tenant_tx(tenant).await?;
+    let found = proofs::get(&mut tx, tenant, event_id).await?;
+    tx.commit().await?;
+    match found {
+        Some(parts) => Ok(Some(CACHE.insert(key, assemble(tenant, parts)?))),
+        None => Ok(None),
+    }
+}
+
+/// Entries per generation of the proof cache (two generations are kept).
+const CACHE_GENERATION: usize = 4096;
+
+static CACHE: LazyLock<ProofCache> = LazyLock::new(|| ProofCache::new(CACHE_GENERATION));
+
+/// A bounded cache of stored bundles. Bundles never change once stored, so entries need no
+/// invalidation. Two generations approximate LRU in O(1): hits in the old one are promoted;
+/// when the young one fills, it becomes the old one and the old one is dropped.
+#[derive(Debug)]
+pub struct ProofCache {
+    cap: usize,
+    inner: Mutex<Generations>,
+}
+
+type Key = (Uuid, String);
+
+#[derive(Debug, Default)]
+struct Generations {
+    young: HashMap<Key, Arc<serde_json::Value>>,
+    old: HashMap<Key, Arc<serde_json::Value>>,
+}
+
+impl ProofCache {
+    /// A cache keeping between `cap` and `2·cap` entries.
+    pub fn new(cap: usize) -> Self {
+        ProofCache {
+            cap: cap.max(1),
+            inner: Mutex::new(Generations::default()),
+        }
+    }
+
+    /// The cached bundle, if any.
+    pub fn get(&self, key: &Key) -> Option<Arc<serde_json::Value>> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = g.young.get(key) {
+            return Some(v.clone());
+        }
+        let v = g.old.remove(key)?;
+        self.put(&mut g, key.clone(), v.clone());
+        Some(v)
+    }
+
+    /// Caches a bundle and returns it shared.
+    pub fn insert(&self, key: Key, bundle: serde_json::Value) -> Arc<serde_json::Value> {
+        let v = Arc::new(bundle);
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.put(&mut g, key, v.clone());
+        v
+    }
+
+    fn put(&self, g: &mut Generations, key: Key, v: Arc<serde_json::Value>) {
+        if g.young.len() >= self.cap {
+            g.old = std::mem::take(&mut g.young);
+        }
+        g.young.insert(key, v);
+    }
+
+    /// Number of cached entries.
+    pub fn len(&self) -> usize {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.young.len() + g.old.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_recent_entries_and_forgets_the_oldest_generation() {
+        let cache = ProofCache::new(2);
+        let key = |i: u32| (Uuid::nil(), i.to_string());
+        for i in 0..5 {
+            cache.insert(key(i), serde_json::json!(i));
+        }
+        assert_eq!(cache.get(&key(4)).as_deref(), Some(&serde_json::json!(4)));
+        assert!(cache.get(&key(0)).is_none());
+        assert!(cache.len() <= 4);
+    }
+}
