@@ -12,7 +12,8 @@
 //!
 //! The I/O part is [`client::NodeClient`], an HTTP client for several Chainweb nodes with
 //! retries and fail-over. With the `testkit` feature, [`testkit`] is a Chainweb node double
-//! that hashes, chains and proves like the real thing.
+//! that hashes, chains and proves like the real thing (mainnet01 for tests, or a local
+//! `development` network, which the `chainweb-devnet` binary serves).
 #![forbid(unsafe_code)]
 
 pub mod cli;

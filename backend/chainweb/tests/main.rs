@@ -4,6 +4,7 @@
 
 mod it {
     pub mod common;
+    mod devnet;
     mod differential_js;
     mod failures;
     mod flow;

@@ -1,8 +1,9 @@
-//! The node double's block chains: per-chain header chains from the real mainnet01 genesis
-//! headers of chains 0–9, a mempool per chain, mining rounds, reorgs and SPV proofs.
+//! The node double's block chains: per-chain header chains from the genesis headers of
+//! chains 0–9 (mainnet01's real ones, or the development network's made by
+//! [`genesis_header`]), a mempool per chain, mining rounds, reorgs and SPV proofs.
 //!
-//! The chain graph is mainnet01's original ten-chain graph (the Petersen graph), read from
-//! the genesis headers' adjacents. A mining round adds one block to every chain: block
+//! The chain graph is mainnet01's original ten-chain graph (the Petersen graph,
+//! [`PETERSEN`]), read from the genesis headers' adjacents. A mining round adds one block to every chain: block
 //! `h + 1` on chain `c` has the parent `c@h`, the adjacent parents `n@h` for each
 //! neighbour `n`, the payload hash of the transactions it mined and a creation time after
 //! its parent's; its hash is `compute_hash()` of those fields, so every header, payload and
@@ -16,7 +17,7 @@ use ancora_proof::spv::{HeaderLink, TransactionOutputProof, build_output_proof};
 use serde_json::{Value, json};
 
 use crate::command::{PactCommand, PactPayload, SignedCommand, hash_cmd};
-use crate::testkit::pact;
+use crate::testkit::{Network, pact};
 use crate::types::RequestKey;
 
 /// The real mainnet01 genesis headers of chains 0–9 (the proof core's vendored vector).
@@ -27,12 +28,14 @@ pub(crate) struct Pending {
     pub key: RequestKey,
     pub signed: SignedCommand,
     pub cmd: PactCommand,
+    /// The lowest block height that may include it (the confirmation delay).
+    pub not_before: u64,
 }
 
 /// A mined block and what the double needs to answer about it.
 pub(crate) struct Block {
     pub header: BlockHeader,
-    /// `None` for the genesis blocks, whose payloads the double does not hold.
+    /// `None` for mainnet01's genesis blocks, whose payloads the double does not hold.
     pub payload: Option<Payload>,
     pub keys: Vec<RequestKey>,
     /// The stored CommandResults (no `metaData`, as in real block outputs).
@@ -62,25 +65,63 @@ pub(crate) struct Chains {
     next_tx_id: u64,
     /// Mixed into nonces so that re-mined blocks get new hashes.
     nonce_salt: u64,
+    /// Extra blocks a command waits in the mempool (see `TestNode::set_confirm_delay_blocks`).
+    pub confirm_delay_blocks: u64,
 }
 
 impl Chains {
-    /// The genesis state. Panics only if the vendored vector is broken, which the proof
-    /// core's own tests rule out; it returns an error string instead.
+    /// The genesis state of `network`: an error string, never a panic, if the genesis
+    /// headers cannot be made (which the tests rule out).
+    pub fn new(network: Network) -> Result<Self, String> {
+        match network {
+            Network::Mainnet01 => Self::genesis(),
+            Network::Development => Self::development(),
+        }
+    }
+
+    /// The development network's genesis state: the headers of [`genesis_header`] for
+    /// chains 0–9 with the payloads of [`development_genesis_payload`].
+    fn development() -> Result<Self, String> {
+        let mut blocks = Vec::new();
+        for chain in 0..PETERSEN.len() as u32 {
+            let payload = development_genesis_payload(chain);
+            let header = genesis_header(
+                Network::Development.version_code(),
+                chain,
+                DEVELOPMENT_GENESIS_TIME,
+                development_genesis_target(),
+                payload.hashes().payload_hash,
+            )
+            .ok_or_else(|| format!("development genesis: chain {chain} is not in the graph"))?;
+            blocks.push((header, Some(payload)));
+        }
+        Ok(Self::from_genesis(blocks))
+    }
+
+    /// The mainnet01 genesis state, from the proof core's vendored vector.
     pub fn genesis() -> Result<Self, String> {
         let v: Value = serde_json::from_str(GENESIS).map_err(|e| format!("genesis vector: {e}"))?;
         let items = v
             .get("headers")
             .and_then(Value::as_array)
             .ok_or("genesis vector: no headers")?;
-        let mut chains = BTreeMap::new();
-        let mut headers = HashMap::new();
+        let mut blocks = Vec::new();
         for item in items {
             let header =
                 BlockHeader::from_json_value(item).map_err(|e| format!("genesis header: {e}"))?;
             header
                 .check_hash()
                 .map_err(|e| format!("genesis header: {e}"))?;
+            blocks.push((header, None));
+        }
+        Ok(Self::from_genesis(blocks))
+    }
+
+    /// Chains starting from these genesis blocks, linked as their adjacents say.
+    fn from_genesis(genesis: Vec<(BlockHeader, Option<Payload>)>) -> Self {
+        let mut chains = BTreeMap::new();
+        let mut headers = HashMap::new();
+        for (header, payload) in genesis {
             let neighbors = header.adjacents.keys().copied().collect();
             headers.insert(header.compute_hash(), header.clone());
             chains.insert(
@@ -89,7 +130,7 @@ impl Chains {
                     neighbors,
                     blocks: vec![Block {
                         header,
-                        payload: None,
+                        payload,
                         keys: Vec::new(),
                         outputs: Vec::new(),
                         pending: Vec::new(),
@@ -99,12 +140,13 @@ impl Chains {
                 },
             );
         }
-        Ok(Chains {
+        Chains {
             chains,
             headers,
             next_tx_id: 1,
             nonce_salt: 0,
-        })
+            confirm_delay_blocks: 0,
+        }
     }
 
     /// The height of the chains (all chains advance together).
@@ -136,8 +178,9 @@ impl Chains {
     }
 
     /// One mining round: a block on every chain at `now_micros` (or just after the parent).
-    /// Commands expired at `now_secs` are dropped from the mempools first. `gas_errors`
-    /// is decremented for each command forced to fail out of gas.
+    /// Commands expired at `now_secs` are dropped from the mempools first; commands whose
+    /// confirmation delay has not passed stay. `gas_errors` is decremented for each command
+    /// forced to fail out of gas.
     pub fn mine_round(&mut self, now_micros: u64, now_secs: u64, gas_errors: &mut u32) {
         let height = self.height();
         let parents: BTreeMap<u32, Hash> = self
@@ -163,10 +206,12 @@ impl Chains {
                 .iter()
                 .flat_map(|b| b.anchors.iter().cloned())
                 .collect();
-            let pending: Vec<Pending> = std::mem::take(&mut chain.mempool)
-                .into_iter()
-                .filter(|p| p.cmd.meta.creation_time.saturating_add(p.cmd.meta.ttl) >= now_secs)
-                .collect();
+            let (pending, waiting): (Vec<Pending>, Vec<Pending>) =
+                std::mem::take(&mut chain.mempool)
+                    .into_iter()
+                    .filter(|p| p.cmd.meta.creation_time.saturating_add(p.cmd.meta.ttl) >= now_secs)
+                    .partition(|p| p.not_before <= height + 1);
+            chain.mempool = waiting;
             let mut block = Block {
                 header: parent_header.clone(),
                 payload: None,
@@ -335,6 +380,101 @@ impl Chains {
     }
 }
 
+/// The lowest height of a block that may include a command arriving when the chain is at
+/// `height` and waiting `delay` blocks more than the next one.
+pub(crate) fn not_before(height: u64, delay: u64) -> u64 {
+    height.saturating_add(1).saturating_add(delay)
+}
+
+/// Chainweb's original ten-chain graph (`petersonChainGraph`, the Petersen graph), as
+/// mainnet01's genesis headers name their adjacent parents: `PETERSEN[c]` are chain `c`'s
+/// neighbours, ascending.
+pub const PETERSEN: [[u32; 3]; 10] = [
+    [2, 3, 5],
+    [3, 4, 6],
+    [0, 4, 7],
+    [0, 1, 8],
+    [1, 2, 9],
+    [0, 6, 9],
+    [1, 5, 7],
+    [2, 6, 8],
+    [3, 7, 9],
+    [4, 5, 8],
+];
+
+/// The development network's genesis time, chainweb-node's for its development versions:
+/// 2019-07-17T18:28:37.613832Z, in microseconds since the Unix epoch.
+pub const DEVELOPMENT_GENESIS_TIME: u64 = 1_563_388_117_613_832;
+
+/// The development network's genesis target: chainweb-node's for development,
+/// `maxBound `div` 100000` over 256 bits, little-endian.
+pub fn development_genesis_target() -> [u8; 32] {
+    let mut target = [0xffu8; 32];
+    let mut rem = 0u32;
+    for b in target.iter_mut().rev() {
+        let cur = (rem << 8) | u32::from(*b);
+        *b = (cur / 100_000) as u8;
+        rem = cur % 100_000;
+    }
+    target
+}
+
+/// The genesis payload of `chain` on the development network: no transactions, chainweb's
+/// `NoMiner` miner data and a coinbase output naming the chain's genesis parent. Made here,
+/// not chainweb-node's (which deploys the coin contract): only its hash matters, and it
+/// is deterministic.
+pub fn development_genesis_payload(chain: u32) -> Payload {
+    let parent =
+        ancora_proof::chainweb::genesis_parent_hash(Network::Development.version_code(), chain);
+    Payload {
+        miner_data: br#"{"account":"NoMiner","predicate":"<","public-keys":[]}"#.to_vec(),
+        coinbase: json!({
+            "gas": 0, "result": {"status": "success", "data": "ancora devnet genesis"},
+            "reqKey": parent.to_b64url(), "logs": null, "metaData": null,
+            "continuation": null, "txId": null, "events": []
+        })
+        .to_string()
+        .into_bytes(),
+        transactions: Vec::new(),
+    }
+}
+
+/// A genesis header as chainweb-node makes one (`genesisBlockHeader'`): height 0, weight 0,
+/// feature flags 0, nonce 0, the epoch starting at the creation time, the parent
+/// `genesisParentBlockHash(version, chain)` and, for each neighbour `n` of `chain` in
+/// [`PETERSEN`], the adjacent parent `genesisParentBlockHash(version, n)`. The claimed hash
+/// is the computed one. `None` when `chain` is not in the graph.
+pub fn genesis_header(
+    version: u32,
+    chain: u32,
+    creation_time: u64,
+    target: [u8; 32],
+    payload_hash: Hash,
+) -> Option<BlockHeader> {
+    use ancora_proof::chainweb::genesis_parent_hash;
+    let neighbours = PETERSEN.get(usize::try_from(chain).ok()?)?;
+    let mut header = BlockHeader {
+        fork_state: 0,
+        creation_time,
+        parent: genesis_parent_hash(version, chain),
+        adjacents: neighbours
+            .iter()
+            .map(|n| (*n, genesis_parent_hash(version, *n)))
+            .collect(),
+        target,
+        payload_hash,
+        chain_id: chain,
+        weight: [0; 32],
+        height: 0,
+        version,
+        epoch_start: creation_time,
+        nonce: 0,
+        hash: None,
+    };
+    header.hash = Some(header.compute_hash());
+    Some(header)
+}
+
 /// A 256-bit little-endian number plus one (block weight).
 fn add_one(mut w: [u8; 32]) -> [u8; 32] {
     for b in w.iter_mut() {
@@ -345,4 +485,89 @@ fn add_one(mut w: [u8; 32]) -> [u8; 32] {
         }
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use ancora_proof::chainweb::{genesis_parent_hash, version};
+
+    fn mainnet_vector() -> Vec<BlockHeader> {
+        let v: Value = serde_json::from_str(GENESIS).unwrap_or_default();
+        v["headers"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| BlockHeader::from_json_value(i).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_genesis_rule_rebuilds_the_real_mainnet01_genesis_headers() {
+        let real = mainnet_vector();
+        assert_eq!(real.len(), 10);
+        for h in &real {
+            let made = genesis_header(
+                version::MAINNET01,
+                h.chain_id,
+                h.creation_time,
+                h.target,
+                h.payload_hash,
+            )
+            .expect("chain in the graph");
+            assert_eq!(&made, h, "chain {}", h.chain_id);
+            assert_eq!(
+                h.adjacents.keys().copied().collect::<Vec<_>>(),
+                PETERSEN[h.chain_id as usize].to_vec(),
+                "PETERSEN is mainnet01's graph"
+            );
+        }
+        assert!(genesis_header(version::MAINNET01, 10, 0, [0; 32], Hash([0; 32])).is_none());
+    }
+
+    #[test]
+    fn development_genesis_headers_are_deterministic_and_for_the_development_version() {
+        let a = Chains::new(Network::Development).expect("development genesis");
+        let b = Chains::new(Network::Development).expect("development genesis");
+        let mainnet = Chains::new(Network::Mainnet01).expect("mainnet genesis");
+        assert_eq!(a.chains.len(), 10);
+        for (id, chain) in &a.chains {
+            let g = &chain.blocks[0].header;
+            assert_eq!(g, &b.chains[id].blocks[0].header);
+            assert_eq!(g.check_hash().ok(), g.hash);
+            assert_eq!(g.version, version::DEVELOPMENT);
+            assert_eq!(g.height, 0);
+            assert_eq!(g.parent, genesis_parent_hash(version::DEVELOPMENT, *id));
+            assert_eq!(g.creation_time, DEVELOPMENT_GENESIS_TIME);
+            let payload = chain.blocks[0].payload.as_ref().expect("payload held");
+            assert_eq!(g.payload_hash, payload.hashes().payload_hash);
+            assert_ne!(g.hash, mainnet.chains[id].blocks[0].header.hash);
+            assert_eq!(
+                chain.neighbors, mainnet.chains[id].neighbors,
+                "the same graph as mainnet01"
+            );
+            for (n, h) in &g.adjacents {
+                assert_eq!(*h, genesis_parent_hash(version::DEVELOPMENT, *n));
+            }
+        }
+        let t = development_genesis_target();
+        assert_eq!(t[31], 0x00);
+        assert_eq!(t[30], 0x00);
+        // 0xff…ff / 100000 = 0x0000a7c5ac471b4784230fcf80dc33721d53cddd6e04c059210385c67dfe32a0
+        assert_eq!(
+            hex::encode(t.iter().rev().copied().collect::<Vec<_>>()),
+            "0000a7c5ac471b4784230fcf80dc33721d53cddd6e04c059210385c67dfe32a0"
+        );
+    }
+
+    #[test]
+    fn the_confirmation_delay_holds_a_command_back() {
+        assert_eq!(not_before(0, 0), 1);
+        assert_eq!(not_before(4, 2), 7);
+        assert_eq!(not_before(u64::MAX, 3), u64::MAX);
+    }
 }

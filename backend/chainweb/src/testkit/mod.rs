@@ -1,12 +1,18 @@
-//! A Chainweb node double for tests (feature `testkit`): an axum server on `127.0.0.1:0`
-//! that answers `/send`, `/poll`, `/listen`, `/pact/spv`, `/header/{hash}`, `/header` and
-//! `/cut` like chainweb-node, with real Chainweb hashing.
+//! A Chainweb node double (feature `testkit`): an axum server that answers `/send`, `/poll`,
+//! `/listen`, `/pact/spv`, `/header/{hash}`, `/header`, `/cut`, `/info` and `/health-check`
+//! like chainweb-node, with real Chainweb hashing.
 //!
-//! * **Chains**: chains 0–9 of mainnet01, starting from the real genesis headers, linked by
-//!   mainnet01's original ten-chain (Petersen) graph. The network id is `mainnet01`.
-//! * **Blocks** are mined on demand ([`TestNode::mine`]): one round adds a block to every
-//!   chain, holding the commands received for it, with payload trees and header hashes
-//!   computed by `ancora-proof` (see [`chain`]).
+//! * **Networks**: [`TestNode::start`] serves mainnet01's chains 0–9 from the real genesis
+//!   headers (the network id is `mainnet01`), on `127.0.0.1:0`, for tests.
+//!   [`TestNode::start_with`] can instead serve a local **development** network
+//!   ([`Network::Development`], version code [`ancora_proof::chainweb::version::DEVELOPMENT`],
+//!   paths `/chainweb/0.0/development/…`), whose genesis headers are made here
+//!   deterministically ([`chain::genesis_header`]); that is what the `chainweb-devnet`
+//!   binary runs. Both use mainnet01's original ten-chain (Petersen) graph.
+//! * **Blocks** are mined on demand ([`TestNode::mine`]) or every
+//!   [`Options::block_time`]: one round adds a block to every chain, holding the commands
+//!   received for it, with payload trees and header hashes computed by `ancora-proof` (see
+//!   [`chain`]).
 //! * **Commands** are checked as a node does (hash, signatures, network, chain, TTL; 400
 //!   with text otherwise) and run by a tiny Pact ([`pact`]).
 //! * **SPV**: `/pact/spv` returns real proofs, same-chain or across the graph, that verify
@@ -14,25 +20,96 @@
 //! * **Faults** for tests: [`fail_next`](TestNode::fail_next) (5xx),
 //!   [`delay_next`](TestNode::delay_next) (timeouts), [`respond_next`](TestNode::respond_next)
 //!   (any canned answer: garbage, forged headers, bad proofs), [`reorg`](TestNode::reorg),
-//!   [`advance_time`](TestNode::advance_time) (expire TTLs) and
-//!   [`gas_error_next`](TestNode::gas_error_next).
-
+//!   [`advance_time`](TestNode::advance_time) (expire TTLs),
+//!   [`gas_error_next`](TestNode::gas_error_next) and
+//!   [`set_confirm_delay_blocks`](TestNode::set_confirm_delay_blocks) (slow inclusion).
+//!
+//! ## What the double is not
+//!
+//! It is not a Chainweb node and joins no network: there is no consensus, no proof of work
+//! (nonces are counters, targets are never met), no peers, no mempool sync, no real Pact
+//! (only the forms [`pact`] lists), no gas accounting beyond a fixed price, and no
+//! persistence (everything lives in memory and is gone when it stops). Its headers,
+//! payloads and SPV proofs are real in the sense that they hash and verify exactly as
+//! Chainweb's do; they prove nothing about mainnet or testnet. A development double never
+//! answers for `mainnet01` or `testnet04`, and its blocks could not be mistaken for theirs:
+//! the version code enters every header hash.
 pub mod chain;
 pub mod pact;
 mod server;
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ancora_proof::chainweb::BlockHeader;
+use ancora_proof::chainweb::version;
 use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
 
 use chain::Chains;
 
-/// The network the double serves.
+/// The network [`TestNode::start`] serves (`mainnet01`).
 pub const NETWORK: &str = "mainnet01";
+
+/// The Chainweb network a double serves: its name in paths and commands, and its version
+/// code in headers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Network {
+    /// `mainnet01` (code 5): the real genesis headers of chains 0–9. For tests only.
+    #[default]
+    Mainnet01,
+    /// `development` (code [`version::DEVELOPMENT`]): genesis headers made by
+    /// [`chain::genesis_header`]. What the `chainweb-devnet` binary serves.
+    Development,
+}
+
+impl Network {
+    /// The network id in paths and commands: `mainnet01` or `development`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Mainnet01 => NETWORK,
+            Network::Development => "development",
+        }
+    }
+
+    /// The chainweb version code headers carry.
+    pub fn version_code(self) -> u32 {
+        match self {
+            Network::Mainnet01 => version::MAINNET01,
+            Network::Development => version::DEVELOPMENT,
+        }
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to start a double ([`TestNode::start_with`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The network (default mainnet01).
+    pub network: Network,
+    /// Where to listen (default `127.0.0.1:0`, a free port; see [`TestNode::local_addr`]).
+    pub listen: SocketAddr,
+    /// Mine one round every `block_time` in the background (default `None`: only
+    /// [`TestNode::mine`] mines).
+    pub block_time: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            network: Network::default(),
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            block_time: None,
+        }
+    }
+}
 
 /// Injected faults, each for the next N requests.
 #[derive(Default)]
@@ -80,6 +157,9 @@ impl State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub mined: Notify,
+    pub network: Network,
+    /// `nodeBlockDelay` in `/info`, microseconds.
+    pub block_delay_micros: u64,
 }
 
 impl Shared {
@@ -88,19 +168,41 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    fn mine(&self, rounds: u64) {
+        self.lock().mine(rounds);
+        self.mined.notify_waiters();
+    }
 }
 
-/// A running node double. Dropping it stops the server.
+/// Chainweb's PoW block delay (30 s), which `/info` reports when blocks are mined on demand.
+const CHAINWEB_BLOCK_DELAY_MICROS: u64 = 30_000_000;
+
+/// A running node double. Dropping it stops the server and the background miner.
 pub struct TestNode {
     addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
+    miner: Option<JoinHandle<()>>,
 }
 
 impl TestNode {
-    /// Starts a double on `127.0.0.1:0` with the ten genesis blocks and empty mempools.
+    /// Starts a mainnet01 double on `127.0.0.1:0` with the ten genesis blocks and empty
+    /// mempools; blocks are mined only by [`mine`](Self::mine).
     pub async fn start() -> std::io::Result<TestNode> {
-        let chains = Chains::genesis().map_err(std::io::Error::other)?;
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts a double for `options.network` on `options.listen`, mining every
+    /// `options.block_time` if set. Must be called inside a Tokio runtime. Fails when the
+    /// address cannot be bound (or, which the crate's tests rule out, when the genesis
+    /// headers cannot be built).
+    pub async fn start_with(options: Options) -> std::io::Result<TestNode> {
+        let chains = Chains::new(options.network).map_err(std::io::Error::other)?;
+        let block_delay_micros = options
+            .block_time
+            .map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX))
+            .unwrap_or(CHAINWEB_BLOCK_DELAY_MICROS);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 chains,
@@ -110,8 +212,10 @@ impl TestNode {
                 listen_timeout: Duration::from_secs(30),
             }),
             mined: Notify::new(),
+            network: options.network,
+            block_delay_micros,
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(options.listen).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
@@ -122,10 +226,24 @@ impl TestNode {
                 })
                 .await;
         });
+        let miner = options.block_time.map(|period| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let period = period.max(Duration::from_millis(1));
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    shared.mine(1);
+                }
+            })
+        });
         Ok(TestNode {
             addr,
             shared,
             shutdown: Some(tx),
+            miner,
         })
     }
 
@@ -134,15 +252,25 @@ impl TestNode {
         format!("http://{}", self.addr)
     }
 
-    /// The network id (`mainnet01`).
+    /// The address the server is bound to (the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The network id (`mainnet01` for [`start`](Self::start), `development` for a
+    /// development double).
     pub fn network(&self) -> &'static str {
-        NETWORK
+        self.shared.network.name()
+    }
+
+    /// The network, as an enum.
+    pub fn network_kind(&self) -> Network {
+        self.shared.network
     }
 
     /// Mines `rounds` rounds: one block on every chain per round.
     pub fn mine(&self, rounds: u64) {
-        self.shared.lock().mine(rounds);
-        self.shared.mined.notify_waiters();
+        self.shared.mine(rounds);
     }
 
     /// The current height (all chains have it).
@@ -213,6 +341,13 @@ impl TestNode {
         self.shared.lock().gas_errors += k;
     }
 
+    /// From now on, a command waits `blocks` more blocks in the mempool before it is mined:
+    /// one received at height `h` goes into block `h + 1 + blocks` at the earliest (0, the
+    /// default, is the next block). Commands already waiting keep their place.
+    pub fn set_confirm_delay_blocks(&self, blocks: u64) {
+        self.shared.lock().chains.confirm_delay_blocks = blocks;
+    }
+
     /// How long `/listen` waits before answering 504 (default 30 s).
     pub fn set_listen_timeout(&self, timeout: Duration) {
         self.shared.lock().listen_timeout = timeout;
@@ -221,6 +356,9 @@ impl TestNode {
 
 impl Drop for TestNode {
     fn drop(&mut self) {
+        if let Some(miner) = self.miner.take() {
+            miner.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -18,8 +18,8 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::command::{SignedCommand, verify_command};
-use crate::testkit::chain::Pending;
-use crate::testkit::{NETWORK, Shared};
+use crate::testkit::Shared;
+use crate::testkit::chain::{Pending, not_before};
 use crate::types::RequestKey;
 
 type St = Arc<Shared>;
@@ -34,6 +34,8 @@ pub(crate) fn router(shared: St) -> Router {
         .route(&format!("{chain}/header/{{hash}}"), get(header_by_hash))
         .route(&format!("{chain}/header"), get(headers))
         .route("/chainweb/0.0/{net}/cut", get(cut))
+        .route("/info", get(info))
+        .route("/health-check", get(health_check))
         .layer(middleware::from_fn_with_state(shared.clone(), faults))
         .with_state(shared)
 }
@@ -73,7 +75,7 @@ fn not_found(msg: impl Into<String>) -> Response {
 
 /// The chain id of a path, when the network is ours and the chain exists.
 fn chain_of(s: &Shared, net: &str, cid: &str) -> Result<u32, Response> {
-    if net != NETWORK {
+    if net != s.network.name() {
         return Err(not_found(format!("unknown network {net}")));
     }
     let id: u32 = cid
@@ -109,8 +111,10 @@ async fn send(
     else {
         return bad("Error in $: expected a non-empty array `cmds`");
     };
+    let network = s.network.name();
     let mut st = s.lock();
     let now = st.now_secs();
+    let not_before = not_before(st.chains.height(), st.chains.confirm_delay_blocks);
     let mut accepted = Vec::new();
     for c in cmds {
         let signed: SignedCommand = match serde_json::from_value(c.clone()) {
@@ -122,7 +126,7 @@ async fn send(
             Err(e) => return bad(format!("Validation failed for hash {:?}: {e}", signed.hash)),
         };
         let key = signed.request_key();
-        if cmd.network_id.as_deref() != Some(NETWORK) || cmd.meta.chain_id != chain.to_string() {
+        if cmd.network_id.as_deref() != Some(network) || cmd.meta.chain_id != chain.to_string() {
             return bad(format!(
                 "Validation failed for hash {key}: Transaction metadata (chain id, chainweb version) conflicts with this endpoint"
             ));
@@ -142,7 +146,12 @@ async fn send(
                 "Validation failed for hash {key}: Transaction already exists on chain"
             ));
         }
-        accepted.push(Pending { key, signed, cmd });
+        accepted.push(Pending {
+            key,
+            signed,
+            cmd,
+            not_before,
+        });
     }
     let keys: Vec<String> = accepted.iter().map(|p| p.key.to_string()).collect();
     if let Some(c) = st.chains.chains.get_mut(&chain) {
@@ -371,7 +380,7 @@ async fn headers(
 }
 
 async fn cut(AxState(s): AxState<St>, Path(net): Path<String>) -> Response {
-    if net != NETWORK {
+    if net != s.network.name() {
         return not_found(format!("unknown network {net}"));
     }
     let st = s.lock();
@@ -393,7 +402,44 @@ async fn cut(AxState(s): AxState<St>, Path(net): Path<String>) -> Response {
         .unwrap_or_default();
     axum::Json(json!({
         "hashes": hashes, "height": height, "weight": weight, "origin": null,
-        "instance": NETWORK, "id": format!("testkit-cut-{height}"),
+        "instance": s.network.name(), "id": format!("testkit-cut-{height}"),
     }))
     .into_response()
+}
+
+/// `GET /info`, chainweb-node's `NodeInfo`: the version, the chains and their graph (one
+/// graph since genesis), the genesis heights and the block delay. `nodePackageVersion`
+/// names the double, not a chainweb-node release.
+async fn info(AxState(s): AxState<St>) -> Response {
+    let graph: Vec<(u32, Vec<u32>)> = s
+        .lock()
+        .chains
+        .chains
+        .iter()
+        .map(|(id, c)| (*id, c.neighbors.clone()))
+        .collect();
+    let chains: Vec<String> = graph.iter().map(|(id, _)| id.to_string()).collect();
+    let historical: Vec<(String, Vec<String>)> = graph
+        .iter()
+        .map(|(id, ns)| (id.to_string(), ns.iter().map(u32::to_string).collect()))
+        .collect();
+    axum::Json(json!({
+        "nodeVersion": s.network.name(),
+        "nodePackageVersion": concat!("ancora-testkit-", env!("CARGO_PKG_VERSION")),
+        "nodeApiVersion": "0.0",
+        "nodeChains": chains,
+        "nodeNumberOfChains": graph.len(),
+        "nodeGraphHistory": [[0, graph]],
+        "nodeLatestBehaviorHeight": 0,
+        "nodeGenesisHeights": chains.iter().map(|c| json!([c, 0])).collect::<Vec<_>>(),
+        "nodeHistoricalChains": [[0, historical]],
+        "nodeServiceDate": null,
+        "nodeBlockDelay": s.block_delay_micros,
+    }))
+    .into_response()
+}
+
+/// `GET /health-check`, as chainweb-node answers it.
+async fn health_check() -> &'static str {
+    "Health check OK."
 }
