@@ -2,7 +2,9 @@
 //! a 10-leaf log signed with a fixed key. Shared by the tests and the bench.
 #![allow(dead_code)]
 
-use ancora_proof::bundle::{Bundle, BundleInput, Report, Trust, TrustPoint, verify_bundle};
+use ancora_proof::bundle::{
+    BUNDLE_VERSION_V1, Bundle, BundleInput, Report, Trust, TrustPoint, verify_bundle,
+};
 use ancora_proof::event::{ContentDigest, EventLeaf};
 use ancora_proof::hash::HashAlgorithm;
 use ancora_proof::merkle::{Leaf, MerkleTree};
@@ -78,7 +80,8 @@ pub fn bundles(n: usize) -> Vec<Bundle> {
                 anchor_id: "0190a1b2-0000-7000-8000-0000000000a7".into(),
                 anchor_proof: &anchor_proof,
                 anchor_root: anchor.root(),
-                trust_point: TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &checkpoint),
+                version: BUNDLE_VERSION_V1,
+                trust_points: vec![TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &checkpoint)],
             })
             .expect("the bundle builds")
         })
