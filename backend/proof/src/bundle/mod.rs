@@ -105,11 +105,14 @@ impl<'de> Deserialize<'de> for Bundle {
 }
 
 /// The event: its fields and the version-1 leaf bytes that stand for it in the batch tree.
-/// The verifier re-encodes the fields and checks they give exactly `leaf`.
+/// The verifier re-encodes the fields and checks they give exactly `leaf`. (Its serde form is
+/// version 1's snake_case section, as for [`BatchStep`] and [`AnchorStep`]; a version-2
+/// bundle writes the same fields in camelCase.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSection {
-    /// The tenant's UUID, hyphenated lowercase (`"0707…-…"`); 32 bare hex digits are accepted.
+    /// The tenant's UUID, hyphenated lowercase (`"0707…-…"`); version 1 also accepts 32 bare
+    /// or uppercase hex digits, version 2 only the hyphenated lowercase form.
     #[serde(with = "uuid_text")]
     pub tenant_id: [u8; 16],
     /// The event id, unique per tenant.

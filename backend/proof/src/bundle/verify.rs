@@ -109,9 +109,10 @@ impl StepVerdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every step holds: the event was anchored as the bundle says.
+    /// The event was anchored as the bundle says: every step holds (version 1), or no step
+    /// failed and at least one trust point holds in full (version 2).
     Verified,
-    /// At least one step failed or could not run.
+    /// A step failed or could not run, or (version 2) no trust point could be checked.
     Failed,
 }
 
@@ -228,7 +229,9 @@ impl Report {
         self.verdict == Verdict::Verified
     }
 
-    /// The steps that failed or could not run (not the `unchecked` ones).
+    /// The steps that failed or could not run (not the `unchecked` ones). A version-2 report
+    /// can have none and still not be verified (no trust point checked): the verdict is
+    /// [`is_verified`](Self::is_verified).
     pub fn failures(&self) -> impl Iterator<Item = &StepVerdict> {
         self.steps
             .iter()
