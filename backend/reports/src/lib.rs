@@ -1,9 +1,11 @@
 //! # ancora-reports
 //!
-//! Verification reports: what was checked for an event, every step with its hashes, the trust
-//! point and how to check it without Ancora, and the verdict.
+//! Verification reports: what was checked for an event, every step with its hashes, every trust
+//! point with its own verdict (verified, failed, or not checked and why) and how to check it
+//! without Ancora (`ancora verify BUNDLE --log-key LOG.key --chainweb-node https://<node>`),
+//! and the verdict.
 //!
-//! * [`json_report`] — for machines: the bundle plus every step's verdict.
+//! * [`json_report`] — for machines: the bundle plus every step's and trust point's verdict.
 //! * [`pdf_report`] — for people: the same, as a PDF.
 //! * [`RangeReportWriter`] — for a batch or a time range: JSON or PDF written event by event to
 //!   any [`std::io::Write`], so ten thousand events never sit in memory at once.
