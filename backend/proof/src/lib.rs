@@ -10,7 +10,7 @@
 //! * [`chainweb`] — typed leaves, block headers (JSON and binary), payload trees.
 //! * [`spv`] — Chainweb `/pact/spv` proofs: decode, run, verify against a header; build them.
 //! * [`tlog`] — Ancora's signed transparency log: checkpoints, inclusion and consistency proofs.
-//! * [`bundle`] — the proof bundle (version 1) and `verify_bundle`.
+//! * [`bundle`] — the proof bundle (versions 1 and 2) and `verify_bundle`.
 #![forbid(unsafe_code)]
 
 pub mod bundle;

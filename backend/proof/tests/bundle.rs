@@ -1,8 +1,8 @@
 //! Proof bundles: build, JSON round trip, schema, verify, tamper, snapshots.
 
 use ancora_proof::bundle::{
-    Bundle, BundleInput, ChainwebTrustPoint, Status, Trust, TrustPoint, Verdict, steps,
-    verify_bundle,
+    BUNDLE_VERSION_V1, Bundle, BundleInput, ChainwebTrustPoint, Status, Trust, TrustPoint, Verdict,
+    steps, verify_bundle,
 };
 use ancora_proof::chainweb::{BlockHeader, Payload};
 use ancora_proof::event::EventLeaf;
@@ -43,14 +43,14 @@ fn trust() -> Trust {
 
 /// The prover's view: event 3 of a 5-event batch, that batch 1 of a 3-batch anchor, that
 /// anchor leaf 6 of a 10-leaf log. Everything deterministic.
-struct World {
-    event: EventLeaf,
-    batch: MerkleTree,
-    anchor: MerkleTree,
-    log: MemoryLog,
+pub struct World {
+    pub event: EventLeaf,
+    pub batch: MerkleTree,
+    pub anchor: MerkleTree,
+    pub log: MemoryLog,
 }
 
-fn world() -> World {
+pub fn world() -> World {
     let events: Vec<Vec<u8>> = (0..5)
         .map(|i| event(i).encode().expect("encodes"))
         .collect();
@@ -95,7 +95,8 @@ pub fn good_bundle() -> Bundle {
         anchor_id: "0190a1b2-0000-7000-8000-0000000000a7".into(),
         anchor_proof: &w.anchor.proof(1).expect("proof"),
         anchor_root: w.anchor.root(),
-        trust_point: TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &checkpoint),
+        version: BUNDLE_VERSION_V1,
+        trust_points: vec![TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &checkpoint)],
     })
     .expect("the bundle builds")
 }
@@ -359,8 +360,12 @@ fn unreadable_bundles_are_rejected_with_a_clear_error() {
     assert!(err(b"[1]").contains("JSON object"));
     assert!(err(b"{}").contains("no \"version\""));
     let mut v = good.clone();
+    v["version"] = json!(3);
+    assert!(err(v.to_string().as_bytes()).contains("version 3 is not supported"));
+    // Version 2 is read now, but a version-1 body under "version": 2 is not a version-2 bundle.
+    let mut v = good.clone();
     v["version"] = json!(2);
-    assert!(err(v.to_string().as_bytes()).contains("version 2 is not supported"));
+    assert!(err(v.to_string().as_bytes()).contains("unknown field \"trust_point\""));
     let mut v = good.clone();
     v.as_object_mut().map(|o| o.remove("anchor"));
     assert!(err(v.to_string().as_bytes()).contains("missing field \"anchor\""));
@@ -403,7 +408,8 @@ fn a_bundle_whose_proofs_do_not_lead_to_the_roots_is_not_built() {
         anchor_id: "a".into(),
         anchor_proof: &w.anchor.proof(1).expect("proof"),
         anchor_root: w.anchor.root(),
-        trust_point: TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &cp),
+        version: BUNDLE_VERSION_V1,
+        trust_points: vec![TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &cp)],
     };
     assert!(Bundle::build(input.clone()).is_err(), "wrong batch proof");
     let wrong_log = TrustPoint::tlog(
@@ -416,7 +422,7 @@ fn a_bundle_whose_proofs_do_not_lead_to_the_roots_is_not_built() {
     let batch_proof = w.batch.proof(3).expect("proof");
     let input = BundleInput {
         batch_proof: &batch_proof,
-        trust_point: wrong_log,
+        trust_points: vec![wrong_log],
         ..input
     };
     assert!(Bundle::build(input).is_err(), "wrong log leaf");
@@ -425,8 +431,14 @@ fn a_bundle_whose_proofs_do_not_lead_to_the_roots_is_not_built() {
 // ---- JSON Schema: a small validator for the keywords the schema uses ----
 
 fn schema() -> Value {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/bundle-v1.schema.json");
+    schema_file("bundle-v1.schema.json")
+}
+
+/// A schema of this crate's `schema/` folder.
+pub fn schema_file(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).expect("schema readable"))
         .expect("schema is JSON")
 }
@@ -441,15 +453,17 @@ fn resolve<'a>(root: &'a Value, s: &'a Value) -> &'a Value {
 }
 
 /// Returns the errors of `v` against `s`: type, const, enum, required, properties,
-/// additionalProperties, oneOf, $ref, minimum, minLength, pattern (anchored classes only:
-/// checked loosely by length for hashes).
-fn validate(root: &Value, s: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
+/// additionalProperties, oneOf, $ref, minimum, minLength, minItems, maxItems, prefixItems,
+/// items (`false` only), pattern (anchored classes only: checked loosely by length for
+/// hashes).
+pub fn validate(root: &Value, s: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
     let s = resolve(root, s);
     if let Some(t) = s.get("type").and_then(Value::as_str) {
         let ok = match t {
             "object" => v.is_object(),
             "string" => v.is_string(),
             "integer" => v.is_i64() || v.is_u64(),
+            "array" => v.is_array(),
             _ => true,
         };
         if !ok {
@@ -481,6 +495,32 @@ fn validate(root: &Value, s: &Value, v: &Value, at: &str, errs: &mut Vec<String>
         && v.as_str().is_some_and(|x| x.len() != 43)
     {
         errs.push(format!("{at}: not a base64url hash"));
+    }
+    if let Some(items) = v.as_array() {
+        let n = items.len() as u64;
+        if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+            && n < min
+        {
+            errs.push(format!("{at}: fewer than {min} items"));
+        }
+        if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+            && n > max
+        {
+            errs.push(format!("{at}: more than {max} items"));
+        }
+        let prefix = s
+            .get("prefixItems")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for (i, item) in items.iter().enumerate() {
+            match prefix.get(i) {
+                Some(ps) => validate(root, ps, item, &format!("{at}/{i}"), errs),
+                None if s.get("items") == Some(&json!(false)) => {
+                    errs.push(format!("{at}: unexpected item {i}"));
+                }
+                None => {}
+            }
+        }
     }
     if let Some(one_of) = s.get("oneOf").and_then(Value::as_array) {
         let passing = one_of
@@ -608,6 +648,7 @@ fn chainweb_bundle() -> (Bundle, BlockHeader) {
         header: header.to_json_value(),
         anchor_root_location: "result.data".into(),
         request_key: Some(b64url_encode(&[3; 32])),
+        header_source: None,
     });
     let bundle = Bundle::build(BundleInput {
         event: &w.event,
@@ -617,7 +658,8 @@ fn chainweb_bundle() -> (Bundle, BlockHeader) {
         anchor_id: "anchor-cw".into(),
         anchor_proof: &w.anchor.proof(1).expect("proof"),
         anchor_root: w.anchor.root(),
-        trust_point: tp,
+        version: BUNDLE_VERSION_V1,
+        trust_points: vec![tp],
     })
     .expect("builds");
     (bundle, header)

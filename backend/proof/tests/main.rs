@@ -2,8 +2,10 @@
 #![forbid(unsafe_code)]
 
 mod bundle;
+mod bundle_v2;
 mod chainweb;
 mod common;
+mod fixtures;
 mod merkle_props;
 mod spv;
 mod tlog;

@@ -148,9 +148,9 @@ proptest! {
                 prop_assert!(!report.is_verified(), "byte {i} set to {byte}: {}", report.to_json_pretty());
             }
         }
-        let checkpoint = match &good.trust_point {
-            ancora_proof::bundle::TrustPoint::Tlog(t) => t.checkpoint.clone(),
-            ancora_proof::bundle::TrustPoint::Chainweb(_) => String::new(),
+        let checkpoint = match good.trust_points.first() {
+            Some(ancora_proof::bundle::TrustPoint::Tlog(t)) => t.checkpoint.clone(),
+            _ => String::new(),
         };
         let mut cp = checkpoint.clone().into_bytes();
         let j = at.index(cp.len());

@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 use crate::text::rfc3339;
 use crate::{REPORT_FORMAT, REPORT_VERSION};
 
-/// The JSON report for one event: the bundle itself, the verifier's verdict on each step and
-/// overall, and the generation time. Keys are sorted (serde_json's map), so the same bundle,
-/// report and time always give the same document.
+/// The JSON report for one event: the bundle itself, the verifier's verdict on each step, on
+/// each trust point and overall, how to check it independently, and the generation time. Keys
+/// are sorted (serde_json's map), so the same bundle, report and time always give the same
+/// document.
 pub fn json_report(bundle: &Bundle, report: &Report, generated_at: OffsetDateTime) -> Value {
     json!({
         "report_format": REPORT_FORMAT,
@@ -19,7 +20,9 @@ pub fn json_report(bundle: &Bundle, report: &Report, generated_at: OffsetDateTim
         "verdict": report.verdict,
         "identity": report.bundle,
         "steps": report.steps,
+        "trust_points": report.trust_points,
         "bundle": bundle,
-        "check_independently": crate::independent_check(bundle.trust_point.kind()),
+        "check_independently": crate::independent_check(bundle),
+        "verify_command": crate::verify_command(bundle),
     })
 }

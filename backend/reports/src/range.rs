@@ -306,6 +306,7 @@ fn entry_json(entry: RangeEntry<'_>) -> Value {
             "status": "proved",
             "verdict": report.verdict,
             "steps": report.steps,
+            "trust_points": report.trust_points,
             "bundle": bundle,
         }),
         RangeEntry::Unproved {

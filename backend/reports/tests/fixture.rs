@@ -1,11 +1,17 @@
 //! A deterministic tlog bundle: event `i` of a 5-event batch, in a 3-batch anchor, leaf 6 of
-//! a 10-leaf log signed with a fixed key. Shared by the tests and the bench.
+//! a 10-leaf log signed with a fixed key; and a version-2 bundle of event 3 with a chainweb
+//! trust point too. Shared by the tests and the bench.
 #![allow(dead_code)]
 
-use ancora_proof::bundle::{Bundle, BundleInput, Report, Trust, TrustPoint, verify_bundle};
+use ancora_proof::bundle::{
+    BUNDLE_VERSION_V1, BUNDLE_VERSION_V2, Bundle, BundleInput, ChainwebTrustPoint, HeaderSource,
+    Report, Trust, TrustPoint, verify_bundle,
+};
+use ancora_proof::chainweb::{BlockHeader, Payload, version};
 use ancora_proof::event::{ContentDigest, EventLeaf};
-use ancora_proof::hash::HashAlgorithm;
+use ancora_proof::hash::{HashAlgorithm, b64url_encode};
 use ancora_proof::merkle::{Leaf, MerkleTree};
+use ancora_proof::spv::build_output_proof;
 use ancora_proof::tlog::{Checkpoint, LogSigner, MemoryLog, sign_checkpoint};
 
 const A: HashAlgorithm = HashAlgorithm::Sha512_256;
@@ -78,7 +84,8 @@ pub fn bundles(n: usize) -> Vec<Bundle> {
                 anchor_id: "0190a1b2-0000-7000-8000-0000000000a7".into(),
                 anchor_proof: &anchor_proof,
                 anchor_root: anchor.root(),
-                trust_point: TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &checkpoint),
+                version: BUNDLE_VERSION_V1,
+                trust_points: vec![TrustPoint::tlog(ORIGIN, 6, 10, &log_proof, &checkpoint)],
             })
             .expect("the bundle builds")
         })
@@ -95,4 +102,74 @@ pub fn verified(b: &Bundle) -> Report {
 
 pub fn at(secs: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp(secs).expect("valid time")
+}
+
+/// Where the service says it fetched the Chainweb header.
+pub const NODE: &str = "https://api.chainweb.com";
+/// When.
+pub const FETCHED_AT: &str = "2026-01-01T00:05:00Z";
+
+/// Event 3's bundle in version 2 with both trust points: the tlog point of [`bundles`] and a
+/// chainweb point on mainnet01 chain 0 at height 5 000 000 whose anchoring transaction wrote
+/// the anchor root (a synthetic header, hashed as Chainweb does; the SPV proof built by
+/// ancora-proof). Returns the bundle and the block header.
+pub fn v2_bundle() -> (Bundle, BlockHeader) {
+    let v1 = bundle();
+    let root = v1.anchor.root;
+    let request_key = b64url_encode(&[3; 32]);
+    let output = serde_json::json!({
+        "reqKey": request_key,
+        "result": { "status": "success", "data": root.to_b64url() },
+        "txId": 7, "logs": null, "metaData": null, "continuation": null, "gas": 400,
+        "events": []
+    });
+    let payload = Payload {
+        miner_data: br#"{"account":"miner","predicate":"keys-all","public-keys":[]}"#.to_vec(),
+        coinbase: br#"{"result":{"status":"success","data":"Write succeeded"}}"#.to_vec(),
+        transactions: vec![(
+            br#"{"cmd":"anchor"}"#.to_vec(),
+            output.to_string().into_bytes(),
+        )],
+    };
+    let h = |s: &str| A.digest(&[s.as_bytes()]);
+    let mut header = BlockHeader {
+        fork_state: 0,
+        creation_time: 1_767_225_900_000_000,
+        parent: h("parent"),
+        adjacents: [
+            (5, h("adjacent 5")),
+            (10, h("adjacent 10")),
+            (15, h("adjacent 15")),
+        ]
+        .into_iter()
+        .collect(),
+        target: [0xff; 32],
+        payload_hash: payload.hashes().payload_hash,
+        chain_id: 0,
+        weight: [0; 32],
+        height: 5_000_000,
+        version: version::MAINNET01,
+        epoch_start: 1_767_225_000_000_000,
+        nonce: 42,
+        hash: None,
+    };
+    header.hash = Some(header.compute_hash());
+    let proof = build_output_proof(&payload, 0, &header).expect("proof builds");
+    let point = TrustPoint::Chainweb(ChainwebTrustPoint {
+        network: "mainnet01".into(),
+        chain_id: 0,
+        block_height: header.height,
+        block_hash: header.compute_hash(),
+        spv_proof: proof.encode_response(),
+        header: header.to_json_value(),
+        anchor_root_location: "result.data".into(),
+        request_key: Some(request_key),
+        header_source: Some(HeaderSource {
+            node: NODE.into(),
+            fetched_at: FETCHED_AT.into(),
+        }),
+    });
+    let mut fast = v1;
+    fast.version = BUNDLE_VERSION_V2;
+    (fast.with_trust_point(point).expect("adds"), header)
 }

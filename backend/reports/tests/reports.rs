@@ -8,7 +8,7 @@ use ancora_reports::{
 };
 use serde_json::json;
 
-use crate::fixture::{at, bundle, bundles, verified};
+use crate::fixture::{FETCHED_AT, NODE, at, bundle, bundles, signer, v2_bundle, verified};
 
 /// The text of a PDF: pdftotext when installed, otherwise the raw (uncompressed) bytes.
 fn pdf_text(pdf: &[u8]) -> String {
@@ -245,4 +245,182 @@ fn sample_reports_can_be_written_for_inspection() {
         pdf_report(&b, &r, at(1_767_300_000)),
     )
     .expect("writes");
+    let (b, _) = v2_bundle();
+    let r = verify_bundle(&b, &log_key_only());
+    std::fs::write(
+        format!("{dir}/event-v2.pdf"),
+        pdf_report(&b, &r, at(1_767_300_000)),
+    )
+    .expect("writes");
+}
+
+// ---- Version-2 bundles: several trust points, each with its own verdict ----
+
+/// The PDF's text with runs of white space (line breaks included) made single spaces.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn log_key_only() -> Trust {
+    Trust {
+        log_keys: vec![signer().verifier()],
+        chainweb_headers: vec![],
+    }
+}
+
+#[test]
+fn a_v2_json_report_has_every_trust_point_with_its_verdict_and_the_command() {
+    let (b, header) = v2_bundle();
+    let trust = Trust {
+        log_keys: vec![signer().verifier()],
+        chainweb_headers: vec![header],
+    };
+    let r = verify_bundle(&b, &trust);
+    assert_eq!(r.verdict, Verdict::Verified, "{}", r.to_json_pretty());
+    let v = json_report(&b, &r, at(1_767_300_000));
+    assert_eq!(v["verdict"], json!("verified"));
+    let tps = v["trust_points"].as_array().expect("trust_points");
+    assert_eq!(tps.len(), 2);
+    assert_eq!(
+        (&tps[0]["type"], &tps[0]["status"]),
+        (&json!("tlog"), &json!("verified"))
+    );
+    assert_eq!(
+        (&tps[1]["type"], &tps[1]["status"]),
+        (&json!("chainweb"), &json!("verified"))
+    );
+    assert_eq!(
+        v["verify_command"],
+        json!("ancora verify BUNDLE --log-key LOG.key --chainweb-node https://<node>")
+    );
+    assert_eq!(v["bundle"]["version"], json!(2));
+    assert_eq!(v["bundle"], serde_json::to_value(&b).expect("serializes"));
+    assert!(v["bundle"]["trustPoints"].is_array());
+    // A v1 tlog bundle's command needs only the log key.
+    let v1 = bundle();
+    let v = json_report(&v1, &verified(&v1), at(0));
+    assert_eq!(
+        v["verify_command"],
+        json!("ancora verify BUNDLE --log-key LOG.key")
+    );
+    assert_eq!(v["trust_points"][0]["status"], json!("verified"));
+}
+
+#[test]
+fn a_v2_pdf_shows_each_trust_point_its_verdict_and_the_chainweb_details() {
+    let (b, _) = v2_bundle();
+    // The log key only: the chainweb point is not checked, the bundle is verified.
+    let r = verify_bundle(&b, &log_key_only());
+    assert_eq!(r.verdict, Verdict::Verified, "{}", r.to_json_pretty());
+    let pdf = pdf_report(&b, &r, at(1_767_300_000));
+    assert_is_pdf(&pdf);
+    let text = flat(&pdf_text(&pdf));
+    let Some(cw) = b.chainweb() else {
+        panic!("a chainweb point")
+    };
+    for needle in [
+        "VERIFIED - every checked step holds",
+        "Trust point 1: Ancora transparency log (signed checkpoints) - VERIFIED",
+        "Trust point 2: Chainweb block - NOT CHECKED",
+        "no trusted block header supplied (--chainweb-header or --chainweb-node)",
+        "trusted block header - not checked",
+        "mainnet01",
+        "5000000",
+        &cw.block_hash.to_b64url(),
+        cw.request_key.as_deref().unwrap_or("no request key"),
+        &format!("as fetched from node {NODE} at {FETCHED_AT}"),
+        "ancora verify BUNDLE --log-key LOG.key --chainweb-node https://<node>",
+        "log.ancora.test/v1",
+    ] {
+        assert!(text.contains(needle), "the PDF lacks {needle:?}:\n{text}");
+    }
+    assert!(
+        text.contains("mainnet01 chain 0"),
+        "names the chain:\n{text}"
+    );
+    for label in [
+        "Network",
+        "Chain",
+        "Block height",
+        "Block hash",
+        "Request key",
+    ] {
+        assert!(text.contains(label), "the PDF lacks the label {label:?}");
+    }
+}
+
+#[test]
+fn a_v2_pdf_says_which_trust_point_failed_and_why() {
+    let (b, header) = v2_bundle();
+    // A header of the same place that is another block: the chainweb point fails.
+    let mut other = header;
+    other.nonce ^= 1;
+    let r = verify_bundle(
+        &b,
+        &Trust {
+            log_keys: vec![signer().verifier()],
+            chainweb_headers: vec![other],
+        },
+    );
+    assert_eq!(r.verdict, Verdict::Failed);
+    let text = flat(&pdf_text(&pdf_report(&b, &r, at(0))));
+    assert!(
+        text.contains("Trust point 1: Ancora transparency log (signed checkpoints) - VERIFIED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Trust point 2: Chainweb block - FAILED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("trusted block header failed: the trusted header of chain 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAILED - at least one step does not hold"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_v2_pdf_with_no_trust_supplied_says_nothing_could_be_checked() {
+    let (b, _) = v2_bundle();
+    let r = verify_bundle(&b, &Trust::default());
+    assert_eq!(r.verdict, Verdict::Failed);
+    let text = flat(&pdf_text(&pdf_report(&b, &r, at(0))));
+    assert!(
+        text.contains("FAILED - no trust point could be checked"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Trust point 1: Ancora transparency log (signed checkpoints) - NOT CHECKED"),
+        "{text}"
+    );
+    assert!(text.contains("no log key supplied (--log-key)"), "{text}");
+    assert!(
+        text.contains("Trust point 2: Chainweb block - NOT CHECKED"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_v2_pdf_is_deterministic_and_a_range_report_carries_trust_points() {
+    let (b, _) = v2_bundle();
+    let r = verify_bundle(&b, &log_key_only());
+    let t = at(1_767_300_000);
+    assert_eq!(pdf_report(&b, &r, t), pdf_report(&b, &r, t));
+    let mut w =
+        RangeReportWriter::new(Vec::new(), RangeFormat::Json, header("batch")).expect("opens");
+    w.push(RangeEntry::Proved {
+        bundle: &b,
+        report: &r,
+    })
+    .expect("writes");
+    let out = w.finish().expect("finishes");
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+    assert_eq!(
+        v["events"][0]["trust_points"][1]["status"],
+        json!("unchecked")
+    );
+    assert_eq!(v["summary"]["verified"], json!(1));
 }

@@ -1,11 +1,23 @@
 //! `verify_bundle`: every step of a bundle checked on its own, with a verdict per step.
 //!
 //! Steps run independently where they can, so a report shows every fault at once, not just
-//! the first. The overall verdict is `verified` only when every step is `ok`.
+//! the first. The steps are always, in this order: event leaf, event→batch, batch→anchor, then
+//! each trust point's steps in bundle order (tlog: checkpoint signature, anchor→log; chainweb:
+//! anchor→transaction output, transaction output→block, trusted block header).
+//!
+//! * Version 1: the verdict is `verified` only when every step is `ok`.
+//! * Version 2: a trust point's *trust* step (the checkpoint signature, the trusted block
+//!   header) is `unchecked` when the verifier supplied nothing of that kind at all (no log
+//!   key, no Chainweb header); its other steps still run against the bundle's own checkpoint
+//!   or header. The verdict is `verified` when no step is `failed` or `skipped` and at least
+//!   one trust point has every one of its steps `ok`.
 
 use serde::{Deserialize, Serialize};
 
-use super::{ANCHOR_ROOT_LOCATION, Bundle, ChainwebTrustPoint, TlogTrustPoint, TrustPoint};
+use super::{
+    ANCHOR_ROOT_LOCATION, BUNDLE_VERSION_V1, BUNDLE_VERSION_V2, Bundle, ChainwebTrustPoint,
+    TlogTrustPoint, TrustPoint, check_trust_points,
+};
 use crate::chainweb::{BlockHeader, version};
 use crate::hash::{Hash, HashAlgorithm};
 use crate::merkle::{Leaf, MerkleProof, leaf_hash};
@@ -53,6 +65,9 @@ pub enum Status {
     Failed,
     /// The step could not run because its input is unreadable; `detail` says which.
     Skipped,
+    /// Version 2 only: a trust step the verifier gave nothing to check against (no log key,
+    /// no Chainweb header); `detail` says what to pass.
+    Unchecked,
 }
 
 /// The verdict of one step.
@@ -94,9 +109,10 @@ impl StepVerdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Every step holds: the event was anchored as the bundle says.
+    /// The event was anchored as the bundle says: every step holds (version 1), or no step
+    /// failed and at least one trust point holds in full (version 2).
     Verified,
-    /// At least one step failed or could not run.
+    /// A step failed or could not run, or (version 2) no trust point could be checked.
     Failed,
 }
 
@@ -119,8 +135,10 @@ pub struct BundleIdentity {
     pub batch_root: Hash,
     /// The anchor root.
     pub anchor_root: Hash,
-    /// The trust point.
-    pub trust_point: TrustSummary,
+    /// The bundle's first trust point (its only one in version 1); `None` only for a bundle
+    /// assembled in memory without any. Every trust point is in [`Report::trust_points`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_point: Option<TrustSummary>,
 }
 
 /// The trust point, summarised.
@@ -149,6 +167,45 @@ pub enum TrustSummary {
     },
 }
 
+impl TrustSummary {
+    /// The trust point's type name (`"tlog"` or `"chainweb"`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TrustSummary::Tlog { .. } => "tlog",
+            TrustSummary::Chainweb { .. } => "chainweb",
+        }
+    }
+}
+
+/// How one trust point ended, judged on its own steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustPointStatus {
+    /// Every step of this trust point is `ok`: it binds the anchor root.
+    Verified,
+    /// A step of this trust point failed or could not run.
+    Failed,
+    /// Its trust step is `unchecked` (nothing to check it against) and no step failed.
+    Unchecked,
+}
+
+/// One trust point's verdict, judged on its own steps (the event, batch and anchor steps
+/// are shared by all and judged in [`Report::verdict`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustPointVerdict {
+    /// `"tlog"` or `"chainweb"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// How its steps ended.
+    pub status: TrustPointStatus,
+    /// What it is.
+    pub summary: TrustSummary,
+    /// Its steps' names, in report order (they are also in [`Report::steps`]).
+    pub steps: Vec<String>,
+    /// Why it is not verified (the first failed or unchecked step's detail), or what holds.
+    pub detail: String,
+}
+
 /// The result of [`verify_bundle`]: which bundle, each step's verdict, the overall verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
@@ -158,19 +215,32 @@ pub struct Report {
     pub bundle: BundleIdentity,
     /// Every step, in proof order.
     pub steps: Vec<StepVerdict>,
-    /// `verified` when every step is `ok`.
+    /// Version 1: `verified` when every step is `ok`. Version 2: `verified` when no step is
+    /// `failed` or `skipped` and at least one trust point is verified.
     pub verdict: Verdict,
+    /// Every trust point of the bundle, in bundle order, with its own verdict.
+    #[serde(default)]
+    pub trust_points: Vec<TrustPointVerdict>,
 }
 
 impl Report {
-    /// True when every step holds.
+    /// True when the bundle verified.
     pub fn is_verified(&self) -> bool {
         self.verdict == Verdict::Verified
     }
 
-    /// The steps that did not hold.
+    /// The steps that failed or could not run (not the `unchecked` ones). A version-2 report
+    /// can have none and still not be verified (no trust point checked): the verdict is
+    /// [`is_verified`](Self::is_verified).
     pub fn failures(&self) -> impl Iterator<Item = &StepVerdict> {
-        self.steps.iter().filter(|s| s.status != Status::Ok)
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.status, Status::Failed | Status::Skipped))
+    }
+
+    /// The steps left `unchecked` (version 2: nothing supplied to check them against).
+    pub fn unchecked(&self) -> impl Iterator<Item = &StepVerdict> {
+        self.steps.iter().filter(|s| s.status == Status::Unchecked)
     }
 
     /// The report as pretty-printed JSON.
@@ -181,28 +251,110 @@ impl Report {
 
 /// Verifies every step of `bundle` against what the verifier trusts. Never panics and never
 /// stops at the first fault: each step gets its verdict.
+///
+/// A bundle whose trust points do not fit its version (only possible for one assembled in
+/// memory: parsing rejects it) or of an unknown version gets the verdict `failed`.
 pub fn verify_bundle(bundle: &Bundle, trust: &Trust) -> Report {
+    let v2 = bundle.version == BUNDLE_VERSION_V2;
     let mut steps = vec![
         check_event_leaf(bundle),
         check_event_to_batch(bundle),
         check_batch_to_anchor(bundle),
     ];
-    match &bundle.trust_point {
-        TrustPoint::Tlog(t) => check_tlog(t, &bundle.anchor.root, trust, &mut steps),
-        TrustPoint::Chainweb(c) => check_chainweb(c, &bundle.anchor.root, trust, &mut steps),
+    let mut trust_points = Vec::with_capacity(bundle.trust_points.len());
+    for tp in &bundle.trust_points {
+        let first = steps.len();
+        match tp {
+            TrustPoint::Tlog(t) => check_tlog(t, &bundle.anchor.root, trust, v2, &mut steps),
+            TrustPoint::Chainweb(c) => {
+                check_chainweb(c, &bundle.anchor.root, trust, v2, &mut steps)
+            }
+        }
+        trust_points.push(trust_point_verdict(tp, &steps[first..]));
     }
-    let verdict = if bundle.version == super::BUNDLE_VERSION
-        && steps.iter().all(|s| s.status == Status::Ok)
-    {
-        Verdict::Verified
-    } else {
-        Verdict::Failed
-    };
+    let well_formed = check_trust_points(bundle.version, &bundle.trust_points).is_ok();
+    let verified = well_formed
+        && match bundle.version {
+            BUNDLE_VERSION_V1 => steps.iter().all(|s| s.status == Status::Ok),
+            BUNDLE_VERSION_V2 => {
+                !steps
+                    .iter()
+                    .any(|s| matches!(s.status, Status::Failed | Status::Skipped))
+                    && trust_points
+                        .iter()
+                        .any(|t| t.status == TrustPointStatus::Verified)
+            }
+            _ => false,
+        };
     Report {
         report_version: 1,
         bundle: identity(bundle),
         steps,
-        verdict,
+        verdict: if verified {
+            Verdict::Verified
+        } else {
+            Verdict::Failed
+        },
+        trust_points,
+    }
+}
+
+fn trust_point_verdict(tp: &TrustPoint, own: &[StepVerdict]) -> TrustPointVerdict {
+    let bad = own
+        .iter()
+        .find(|s| matches!(s.status, Status::Failed | Status::Skipped));
+    let unchecked = own.iter().find(|s| s.status == Status::Unchecked);
+    let (status, detail) = match (bad, unchecked) {
+        (Some(s), _) => (
+            TrustPointStatus::Failed,
+            format!("{} {}: {}", s.step, status_word(s.status), s.detail),
+        ),
+        (None, Some(s)) => (
+            TrustPointStatus::Unchecked,
+            format!("{} not checked: {}", s.step, s.detail),
+        ),
+        (None, None) => (
+            TrustPointStatus::Verified,
+            format!(
+                "every step holds: the anchor root is bound to this {}",
+                match tp {
+                    TrustPoint::Tlog(_) => "transparency log's signed checkpoint",
+                    TrustPoint::Chainweb(_) => "Chainweb block",
+                }
+            ),
+        ),
+    };
+    TrustPointVerdict {
+        kind: tp.kind().to_owned(),
+        status,
+        summary: summary(tp),
+        steps: own.iter().map(|s| s.step.clone()).collect(),
+        detail,
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+        Status::Unchecked => "unchecked",
+    }
+}
+
+fn summary(tp: &TrustPoint) -> TrustSummary {
+    match tp {
+        TrustPoint::Tlog(t) => TrustSummary::Tlog {
+            origin: t.origin.clone(),
+            leaf_index: t.leaf_index,
+            log_size: t.log_size,
+        },
+        TrustPoint::Chainweb(c) => TrustSummary::Chainweb {
+            network: c.network.clone(),
+            chain_id: c.chain_id,
+            block_height: c.block_height,
+            block_hash: c.block_hash,
+        },
     }
 }
 
@@ -217,19 +369,7 @@ fn identity(b: &Bundle) -> BundleIdentity {
         leaf_hash: leaf_hash(HashAlgorithm::Sha512_256, &e.leaf.0),
         batch_root: b.batch.root,
         anchor_root: b.anchor.root,
-        trust_point: match &b.trust_point {
-            TrustPoint::Tlog(t) => TrustSummary::Tlog {
-                origin: t.origin.clone(),
-                leaf_index: t.leaf_index,
-                log_size: t.log_size,
-            },
-            TrustPoint::Chainweb(c) => TrustSummary::Chainweb {
-                network: c.network.clone(),
-                chain_id: c.chain_id,
-                block_height: c.block_height,
-                block_hash: c.block_hash,
-            },
-        },
+        trust_point: b.trust_points.first().map(summary),
     }
 }
 
@@ -342,10 +482,16 @@ fn check_batch_to_anchor(b: &Bundle) -> StepVerdict {
     )
 }
 
-fn check_tlog(t: &TlogTrustPoint, anchor_root: &Hash, trust: &Trust, out: &mut Vec<StepVerdict>) {
+fn check_tlog(
+    t: &TlogTrustPoint,
+    anchor_root: &Hash,
+    trust: &Trust,
+    v2: bool,
+    out: &mut Vec<StepVerdict>,
+) {
     // The signature first; the inclusion step then runs against the signed root, or against
     // the claimed root when the signature cannot be checked (the report says so).
-    let signed = check_checkpoint(t, trust);
+    let signed = check_checkpoint(t, trust, v2);
     let (root, source) = match &signed {
         Ok(cp) => (Some(cp.root), "the signed checkpoint's root"),
         Err(_) => (
@@ -410,8 +556,22 @@ fn check_tlog(t: &TlogTrustPoint, anchor_root: &Hash, trust: &Trust, out: &mut V
     );
 }
 
-fn check_checkpoint(t: &TlogTrustPoint, trust: &Trust) -> Result<Checkpoint, StepVerdict> {
+fn check_checkpoint(
+    t: &TlogTrustPoint,
+    trust: &Trust,
+    v2: bool,
+) -> Result<Checkpoint, StepVerdict> {
     let fail = |msg: String| StepVerdict::new(steps::CHECKPOINT, Status::Failed, msg);
+    if v2 && trust.log_keys.is_empty() {
+        return Err(StepVerdict::new(
+            steps::CHECKPOINT,
+            Status::Unchecked,
+            format!(
+                "no log key supplied (--log-key): pass the verifier key of log {} (its text or a file holding it) to check the checkpoint's signature",
+                t.origin
+            ),
+        ));
+    }
     if trust.log_keys.is_empty() {
         return Err(fail(format!(
             "no log key given: pass --log-key KEY, the verifier key of log {} (its text or a file holding it)",
@@ -439,6 +599,7 @@ fn check_chainweb(
     c: &ChainwebTrustPoint,
     anchor_root: &Hash,
     trust: &Trust,
+    v2: bool,
     out: &mut Vec<StepVerdict>,
 ) {
     let proof = TransactionOutputProof::decode_response(&c.spv_proof);
@@ -449,7 +610,7 @@ fn check_chainweb(
             Status::Failed,
             format!("the SPV proof does not decode: {e}"),
         ),
-        Ok(p) => check_output(p, c, anchor_root),
+        Ok(p) => check_output(p, c, anchor_root, v2),
     });
     // transaction output → block
     let header = BlockHeader::from_json_value(&c.header);
@@ -467,21 +628,27 @@ fn check_chainweb(
         (Ok(p), Ok(h)) => check_output_to_block(p, h, c),
     });
     // block → trusted header
-    out.push(check_trusted_header(c, trust));
+    out.push(check_trusted_header(c, trust, v2));
 }
 
 fn check_output(
     p: &TransactionOutputProof,
     c: &ChainwebTrustPoint,
     anchor_root: &Hash,
+    v2: bool,
 ) -> StepVerdict {
     let name = steps::ANCHOR_TO_OUTPUT;
     if c.anchor_root_location != ANCHOR_ROOT_LOCATION {
+        let (field, version) = if v2 {
+            ("anchorRootLocation", 2)
+        } else {
+            ("anchor_root_location", 1)
+        };
         return StepVerdict::new(
             name,
             Status::Failed,
             format!(
-                "anchor_root_location {:?} is not understood (version 1 knows {ANCHOR_ROOT_LOCATION:?})",
+                "{field} {:?} is not understood (version {version} knows {ANCHOR_ROOT_LOCATION:?})",
                 c.anchor_root_location
             ),
         );
@@ -580,8 +747,18 @@ fn check_output_to_block(
     }
 }
 
-fn check_trusted_header(c: &ChainwebTrustPoint, trust: &Trust) -> StepVerdict {
+fn check_trusted_header(c: &ChainwebTrustPoint, trust: &Trust, v2: bool) -> StepVerdict {
     let name = steps::TRUSTED_HEADER;
+    if v2 && trust.chainweb_headers.is_empty() {
+        return StepVerdict::new(
+            name,
+            Status::Unchecked,
+            format!(
+                "no trusted block header supplied (--chainweb-header or --chainweb-node): pass the header of chain {} at height {} from a node you trust to check that the block is on the chain",
+                c.chain_id, c.block_height
+            ),
+        );
+    }
     if trust.chainweb_headers.is_empty() {
         return StepVerdict::new(
             name,
