@@ -60,6 +60,13 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: TenantId,
     },
+    /// Write failed Chainweb anchors again (fresh commands); prints each anchor id. Their fast
+    /// proofs stay valid meanwhile.
+    Reanchor {
+        /// One anchor; without it, every failed anchor.
+        #[arg(long)]
+        anchor: Option<uuid::Uuid>,
+    },
 }
 
 /// Runs an admin command.
@@ -92,6 +99,21 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
             }
         }
         AdminCommand::Status { tenant } => print_status(db, tenant).await?,
+        AdminCommand::Reanchor { anchor } => {
+            let ids = crate::services::anchoring::confirm::reanchor(db, anchor).await?;
+            if ids.is_empty() {
+                bail!(
+                    "no failed Chainweb anchor{}",
+                    match anchor {
+                        Some(a) => format!(" {a}"),
+                        None => String::new(),
+                    }
+                );
+            }
+            for id in ids {
+                println!("{id}");
+            }
+        }
     }
     database.db.pool().close().await;
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,8 @@
 //! The offline commands of the `ancora` binary: verify a proof bundle, verify a Chainweb SPV
-//! proof against a block header, hash a block header. They need no server, no database and
-//! no network: everything runs through `ancora-proof`.
+//! proof against a block header, hash a block header. They need no server and no database;
+//! everything runs through `ancora-proof`. The network is used only when asked:
+//! `ancora verify --chainweb-node URL` fetches the block headers a bundle needs from nodes the
+//! auditor chooses (each header's hash recomputed from its fields).
 //!
 //! Exit codes: 0 when everything holds, 1 when a check fails (the failing step is named on
 //! stderr), 2 for usage errors and unreadable input. Errors are one line on stderr.
@@ -34,6 +36,11 @@ pub struct VerifyArgs {
     /// A block header you trust (JSON, from a Chainweb node you choose). Repeatable.
     #[arg(long = "chainweb-header", value_name = "HEADER.json")]
     pub chainweb_headers: Vec<PathBuf>,
+    /// A Chainweb node you choose (base URL): the block header of the bundle's Chainweb trust
+    /// point is fetched from it and trusted only if its fields hash to the block hash.
+    /// Repeatable: every node must answer.
+    #[arg(long = "chainweb-node", value_name = "URL")]
+    pub chainweb_nodes: Vec<String>,
     /// Print the verification report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -160,14 +167,26 @@ pub fn run_verify(args: VerifyArgs) -> i32 {
             Err(e) => return fail(EXIT_USAGE, e),
         }
     }
+    if !args.chainweb_nodes.is_empty() {
+        match fetch_headers(&bundle, &args.chainweb_nodes) {
+            Ok(headers) => trust.chainweb_headers.extend(headers),
+            Err((code, e)) => return fail(code, e),
+        }
+    }
     let report = verify_bundle(&bundle, &trust);
     if args.json {
         println!("{}", report.to_json_pretty());
     } else {
         print_report(&report);
     }
+    if report.is_verified() {
+        return EXIT_OK;
+    }
     match report.failures().next() {
-        None => EXIT_OK,
+        None => fail(
+            EXIT_FAILED,
+            "no trust point could be checked: pass --log-key, --chainweb-header or --chainweb-node",
+        ),
         Some(step) => fail(
             EXIT_FAILED,
             format!(
@@ -185,7 +204,51 @@ fn status_word(s: Status) -> &'static str {
         Status::Ok => "ok",
         Status::Failed => "failed",
         Status::Skipped => "skipped",
+        Status::Unchecked => "unchecked",
     }
+}
+
+/// The block header of `bundle`'s Chainweb trust point, from every node in `nodes`. Errors:
+/// `(2, …)` when a node cannot be reached or answers garbage, `(1, …)` when it answers a header
+/// that does not hash to the bundle's block.
+fn fetch_headers(bundle: &Bundle, nodes: &[String]) -> Result<Vec<BlockHeader>, (i32, String)> {
+    let Some(cw) = bundle.chainweb() else {
+        return Err((
+            EXIT_USAGE,
+            "--chainweb-node: the bundle has no Chainweb trust point".to_owned(),
+        ));
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| (EXIT_USAGE, format!("cannot start the network runtime: {e}")))?;
+    let chain = ancora_chainweb::ChainId(cw.chain_id);
+    let mut headers = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let mut cfg =
+            ancora_chainweb::NodeClientConfig::new(vec![node.clone()], cw.network.clone());
+        cfg.request_timeout = std::time::Duration::from_secs(10);
+        cfg.attempts_per_node = 2;
+        let client = ancora_chainweb::NodeClient::new(cfg)
+            .map_err(|e| (EXIT_USAGE, format!("--chainweb-node {node}: {e}")))?;
+        let got = runtime.block_on(client.header(chain, &cw.block_hash));
+        match got {
+            Ok(h) => headers.push(h),
+            Err(ancora_chainweb::Error::Proof(e)) => {
+                return Err((
+                    EXIT_FAILED,
+                    format!("--chainweb-node {node}: its block header does not check: {e}"),
+                ));
+            }
+            Err(e) => {
+                return Err((
+                    EXIT_USAGE,
+                    format!("--chainweb-node {node}: cannot fetch the block header: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(headers)
 }
 
 fn print_report(r: &Report) {
@@ -202,6 +265,7 @@ fn print_report(r: &Report) {
             Status::Ok => "ok     ",
             Status::Failed => "FAILED ",
             Status::Skipped => "skipped",
+            Status::Unchecked => "unchecked",
         };
         println!("  [{mark}] {}: {}", s.step, s.detail);
         if s.status != Status::Ok

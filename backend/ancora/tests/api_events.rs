@@ -589,7 +589,7 @@ async fn a_proved_event_shows_its_bundle_which_the_server_verifies_and_a_tampere
         )
         .await;
     let mut tampered = bundle.clone();
-    tampered["event"]["event_id"] = json!("v-2");
+    tampered["event"]["eventId"] = json!("v-2");
     let (_, _, tampered_report) = app
         .request(
             Method::POST,

@@ -16,7 +16,7 @@ use ancora::services::anchoring::chainweb::Details;
 use ancora::workers::{self, Ran};
 use ancora_chainweb::testkit::TestNode;
 use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, RequestKey};
-use ancora_proof::bundle::{Trust, TrustPoint, verify_bundle};
+use ancora_proof::bundle::{Trust, verify_bundle};
 use secrecy::SecretString;
 use sqlx::PgPool;
 
@@ -110,9 +110,13 @@ async fn assert_bundles_end_at_the_block(state: &AppState, auth: &Auth, node: &T
         let bundle = bundle_of(state, auth, &format!("cw-{i}"))
             .await
             .expect("proved");
-        let TrustPoint::Chainweb(tp) = &bundle.trust_point else {
+        let Some(tp) = bundle.chainweb() else {
             panic!("a chainweb trust point");
         };
+        assert!(
+            bundle.tlog().is_some(),
+            "the fast path's log trust point stays"
+        );
         assert_eq!(Some(tp.block_hash.to_b64url()), row.block_hash);
         assert_eq!(tp.chain_id, CHAIN);
         assert_eq!(tp.request_key, row.tx_ref);
@@ -145,7 +149,11 @@ async fn happy_path(pool: PgPool, write_path: WritePath) -> (AppState, Auth, Tes
     let (row, details) = anchor(&state).await;
     assert_eq!(row.state, "submitted", "3 blocks are not the depth of 6");
     assert_eq!(details.seen.map(|s| s.block_height), Some(1));
-    assert!(bundle_of(&state, &auth, "cw-0").await.is_none());
+    // The fast path: a proof on Ancora's log already, the Chainweb one still to come.
+    let fast = bundle_of(&state, &auth, "cw-0")
+        .await
+        .expect("a fast proof before Chainweb finality");
+    assert!(fast.tlog().is_some() && fast.chainweb().is_none());
 
     node.mine(4);
     drive(&state).await.expect("confirm, prove, bundles");
@@ -300,28 +308,82 @@ async fn a_command_whose_ttl_expired_unmined_is_resubmitted_with_a_fresh_creatio
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_gas_error_leaves_the_anchor_failed_with_the_error_text_and_no_bundle(pool: PgPool) {
+async fn a_gas_error_is_retried_with_a_fresh_command_and_the_anchor_ends_final(pool: PgPool) {
     let node = TestNode::start().await.expect("node");
     let (state, auth) = setup(pool, &node, WritePath::Contract).await;
     node.gas_error_next(1);
     drive(&state).await.expect("sent");
+    let (_, first) = anchor(&state).await;
     node.mine(7);
     drive(&state)
         .await
         .expect("the failure is an outcome, not a job error");
 
+    // The failure is recorded and a fresh command is built after a backoff; the fast proof
+    // stays valid meanwhile.
+    let (row, details) = anchor(&state).await;
+    assert_eq!(
+        row.state, "pending",
+        "waits out its backoff, then builds a fresh command"
+    );
+    assert_eq!(details.failures, 1);
+    let backoff = sqlx::query_scalar!(
+        r#"SELECT run_at > now() AS "later!" FROM jobs WHERE kind = 'chainweb_anchor'"#
+    )
+    .fetch_one(state.db.pool())
+    .await
+    .expect("the job waits");
+    assert!(backoff, "the retry waits out a backoff");
+    assert!(
+        row.error
+            .as_deref()
+            .is_some_and(|e| e.contains("Gas limit")),
+        "{:?}",
+        row.error
+    );
+    assert_eq!(state.metrics.anchor_retries.get(), 1);
+    let fast = bundle_of(&state, &auth, "cw-0").await.expect("fast proof");
+    assert!(fast.chainweb().is_none());
+
+    drive(&state).await.expect("a fresh command, sent");
+    let (row, details) = anchor(&state).await;
+    assert_eq!(row.state, "submitted");
+    assert!(
+        details.attempt > first.attempt,
+        "a new command, not the failed one"
+    );
+    assert_ne!(
+        row.tx_ref,
+        first.command.map(|c| c.request_key().to_string())
+    );
+    node.mine(7);
+    drive(&state).await.expect("confirm the retry");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+    assert_eq!(anchor(&state).await.0.state, "final");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_anchor_that_keeps_failing_is_flagged_and_reanchor_writes_it_again(pool: PgPool) {
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, WritePath::Contract).await;
+    let max = ancora::services::anchoring::confirm::MAX_FAILURES;
+    node.gas_error_next(max);
+    for _ in 0..max {
+        drive(&state).await.expect("sent");
+        node.mine(7);
+        drive(&state).await.expect("failure is an outcome");
+    }
+
     let (row, _) = anchor(&state).await;
     assert_eq!(row.state, "failed");
-    let error = row.error.expect("error text");
-    assert!(error.contains("Gas limit"), "{error}");
-    assert!(bundle_of(&state, &auth, "cw-0").await.is_none());
+    assert!(row.error.is_some_and(|e| e.contains("Gas limit")));
+    assert_eq!(state.metrics.anchors_failed.get(), 1);
     let jobs =
         sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE kind = 'chainweb_anchor'"#)
             .fetch_one(state.db.pool())
             .await
             .expect("count");
-    assert_eq!(jobs, 0, "nothing more to do");
-
+    assert_eq!(jobs, 0, "nothing more to do until the operator says so");
     // The portal's batch page shows the failure and its reason.
     let batch = sqlx::query_scalar!("SELECT batch_id FROM anchor_queue LIMIT 1")
         .fetch_one(state.db.pool())
@@ -334,6 +396,26 @@ async fn a_gas_error_leaves_the_anchor_failed_with_the_error_text_and_no_bundle(
         .expect("the batch has its anchor");
     assert_eq!(shown.state, "failed");
     assert!(shown.error.is_some_and(|e| e.contains("Gas limit")));
+    drop(tx);
+    // The fast proof is still served.
+    assert!(bundle_of(&state, &auth, "cw-0").await.is_some());
+
+    // `ancora admin reanchor` (its service call) writes it again, and this time it lands.
+    let again = ancora::services::anchoring::confirm::reanchor(&state.db, None)
+        .await
+        .expect("reanchor");
+    assert_eq!(again.len(), 1);
+    drive(&state).await.expect("sent again");
+    node.mine(7);
+    drive(&state).await.expect("confirmed");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+    assert!(
+        ancora::services::anchoring::confirm::reanchor(&state.db, None)
+            .await
+            .expect("reanchor")
+            .is_empty(),
+        "nothing failed any more"
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]

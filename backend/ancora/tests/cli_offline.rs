@@ -86,13 +86,14 @@ fn bundle() -> Bundle {
         anchor_id: "a-1".into(),
         anchor_proof: &anchor.proof(0).expect("proof"),
         anchor_root: anchor.root(),
-        trust_point: TrustPoint::tlog(
+        version: 1,
+        trust_points: vec![TrustPoint::tlog(
             ORIGIN,
             1,
             3,
             &log.inclusion_proof(1, 3).expect("proof"),
             &checkpoint,
-        ),
+        )],
     })
     .expect("bundle builds")
 }

@@ -365,6 +365,26 @@ pub async fn mark_proved(
     Ok(())
 }
 
+/// Replaces a proved batch's trust points (the final path adding its point to the fast
+/// path's), a JSON array of trust points.
+pub async fn set_trust_points(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+    trust_points: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE batches SET trust_point = $3::text::json \
+         WHERE tenant_id = $1 AND id = $2 AND state = 'proved'",
+        tenant.0,
+        batch,
+        trust_points
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The batches holding any of the named events, oldest first (for a request whose events were
 /// all stored before, say by a retry).
 pub async fn batches_of_events(

@@ -85,3 +85,20 @@ pub async fn save(conn: &mut PgConnection, row: &ChainwebRow) -> sqlx::Result<()
     .await?;
     Ok(())
 }
+
+/// Puts failed chainweb anchors (`anchor`, or all) back to `pending` with their failure count
+/// reset and the error cleared; returns their ids.
+pub async fn reset_failed(
+    conn: &mut PgConnection,
+    anchor: Option<Uuid>,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        "UPDATE anchors SET state = 'pending', error = NULL, \
+                            details = details || jsonb_build_object('failures', 0) \
+         WHERE backend = 'chainweb' AND state = 'failed' AND ($1::uuid IS NULL OR id = $1) \
+         RETURNING id",
+        anchor
+    )
+    .fetch_all(&mut *conn)
+    .await
+}

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use ancora_proof::bundle::{Bundle, BundleInput, TrustPoint};
+use ancora_proof::bundle::{BUNDLE_VERSION, BUNDLE_VERSION_V1, Bundle, BundleInput, TrustPoint};
 use ancora_proof::event::{ContentDigest, EventLeaf};
 use ancora_proof::merkle::{MerkleProof, MerkleTree};
 use ancora_proof::{Hash, HashAlgorithm};
@@ -64,16 +64,26 @@ pub async fn prove_batch(
     let batch = batches::get(conn, tenant, batch_id)
         .await?
         .with_context(|| format!("batch {batch_id} does not exist"))?;
-    if batch.state == "proved" {
-        return Ok(Vec::new());
-    }
     let (anchor_id, anchor_index) = anchors::batch_position(conn, batch_id)
         .await?
         .with_context(|| format!("batch {batch_id} is not anchored"))?;
     let anchor = anchors::get(conn, anchor_id)
         .await?
         .with_context(|| format!("anchor {anchor_id} does not exist"))?;
-    anyhow::ensure!(anchor.state == "final", "anchor {anchor_id} is not final");
+    let trust_points = trust_points(conn, svc, &anchor).await?;
+    anyhow::ensure!(
+        !trust_points.is_empty(),
+        "anchor {anchor_id} has no trust point yet"
+    );
+    let trust_point_json = serde_json::to_string(&trust_points)?;
+    if batch.state == "proved" {
+        // Proved on the fast path already: the final path adds its trust point to the batch's
+        // shared proof part (every event's bundle gains it); the events' proofs stay.
+        if trust_points.len() > 1 {
+            batches::set_trust_points(conn, tenant, batch_id, &trust_point_json).await?;
+        }
+        return Ok(Vec::new());
+    }
     let anchor_root = Hash::from_slice(&anchor.root)?;
     let roots = anchors::anchor_leaves(conn, anchor_id)
         .await?
@@ -86,9 +96,6 @@ pub async fn prove_batch(
         "anchor {anchor_id}'s stored roots do not give its root"
     );
     let anchor_proof = anchor_tree.proof(usize::try_from(anchor_index)?)?;
-    let trust_point = Backend::for_kind(&svc.settings, &anchor.backend)?
-        .trust_point(conn, &anchor)
-        .await?;
 
     let events = batches::events_in_order(conn, tenant, batch_id).await?;
     // The tree is built over the stored leaf hashes; each event's fields are checked against
@@ -106,7 +113,6 @@ pub async fn prove_batch(
     // The shared steps are checked once here (and again on every read, by `Bundle::build`);
     // the first event's bundle is built in full as that check.
     let anchor_proof_bytes = anchor_proof.encode();
-    let trust_point_json = serde_json::to_string(&trust_point)?;
     if let Some(e) = events.first() {
         let first = event_leaf(
             tenant,
@@ -125,7 +131,8 @@ pub async fn prove_batch(
             anchor_id: anchor_id.to_string(),
             anchor_proof: &anchor_proof,
             anchor_root,
-            trust_point,
+            version: BUNDLE_VERSION,
+            trust_points,
         })?;
     }
     let mut ids = Vec::with_capacity(events.len());
@@ -150,6 +157,26 @@ pub async fn prove_batch(
     )
     .await?;
     Ok(events.iter().map(|e| e.received_at).collect())
+}
+
+/// The trust points an anchor has reached, fast path first: Ancora's log (every anchor since
+/// the fast path, and every `tlog` anchor) once the root is in it, then the Chainweb block once
+/// the anchor is final there.
+pub async fn trust_points(
+    conn: &mut PgConnection,
+    svc: &Services,
+    anchor: &anchors::Anchor,
+) -> anyhow::Result<Vec<TrustPoint>> {
+    let mut points = Vec::with_capacity(2);
+    if anchor.log_index.is_some() {
+        let log = Backend::for_kind(&svc.settings, "tlog")?;
+        points.push(log.trust_point(conn, anchor).await?);
+    }
+    if anchor.backend == "chainweb" && anchor.state == "final" {
+        let chain = Backend::for_kind(&svc.settings, "chainweb")?;
+        points.push(chain.trust_point(conn, anchor).await?);
+    }
+    Ok(points)
 }
 
 /// Rebuilds an event's leaf from its stored fields and checks it against the stored hash.
@@ -226,7 +253,18 @@ pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Resul
         "the stored proof of event {event_id} is not for its leaf index"
     );
     let anchor_proof = MerkleProof::decode(anchor_proof.as_deref().ok_or_else(missing)?)?;
-    let trust_point: TrustPoint = serde_json::from_value(trust_point.ok_or_else(missing)?)?;
+    // Stored as an array of trust points (bundle version 2, the fast path and later the final
+    // path), or as one trust point by earlier versions (served as the version-1 bundle it was).
+    let (version, trust_points) = match trust_point.ok_or_else(missing)? {
+        serde_json::Value::Array(points) => (
+            BUNDLE_VERSION,
+            points
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<Result<Vec<TrustPoint>, _>>()?,
+        ),
+        one => (BUNDLE_VERSION_V1, vec![serde_json::from_value(one)?]),
+    };
     let bundle = Bundle::build(BundleInput {
         event: &leaf,
         batch_id: Some(batch_id.to_string()),
@@ -235,7 +273,8 @@ pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Resul
         anchor_id: anchor_id.ok_or_else(missing)?.to_string(),
         anchor_proof: &anchor_proof,
         anchor_root: Hash::from_slice(anchor_root.as_deref().ok_or_else(missing)?)?,
-        trust_point,
+        version,
+        trust_points,
     })?;
     Ok(bundle)
 }
@@ -269,8 +308,41 @@ pub async fn read_bundle(
     let found = proofs::get(&mut tx, tenant, event_id).await?;
     tx.commit().await?;
     match found {
-        Some(parts) => Ok(Some(CACHE.insert(key, assemble(tenant, parts)?))),
+        Some(parts) => {
+            let bundle = assemble(tenant, parts)?;
+            // A bundle that may still gain its Chainweb trust point is not cached: the next
+            // read must see it once the anchor is final.
+            if is_final(&bundle, &svc.settings) {
+                Ok(Some(CACHE.insert(key, bundle)))
+            } else {
+                Ok(Some(Arc::new(bundle)))
+            }
+        }
         None => Ok(None),
+    }
+}
+
+/// How far a stored bundle's proof has come: `log-signed` (Ancora's log only, the Chainweb
+/// anchor still on its way) or `final` (nothing more will be added).
+pub fn finality(bundle: &serde_json::Value, settings: &crate::services::Settings) -> &'static str {
+    if is_final(bundle, settings) {
+        "final"
+    } else {
+        "log-signed"
+    }
+}
+
+fn is_final(bundle: &serde_json::Value, settings: &crate::services::Settings) -> bool {
+    let points = bundle.get("trustPoints").and_then(|t| t.as_array());
+    match points {
+        // Version 1: one trust point, the backend's own.
+        None => true,
+        Some(points) => {
+            points
+                .iter()
+                .any(|p| p.get("type").and_then(|t| t.as_str()) == Some("chainweb"))
+                || settings.anchor_backend == crate::services::settings::AnchorBackendKind::Tlog
+        }
     }
 }
 

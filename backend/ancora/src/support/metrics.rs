@@ -33,6 +33,10 @@ pub struct Metrics {
     pub time_to_proof: Histogram,
     /// Anchors finalized.
     pub anchors_final: Counter,
+    /// Chainweb anchor writes that failed (gas, a rejected command) and were retried.
+    pub anchor_retries: Counter,
+    /// Chainweb anchors that kept failing and wait for the operator (`ancora admin reanchor`).
+    pub anchors_failed: Counter,
     /// HTTP request latency in seconds.
     pub http_latency: Family<HttpLabels, Histogram>,
     /// Ingest requests held by admission control (their tenant's proofs were behind).
@@ -83,6 +87,18 @@ impl Metrics {
         );
         let anchors_final = Counter::default();
         registry.register("anchors_final", "Anchors finalized", anchors_final.clone());
+        let anchor_retries = Counter::default();
+        registry.register(
+            "anchor_retries",
+            "Chainweb anchor writes retried with a fresh command after a failure",
+            anchor_retries.clone(),
+        );
+        let anchors_failed = Counter::default();
+        registry.register(
+            "anchors_failed",
+            "Chainweb anchors flagged for the operator after repeated failures",
+            anchors_failed.clone(),
+        );
         let http_latency = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
@@ -112,6 +128,8 @@ impl Metrics {
             queue_depth,
             time_to_proof,
             anchors_final,
+            anchor_retries,
+            anchors_failed,
             http_latency,
         }
     }

@@ -130,7 +130,11 @@ async fn proof(
     };
     let parsed = ancora_proof::bundle::Bundle::from_json(bundle.to_string().as_bytes())
         .map_err(|e| anyhow::anyhow!("stored bundle of batch {batch_id}: {e}"))?;
-    let block_hash = match &parsed.trust_point {
+    let first = parsed
+        .trust_points
+        .last()
+        .ok_or_else(|| anyhow::anyhow!("stored bundle of batch {batch_id} has no trust point"))?;
+    let block_hash = match first {
         ancora_proof::bundle::TrustPoint::Tlog(t) => {
             let cp = ancora_proof::tlog::checkpoint::parse_checkpoint_unverified(&t.checkpoint)
                 .map_err(|e| anyhow::anyhow!("stored checkpoint: {e}"))?;
@@ -155,7 +159,8 @@ async fn proof(
             "size": batch.size,
             "targetChain": batch.target_chain,
             "anchor": bundle.get("anchor"),
-            "trustPoint": bundle.get("trust_point"),
+            "trustPoint": bundle.get("trust_point").or_else(|| bundle.get("trustPoints").and_then(|t| t.as_array()).and_then(|t| t.last())),
+            "trustPoints": bundle.get("trustPoints"),
         },
         "blockHash": block_hash,
         "timestamp": anchored_at.format(&Rfc3339).map_err(anyhow::Error::from)?,

@@ -94,25 +94,40 @@ pub async fn page(
                         Status::Ok => "ok",
                         Status::Failed => "failed",
                         Status::Skipped => "skipped",
+                        Status::Unchecked => "unchecked",
                     },
                     detail: s.detail.clone(),
                     computed: s.computed.clone().unwrap_or_default(),
                     expected: s.expected.clone().unwrap_or_default(),
                 })
                 .collect();
-            let trust = match &b.trust_point {
-                TrustPoint::Tlog(t) => format!(
-                    "Transparency log {} — leaf {} of {}",
-                    t.origin, t.leaf_index, t.log_size
-                ),
-                TrustPoint::Chainweb(c) => format!(
-                    "Chainweb {} chain {} — block {} at height {}",
-                    c.network,
-                    c.chain_id,
-                    c.block_hash.to_b64url(),
-                    c.block_height
-                ),
-            };
+            let trust = b
+                .trust_points
+                .iter()
+                .map(|tp| match tp {
+                    TrustPoint::Tlog(t) => format!(
+                        "Transparency log {} — leaf {} of {}",
+                        t.origin, t.leaf_index, t.log_size
+                    ),
+                    TrustPoint::Chainweb(c) => {
+                        let mut text = format!(
+                            "Chainweb {} chain {} — block {} at height {}",
+                            c.network,
+                            c.chain_id,
+                            c.block_hash.to_b64url(),
+                            c.block_height
+                        );
+                        if let Some(src) = &c.header_source {
+                            text.push_str(&format!(
+                                " (block header as fetched from node {} at {})",
+                                src.node, src.fetched_at
+                            ));
+                        }
+                        text
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
             (
                 steps,
                 Some(if report.is_verified() {

@@ -141,6 +141,7 @@ async fn verified(
                 ancora_proof::bundle::Status::Ok => "ok",
                 ancora_proof::bundle::Status::Failed => "failed",
                 ancora_proof::bundle::Status::Skipped => "skipped",
+                ancora_proof::bundle::Status::Unchecked => "unchecked",
             },
             detail: s.detail.clone(),
             computed: s.computed.clone().unwrap_or_default(),

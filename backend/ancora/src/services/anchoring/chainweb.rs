@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use ancora_chainweb::{Cap, ChainId, PactCommand, SecretKey, SignedCommand, Signer};
 use ancora_proof::Hash;
-use ancora_proof::bundle::{ANCHOR_ROOT_LOCATION, ChainwebTrustPoint, TrustPoint};
+use ancora_proof::bundle::{ANCHOR_ROOT_LOCATION, ChainwebTrustPoint, HeaderSource, TrustPoint};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -77,6 +77,13 @@ pub struct Details {
     /// The block header the proof leads to (object encoding).
     #[serde(default)]
     pub header: Option<serde_json::Value>,
+    /// Failed writes so far (a Pact failure or a rejected command), each retried with a fresh
+    /// command until [`super::confirm::MAX_FAILURES`].
+    #[serde(default)]
+    pub failures: u32,
+    /// Where and when the header was fetched (shown to auditors with the bundle).
+    #[serde(default)]
+    pub header_source: Option<HeaderSource>,
 }
 
 /// A block a transaction was seen in.
@@ -211,6 +218,7 @@ impl AnchorBackend for ChainwebAnchor {
             header,
             anchor_root_location: ANCHOR_ROOT_LOCATION.to_owned(),
             request_key: row.tx_ref,
+            header_source: d.header_source,
         }))
     }
 }

@@ -24,6 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ancora_chainweb::{ChainId, Error as NodeError, NodeClient, RequestKey};
 use ancora_proof::Hash;
+use ancora_proof::bundle::HeaderSource;
 use ancora_proof::spv::verify_against_header;
 use anyhow::Context as _;
 use sqlx::PgConnection;
@@ -44,6 +45,8 @@ enum Change {
     Next(ChainwebRow, OffsetDateTime),
     /// Store the row (proof and header in details) and finalize the anchor.
     Final(ChainwebRow),
+    /// Store the row, failed once more, and build a fresh command at the given time.
+    Retry(ChainwebRow, OffsetDateTime),
     /// Store the row as failed; no further run.
     Failed(ChainwebRow),
     /// Nothing left to do (final, failed or gone).
@@ -133,9 +136,45 @@ fn build(
     Ok(Change::Next(row, OffsetDateTime::now_utc()))
 }
 
+/// Writes failed Chainweb anchors again (`anchor`, or every failed one): back to `pending`
+/// with the failure count reset, their job enqueued; returns their ids.
+pub async fn reanchor(db: &crate::db::Db, anchor: Option<Uuid>) -> anyhow::Result<Vec<Uuid>> {
+    let mut tx = db.system_tx().await?;
+    let ids = store::reset_failed(&mut tx, anchor).await?;
+    for id in &ids {
+        jobs::enqueue_chainweb_job(&mut tx, *id).await?;
+    }
+    tx.commit().await?;
+    for id in &ids {
+        tracing::info!(anchor_id = %id, "failed chainweb anchor queued to be written again");
+    }
+    Ok(ids)
+}
+
+/// Failed writes after which an anchor waits for the operator (`ancora admin reanchor`).
+pub const MAX_FAILURES: u32 = 5;
+
+/// A write failed (a Pact failure at the confirmation depth, or a node rejecting the command):
+/// retried with a fresh command after a backoff (2 s doubling, at most 5 min), up to
+/// [`MAX_FAILURES`] times; then the anchor is `failed` and flagged for the operator. The fast
+/// path's proofs stay valid meanwhile.
 fn failed(mut row: ChainwebRow, d: &Details, error: String) -> Change {
-    row.state = "failed".into();
+    let mut d = d.clone();
+    d.failures += 1;
     row.error = Some(error);
+    if d.failures < MAX_FAILURES {
+        // The failed command is done with (mined as a failure, or refused): poll only the
+        // fresh ones from now on.
+        if let Some(failed_key) = &row.tx_ref {
+            d.submissions.retain(|k| k != failed_key);
+        }
+        let delay = std::time::Duration::from_secs(2u64 << (d.failures - 1).min(8))
+            .min(std::time::Duration::from_secs(300));
+        row.state = "pending".into();
+        row.details = d.to_json();
+        return Change::Retry(row, OffsetDateTime::now_utc() + delay);
+    }
+    row.state = "failed".into();
     row.details = d.to_json();
     Change::Failed(row)
 }
@@ -329,6 +368,12 @@ async fn prove(
     }
     d.spv_proof = Some(spv.text);
     d.header = Some(header.to_json_value());
+    d.header_source = Some(HeaderSource {
+        node: cfg.nodes.join(", "),
+        fetched_at: OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    });
     row.block_height = Some(i64::try_from(header.height)?);
     row.details = d.to_json();
     Ok(Change::Final(row))
@@ -340,7 +385,7 @@ async fn commit(svc: &Services, job: &Job, anchor: Uuid, change: Change) -> anyh
     if !jobs::take(&mut tx, job).await? {
         return Ok(());
     }
-    let mut finalized = false;
+    let (mut finalized, mut retried, mut flagged) = (false, false, false);
     match change {
         Change::Done => {}
         Change::Next(row, at) => {
@@ -348,10 +393,18 @@ async fn commit(svc: &Services, job: &Job, anchor: Uuid, change: Change) -> anyh
             store::save(&mut tx, &row).await?;
             jobs::enqueue_chainweb_job_at(&mut tx, anchor, at).await?;
         }
+        Change::Retry(row, at) => {
+            lock_unchanged(&mut tx, &row).await?;
+            store::save(&mut tx, &row).await?;
+            jobs::enqueue_chainweb_job_at(&mut tx, anchor, at).await?;
+            retried = true;
+            tracing::warn!(anchor_id = %anchor, error = row.error.as_deref().unwrap_or(""), "chainweb anchor write failed; retrying with a fresh command");
+        }
         Change::Failed(row) => {
             lock_unchanged(&mut tx, &row).await?;
             store::save(&mut tx, &row).await?;
-            tracing::warn!(anchor_id = %anchor, error = row.error.as_deref().unwrap_or(""), "chainweb anchor failed");
+            flagged = true;
+            tracing::error!(anchor_id = %anchor, error = row.error.as_deref().unwrap_or(""), "chainweb anchor failed repeatedly: flagged for the operator (ancora admin reanchor)");
         }
         Change::Final(row) => {
             lock_unchanged(&mut tx, &row).await?;
@@ -361,6 +414,12 @@ async fn commit(svc: &Services, job: &Job, anchor: Uuid, change: Change) -> anyh
         }
     }
     tx.commit().await?;
+    if retried {
+        svc.metrics.anchor_retries.inc();
+    }
+    if flagged {
+        svc.metrics.anchors_failed.inc();
+    }
     if finalized {
         svc.metrics.anchors_final.inc();
         tracing::info!(anchor_id = %anchor, "chainweb anchor final");

@@ -1,4 +1,6 @@
-//! The anchoring tick: one per chain. It locks the chain's waiting batch roots, builds
+//! The anchoring tick: one per chain. Every anchor root goes into Ancora's signed log at once
+//! (the fast path: its batches are proved right away), and with the `chainweb` backend it is
+//! also written on Chainweb (the final path, confirmed by its own job). It locks the chain's waiting batch roots, builds
 //! one anchor tree over them (each root a tree leaf), stores the anchor, binds the roots to it
 //! and hands the anchor root to the backend — one system transaction. A root is bound once
 //! (`anchor_id IS NULL` under `FOR UPDATE SKIP LOCKED`), so no batch is anchored twice, and a
@@ -14,7 +16,9 @@ use crate::db::anchors;
 use crate::db::jobs::{self, Job};
 use crate::domain::TenantId;
 use crate::services::Services;
+use crate::services::anchoring::tlog::TlogAnchor;
 use crate::services::anchoring::{AnchorBackend, AnchorRequest, Backend, Outcome};
+use crate::services::settings::LogConfig;
 
 /// Most batch roots in one anchor tree; more wait for the next (immediate) tick.
 pub const MAX_ROOTS: i64 = 50_000;
@@ -30,7 +34,7 @@ pub async fn run(svc: &Services, chain: i32, job: &Job) -> anyhow::Result<()> {
     let made = if waiting.is_empty() {
         None
     } else {
-        Some(anchor_roots(&mut tx, &backend, chain, &waiting).await?)
+        Some(anchor_roots(&mut tx, &backend, &svc.settings.log, chain, &waiting).await?)
     };
     if anchors::any_waiting(&mut tx, chain).await? {
         jobs::enqueue_anchor_job(&mut tx, chain, OffsetDateTime::now_utc()).await?;
@@ -50,6 +54,7 @@ pub async fn run(svc: &Services, chain: i32, job: &Job) -> anyhow::Result<()> {
 async fn anchor_roots(
     conn: &mut PgConnection,
     backend: &Backend,
+    log: &LogConfig,
     chain: i32,
     waiting: &[anchors::Waiting],
 ) -> anyhow::Result<(Uuid, Outcome)> {
@@ -75,9 +80,21 @@ async fn anchor_roots(
         root,
         size: waiting.len(),
     };
-    let outcome = backend.record(conn, &request).await?;
+    // The fast path, whatever the backend: the root goes into Ancora's signed log now, so
+    // every event of these batches gets a verifiable proof at once.
+    let log = TlogAnchor::from_config(log);
+    let fast = log.record(conn, &request).await?;
+    anyhow::ensure!(fast == Outcome::Final, "the log did not take anchor {id}");
+    let outcome = match backend {
+        Backend::Tlog(_) => fast,
+        // The final path: the backend's own record (a Chainweb transaction, confirmed by its
+        // job, which finalizes the anchor and adds the Chainweb trust point to the proofs).
+        Backend::Chainweb(_) => backend.record(conn, &request).await?,
+    };
     if outcome == Outcome::Final {
         finalize(conn, id).await?;
+    } else {
+        enqueue_proofs(conn, id).await?;
     }
     Ok((id, outcome))
 }
@@ -86,6 +103,12 @@ async fn anchor_roots(
 /// transaction. Backends with remote work call this from their confirming job.
 pub async fn finalize(conn: &mut PgConnection, anchor: Uuid) -> anyhow::Result<()> {
     anchors::mark_final(conn, anchor).await?;
+    enqueue_proofs(conn, anchor).await
+}
+
+/// Enqueues one prove job per batch of `anchor` (the fast path's proofs, or the final path
+/// adding its trust point), in the caller's transaction.
+pub async fn enqueue_proofs(conn: &mut PgConnection, anchor: Uuid) -> anyhow::Result<()> {
     for (batch, tenant) in anchors::anchor_batches(conn, anchor).await? {
         jobs::enqueue_prove_job(conn, TenantId(tenant), batch).await?;
     }
