@@ -51,12 +51,26 @@ export interface StepVerdict {
   expected?: string;
 }
 
+/** One trust point judged on its own steps. */
+export interface TrustPointVerdict {
+  type: "tlog" | "chainweb";
+  /** "verified": all its steps ok; "failed": one failed or was skipped; "unchecked": its trust
+   * step had nothing to check against and nothing failed. */
+  status: "verified" | "failed" | "unchecked";
+  /** Its steps' names, in report order. */
+  steps: string[];
+  /** Why it is not verified (the first failed or unchecked step's detail), or what holds. */
+  detail: string;
+}
+
 /** What {@link verifyBundle} resolves with. */
 export interface VerificationReport {
   /** "verified" only when the rules of the bundle's version say so; otherwise "failed". */
   verdict: "verified" | "failed";
   /** Every step, in proof order (empty when the bundle cannot be read at all). */
   steps: StepVerdict[];
+  /** Each trust point of the bundle, in bundle order, with its own verdict. */
+  trustPoints: TrustPointVerdict[];
   /** The bundle's format version, when it could be read. */
   bundleVersion?: 1 | 2;
   /** Why the bundle could not be read at all (then `steps` is empty). */
@@ -211,10 +225,11 @@ function checkTlog(t: TlogTrustPoint, anchorRoot: Uint8Array, trust: Trust, vers
   return out;
 }
 
-function checkOutput(p: TransactionOutputProof, c: ChainwebTrustPoint, anchorRoot: Uint8Array): StepVerdict {
+function checkOutput(p: TransactionOutputProof, c: ChainwebTrustPoint, anchorRoot: Uint8Array, version: 1 | 2): StepVerdict {
   const name = STEPS.ANCHOR_TO_OUTPUT;
   if (c.anchorRootLocation !== "result.data") {
-    return step(name, "failed", `anchor_root_location ${JSON.stringify(c.anchorRootLocation)} is not understood (this verifier knows "result.data")`);
+    const field = version === 2 ? "anchorRootLocation" : "anchor_root_location";
+    return step(name, "failed", `${field} ${JSON.stringify(c.anchorRootLocation)} is not understood (version ${version} knows "result.data")`);
   }
   let output;
   try {
@@ -300,7 +315,7 @@ function checkChainweb(c: ChainwebTrustPoint, anchorRoot: Uint8Array, trust: Tru
     proofError = message(e);
   }
   const out: StepVerdict[] = [];
-  out.push(proof ? checkOutput(proof, c, anchorRoot) : step(STEPS.ANCHOR_TO_OUTPUT, "failed", `the SPV proof does not decode: ${proofError}`));
+  out.push(proof ? checkOutput(proof, c, anchorRoot, version) : step(STEPS.ANCHOR_TO_OUTPUT, "failed", `the SPV proof does not decode: ${proofError}`));
   let header: BlockHeader | undefined;
   let headerError = "";
   try {
@@ -328,15 +343,25 @@ function verifyParsed(b: Bundle, trust: Trust): VerificationReport {
     t.type === "tlog" ? checkTlog(t, b.anchor.root, trust, b.version) : checkChainweb(t, b.anchor.root, trust, b.version),
   );
   for (const p of perPoint) steps.push(...p);
+  const trustPoints = perPoint.map((own, i) => pointVerdict(b.trustPoints[i]!.type, own));
   let verified: boolean;
   if (b.version === 1) verified = steps.every((s) => s.status === "ok");
   else {
     verified =
       steps.every((s) => s.status !== "failed" && s.status !== "skipped") &&
-      steps.slice(0, 3).every((s) => s.status === "ok") &&
-      perPoint.some((p) => p.every((s) => s.status === "ok"));
+      trustPoints.some((t) => t.status === "verified");
   }
-  return { verdict: verified ? "verified" : "failed", steps, bundleVersion: b.version };
+  return { verdict: verified ? "verified" : "failed", steps, trustPoints, bundleVersion: b.version };
+}
+
+function pointVerdict(type: "tlog" | "chainweb", own: StepVerdict[]): TrustPointVerdict {
+  const bad = own.find((s) => s.status === "failed" || s.status === "skipped");
+  const unchecked = own.find((s) => s.status === "unchecked");
+  const steps = own.map((s) => s.step);
+  if (bad) return { type, status: "failed", steps, detail: `${bad.step} ${bad.status}: ${bad.detail}` };
+  if (unchecked) return { type, status: "unchecked", steps, detail: `${unchecked.step} not checked: ${unchecked.detail}` };
+  const what = type === "tlog" ? "transparency log's signed checkpoint" : "Chainweb block";
+  return { type, status: "verified", steps, detail: `every step holds: the anchor root is bound to this ${what}` };
 }
 
 function parseInput(bundle: unknown): Bundle {
@@ -411,7 +436,7 @@ export async function verifyBundle(bundle: unknown, options: VerifyOptions = {})
   try {
     b = parseInput(bundle);
   } catch (e) {
-    return { verdict: "failed", steps: [], error: asAncoraError(e) };
+    return { verdict: "failed", steps: [], trustPoints: [], error: asAncoraError(e) };
   }
   if (trust.nodes.length > 0) {
     await Promise.all(b.trustPoints.filter((t): t is ChainwebTrustPoint => t.type === "chainweb").map((c) => fetchHeaders(c, trust, options)));
@@ -420,6 +445,6 @@ export async function verifyBundle(bundle: unknown, options: VerifyOptions = {})
     return verifyParsed(b, trust);
   } catch (e) {
     // Unreachable by design: every step catches its own faults. Never let one escape.
-    return { verdict: "failed", steps: [], bundleVersion: b.version, error: asAncoraError(e) };
+    return { verdict: "failed", steps: [], trustPoints: [], bundleVersion: b.version, error: asAncoraError(e) };
   }
 }

@@ -16,7 +16,7 @@ import { payloadProofFromJson, runPayloadProof } from "./spv.js";
 export { AncoraError, isAncoraError } from "./errors.js";
 export type { AncoraErrorCode } from "./errors.js";
 export { verifyBundle, STEPS } from "./bundle.js";
-export type { StepStatus, StepVerdict, VerificationReport, VerifyOptions } from "./bundle.js";
+export type { StepStatus, StepVerdict, TrustPointVerdict, VerificationReport, VerifyOptions } from "./bundle.js";
 export { verifySpv } from "./spv.js";
 export type { SpvResult } from "./spv.js";
 export { AncoraClient, signedMessage, SIGNATURE_CONTEXT } from "./client.js";

@@ -13,7 +13,7 @@ import { fail } from "./errors.js";
 import { b64Decode, b64urlEncode, bytesEqual, concat, isRustWhitespace, rustTrim, utf8, utf8Length } from "./encoding.js";
 import { checkHash } from "./hash.js";
 import { MerkleProof, rootFromHash } from "./merkle.js";
-import { decodePoint, verifyStrict } from "./ed25519.js";
+import { PublicKey, verifyStrict } from "./ed25519.js";
 
 export const TLOG_ALG = "SHA512t_256";
 export const MAX_NOTE_LEN = 1 << 20;
@@ -25,7 +25,7 @@ const MAX_LOG_SIZE = 1n << 62n;
 export interface NoteVerifier {
   name: string;
   hash: number;
-  publicKey: Uint8Array;
+  publicKey: PublicKey;
 }
 
 function malformed(msg: string): never {
@@ -61,8 +61,20 @@ function parseHashHex(s: string): number {
   return parseInt(s, 16);
 }
 
-/** Parses a verifier key text (surrounding white space tolerated). */
+/** Keys parsed recently, by text: a verifier checks many bundles against one log key. */
+const parsed = new Map<string, NoteVerifier>();
+
+/** Parses a verifier key text (surrounding white space tolerated); remembers the last few. */
 export function parseVerifierKey(text: string): NoteVerifier {
+  const hit = parsed.get(text);
+  if (hit) return hit;
+  const v = parseVerifierKeyUncached(text);
+  if (parsed.size >= 16) parsed.delete(parsed.keys().next().value!);
+  parsed.set(text, v);
+  return v;
+}
+
+function parseVerifierKeyUncached(text: string): NoteVerifier {
   const t = rustTrim(text);
   const a = t.indexOf("+");
   const b = a < 0 ? -1 : t.indexOf("+", a + 1);
@@ -81,8 +93,9 @@ export function parseVerifierKey(text: string): NoteVerifier {
   const publicKey = raw.subarray(1);
   if (publicKey.length !== 32) malformed("verifier key: an Ed25519 key is 32 bytes");
   if (keyHash(name, publicKey) !== hash) malformed("verifier key: the key hash does not match the name and key");
-  if (!decodePoint(publicKey)) malformed("verifier key: not a valid Ed25519 public key");
-  return { name, hash, publicKey };
+  const key = PublicKey.decode(publicKey.slice());
+  if (!key) return malformed("verifier key: not a valid Ed25519 public key");
+  return { name, hash, publicKey: key };
 }
 
 function checkText(text: string): void {
