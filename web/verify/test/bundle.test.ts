@@ -236,6 +236,8 @@ test("in v2 a trust step with no trust given at all is unchecked, and one fully 
   let r = await verifyBundle(bundle, trust());
   assert.equal(status(r, STEPS.TRUSTED_HEADER), "unchecked");
   assert.equal(r.verdict, "verified");
+  assert.deepEqual(r.trustPoints.map((t) => [t.type, t.status]), [["tlog", "verified"], ["chainweb", "unchecked"]]);
+  assert.deepEqual(r.trustPoints[1]!.steps, [STEPS.ANCHOR_TO_OUTPUT, STEPS.OUTPUT_TO_BLOCK, STEPS.TRUSTED_HEADER]);
   // Only the header: the checkpoint is unchecked; the chainweb point carries it.
   r = await verifyBundle(bundle, { chainwebHeaders: [header] });
   assert.equal(status(r, STEPS.CHECKPOINT), "unchecked");
@@ -309,4 +311,45 @@ test("bundles with numbers beyond 2^53 are read exactly, not rounded", async () 
   assert.match(r.steps[3]!.detail, /18446744073709551615/);
   const over = JSON.stringify(goodBundleV1()).replace('"log_size":10', '"log_size":18446744073709551616');
   assert.deepEqual((await verifyBundle(over, trust())).steps, []);
+});
+
+test("chainwebNodes: the header is fetched from each node and trusted only when it hashes to the block asked for", async () => {
+  const { createServer } = await import("node:http");
+  const { bundle, header } = bundleV2(["chainweb"]);
+  const hash = bundle.trustPoints[0].blockHash;
+  const seen: { url: string; accept: string }[] = [];
+  let answer: unknown = header;
+  const server = createServer((req, res) => {
+    seen.push({ url: req.url!, accept: String(req.headers.accept) });
+    if (req.url !== `/chainweb/0.0/mainnet01/chain/0/header/${hash}`) {
+      res.writeHead(404);
+      return res.end("no such block");
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(answer));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const node = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const trusted = (r: VerificationReport) => r.steps.find((s) => s.step === STEPS.TRUSTED_HEADER)!;
+    let r = await verifyBundle(bundle, { chainwebNodes: [node + "/"] });
+    assert.equal(r.verdict, "verified", JSON.stringify(r.steps, null, 1));
+    assert.equal(trusted(r).status, "ok");
+    assert.deepEqual(seen[0], { url: `/chainweb/0.0/mainnet01/chain/0/header/${hash}`, accept: "application/json;blockheader-encoding=object" });
+    // A node that answers with another block (claiming the asked-for hash) is not trusted.
+    answer = { ...header, nonce: "77" };
+    r = await verifyBundle(bundle, { chainwebNodes: [node] });
+    assert.equal(trusted(r).status, "failed");
+    assert.match(trusted(r).detail, /hashes to/);
+    // An unreachable node: given, nothing matching, so failed rather than unchecked.
+    r = await verifyBundle(bundle, { chainwebNodes: ["http://127.0.0.1:9"], timeoutMs: 2000 });
+    assert.equal(trusted(r).status, "failed");
+    assert.equal(r.verdict, "failed");
+    // One good node among bad ones suffices.
+    answer = header;
+    r = await verifyBundle(bundle, { chainwebNodes: ["http://127.0.0.1:9", node], timeoutMs: 2000 });
+    assert.equal(r.verdict, "verified");
+  } finally {
+    server.close();
+  }
 });
