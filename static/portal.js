@@ -90,9 +90,11 @@
   }
 
   function showError(panel, err) {
-    var p = el("p", "verdict failed", "Your browser could not verify this bundle: " + (err && err.message ? err.message : String(err)));
+    var p = el("p", "verdict failed", "Your browser could not verify this bundle.");
     p.setAttribute("data-testid", "browser-verdict");
     panel.appendChild(p);
+    // The reason may hold a long URL: the mono style breaks it anywhere, never widening the page.
+    panel.appendChild(el("p", "mono small", err && err.message ? err.message : String(err)));
     panel.hidden = false;
   }
 
