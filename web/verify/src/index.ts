@@ -8,7 +8,7 @@
  * {@link AncoraError} instead of a value when their input is unusable.
  */
 import { AncoraError, asAncoraError } from "./errors.js";
-import { b64urlEncode } from "./encoding.js";
+import { b64urlDecode as decode, b64urlEncode } from "./encoding.js";
 import { computeHeaderHash, headerFromInput } from "./chainweb.js";
 import { Leaf, MerkleTree, encodeProof } from "./merkle.js";
 import { payloadProofFromJson, runPayloadProof } from "./spv.js";
@@ -22,8 +22,19 @@ export type { SpvResult } from "./spv.js";
 export { AncoraClient, signedMessage, SIGNATURE_CONTEXT } from "./client.js";
 export type { ClientOptions, EventInput, Receipt, SubmitterKey } from "./client.js";
 export { pactCommandHash, verifyPactSignature } from "./pact.js";
-export { b64urlEncode, b64urlDecode } from "./encoding.js";
+export { b64urlEncode } from "./encoding.js";
 export type { Leaf } from "./merkle.js";
+
+/** Decodes base64url (padding tolerated) as strictly as the Rust core: stray characters,
+ * impossible lengths and non-zero trailing bits give an AncoraError. */
+export function b64urlDecode(text: string): Uint8Array | AncoraError {
+  try {
+    if (typeof text !== "string") throw new AncoraError("bad_input", "base64url text must be a string");
+    return decode(text);
+  } catch (e) {
+    return asAncoraError(e);
+  }
+}
 
 /**
  * The block hash (base64url, no padding) of a block header, recomputed from its fields (a

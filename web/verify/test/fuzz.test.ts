@@ -4,7 +4,7 @@
 // nothing the proof covers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AncoraError, blockHeaderHash, inclusionProof, merkleRoot, payloadProofRoot, verifyBundle, verifySpv } from "../src/index.js";
+import { AncoraError, b64urlDecode, blockHeaderHash, inclusionProof, merkleRoot, payloadProofRoot, verifyBundle, verifySpv } from "../src/index.js";
 import { b64urlEncode } from "../src/encoding.js";
 import { loadVector, prng } from "./helpers.js";
 import { bundleV2, chainwebBundleV1, goodBundleV1, signer } from "./world.js";
@@ -93,6 +93,8 @@ test("random JSON and random bytes never make a verifier throw", async () => {
       assert.equal(typeof s.ok, "boolean");
       const h = blockHeaderHash(input);
       assert.ok(typeof h === "string" || h instanceof AncoraError);
+      const d = b64urlDecode(input as string);
+      assert.ok(d instanceof Uint8Array || d instanceof AncoraError);
       const p = payloadProofRoot(input);
       assert.ok(p instanceof AncoraError || typeof p.root === "string");
     }
