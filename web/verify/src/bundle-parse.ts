@@ -108,6 +108,19 @@ const uuid: Reader<Uint8Array> = (v, what) => {
   }
 };
 const any: Reader<J> = (v) => v;
+/** Version 2's `tenantId`: hyphenated lowercase, 8-4-4-4-12, nothing else. */
+const uuidLower: Reader<Uint8Array> = (v, what) => {
+  const s = string(v, what);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s)) {
+    return fail(`${what}: tenantId must be a UUID, hyphenated and lowercase (8-4-4-4-12 hex digits)`);
+  }
+  return parseUuid(s);
+};
+/** Version 2's `header`: the node's object encoding, so a JSON object. */
+const jsonObject: Reader<J> = (v, what) => {
+  if (!isObject(v)) return fail(`${what}: header must be a JSON object (the node's object encoding of the block header)`);
+  return v;
+};
 
 /** Reads a struct that refuses unknown fields. `spec` maps each field to its reader;
  * `optional` fields may be missing or null. */
@@ -160,7 +173,7 @@ function section(map: JObject, name: string): J {
 function readEvent(v: J, version: 1 | 2): EventSection {
   const n = NAMES[version];
   const e = struct<Record<string, unknown>>(v, "event", {
-    [n.tenantId]: uuid,
+    [n.tenantId]: version === 2 ? uuidLower : uuid,
     [n.eventId]: string,
     digest,
     submitter: string,
@@ -226,7 +239,7 @@ function readTrustPoint(v: J, version: 1 | 2, what: string): TrustPoint {
       [n.blockHeight]: u64,
       [n.blockHash]: hash,
       [n.spvProof]: string,
-      header: any,
+      header: version === 2 ? jsonObject : any,
       [n.anchorRootLocation]: string,
       [n.requestKey]: string,
     };

@@ -353,3 +353,21 @@ test("chainwebNodes: the header is fetched from each node and trusted only when 
     server.close();
   }
 });
+
+test("v2 reads tenantId only as hyphenated lowercase and the header only as an object; v1 is lenient as before", async () => {
+  const { bundle } = bundleV2();
+  const upper = clone(bundle);
+  upper.event.tenantId = upper.event.tenantId.toUpperCase();
+  const bare = clone(bundle);
+  bare.event.tenantId = bare.event.tenantId.replaceAll("-", "");
+  const binaryHeader = clone(bundle);
+  binaryHeader.trustPoints[1].header = "AAAA";
+  for (const [b, why] of [[upper, /tenantId/], [bare, /tenantId/], [binaryHeader, /header must be a JSON object/]] as const) {
+    const r = await verifyBundle(b, trust());
+    assert.deepEqual(r.steps, []);
+    assert.match(r.error!.message, why);
+  }
+  const v1 = goodBundleV1();
+  v1.event.tenant_id = v1.event.tenant_id.toUpperCase().replaceAll("-", "");
+  assert.equal((await verifyBundle(v1, trust())).verdict, "verified");
+});
