@@ -6,7 +6,8 @@
 #     binaries are missing);
 #   - cargo-nextest, if missing;
 #   - Node.js and npm, the npm packages of the tests (Kadena's JS libraries for the differential
-#     test, Playwright), Debian's Chromium and poppler-utils (no browser download).
+#     test, Playwright, the JS SDK's build tools), Debian's Chromium and poppler-utils (no
+#     browser download).
 # Then: rustfmt check, clippy (warnings are errors), the proof core's and the service's tests
 # (nextest), doc tests, the .sqlx offline data check, and the fuzz targets' build.
 set -euo pipefail
@@ -84,6 +85,11 @@ rust_passed=$(grep -Eo '[0-9]+ passed' "$nextest_log" | tail -n 1 | grep -Eo '[0
 log "doc tests"
 cargo test --workspace --doc --locked -q
 
+log "JS SDK (web/verify): build, committed copy, type check, node tests"
+sdk_log=$(mktemp)
+web/verify/test.sh 2>&1 | tee "$sdk_log"
+sdk_passed=$(grep -Eo '^# pass [0-9]+' "$sdk_log" | tail -n 1 | grep -Eo '[0-9]+')
+
 log "browser end-to-end (Playwright in Chromium against ancora serve)"
 pw_log=$(mktemp)
 e2e/portal/run.sh 2>&1 | tee "$pw_log"
@@ -96,4 +102,4 @@ fi
 
 log "all checks passed"
 # Every step above stops the script on failure, so reaching here means nothing failed.
-echo "tests: $((rust_passed + pw_passed)) passed, 0 failed"
+echo "tests: $((rust_passed + pw_passed + sdk_passed)) passed, 0 failed"

@@ -97,6 +97,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
+        .route("/static/ancora-verify.js", get(verify_js))
         .layer(axum::middleware::from_fn(super::csrf::protect))
         .layer(super::session::layer(state))
 }
@@ -118,5 +119,17 @@ async fn js() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         include_str!("../../../../../static/portal.js"),
+    )
+}
+
+/// The `@ancora/verify` SDK (`web/verify`, built to `static/ancora-verify.js`): the portal's
+/// pages verify bundles with it in the browser, beside the server's verdict.
+async fn verify_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../../../../static/ancora-verify.js"),
     )
 }
