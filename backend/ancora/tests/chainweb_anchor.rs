@@ -11,6 +11,7 @@ use std::time::Duration;
 use ancora::app::AppState;
 use ancora::config::{AnchorBackendKind, ChainwebConfig, WritePath};
 use ancora::db::chainweb::ChainwebRow;
+use ancora::domain::Role;
 use ancora::http::auth::Auth;
 use ancora::services::anchoring::chainweb::Details;
 use ancora::workers::{self, Ran};
@@ -563,4 +564,110 @@ fn ancora_chainweb_sign_prints_the_signed_vector_command_on_one_line() {
             "{what}"
         );
     }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_audit_api_answers_the_chain_written_and_the_real_request_key(pool: PgPool) {
+    let node = TestNode::start().await.expect("node");
+    let app = crate::helpers::TestApp::with_config(pool, |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 20;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        let mut cw = chainweb(vec![node.base_url()], WritePath::Direct);
+        cw.chains = vec![2, 5];
+        c.settings.chainweb = cw;
+    });
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    let routed = ancora::domain::chain_for_tenant(tenant, None, 20);
+    let written = app.state.settings.chainweb.chain_for(routed);
+    assert!([2, 5].contains(&written));
+
+    let (status, _, answer) = app
+        .request(
+            axum::http::Method::POST,
+            "/v1/audit/batch",
+            Some(&key),
+            Some(serde_json::json!({
+                "events": [{ "id": "au-1", "digest": format!("sha256:{:064x}", 7) }]
+            })),
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["submittedToChain"], serde_json::json!(written));
+    assert!(
+        answer["txHash"].is_null(),
+        "no transaction before the anchoring tick"
+    );
+    let batch = answer["batchId"].as_str().expect("batch id").to_owned();
+
+    drive(&app.state).await.expect("anchor, build and send");
+    let (row, details) = anchor(&app.state).await;
+    let (_, _, proof) = app
+        .request(
+            axum::http::Method::GET,
+            &format!("/v1/audit/proof/{batch}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(proof["submittedToChain"], serde_json::json!(details.chain));
+    assert_eq!(details.chain, written);
+    assert_eq!(
+        proof["txHash"],
+        serde_json::json!(row.tx_ref.expect("request key"))
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_and_says_where_from(
+    pool: PgPool,
+) {
+    let node = TestNode::start().await.expect("node");
+    let app = crate::helpers::TestApp::with_config(pool, |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 10;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        c.settings.chainweb = chainweb(vec![node.base_url()], WritePath::Direct);
+    });
+    let (_, key) = app.tenant_with_key(Role::Submitter).await;
+    app.post_events(
+        &key,
+        serde_json::json!([{ "id": "sv-1", "digest": format!("sha256:{:064x}", 9) }]),
+    )
+    .await;
+    drive(&app.state).await.expect("fast proof, send");
+    node.mine(7);
+    drive(&app.state).await.expect("final");
+    let (_, _, bundle) = app
+        .request(
+            axum::http::Method::GET,
+            "/v1/events/sv-1/proof",
+            Some(&key),
+            None,
+        )
+        .await;
+    assert!(
+        bundle["trustPoints"][1]["headerSource"]["node"].is_string(),
+        "{bundle}"
+    );
+    // Without the log trust point, only the Chainweb one can make the verdict.
+    let mut chainweb_only = bundle.clone();
+    chainweb_only["trustPoints"] = serde_json::json!([bundle["trustPoints"][1].clone()]);
+
+    let (status, _, report) = app
+        .request(
+            axum::http::Method::POST,
+            "/v1/proof/verify",
+            Some(&key),
+            Some(serde_json::json!({ "bundle": chainweb_only })),
+        )
+        .await;
+
+    assert_eq!(status, axum::http::StatusCode::OK, "{report}");
+    assert_eq!(report["report"]["verdict"], "verified", "{report}");
+    let notes = report["trust"]["chainweb_headers"].to_string();
+    assert!(notes.contains("as fetched from node"), "{notes}");
+    assert!(notes.contains(&node.base_url()), "{notes}");
 }

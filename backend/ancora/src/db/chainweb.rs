@@ -102,3 +102,19 @@ pub async fn reset_failed(
     .fetch_all(&mut *conn)
     .await
 }
+
+/// The backend's record (details) of the final chainweb anchor in block `block_hash`
+/// (base64url), if this service has one: it holds the header the SPV proof was verified
+/// against.
+pub async fn final_in_block(
+    conn: &mut PgConnection,
+    block_hash: &str,
+) -> sqlx::Result<Option<serde_json::Value>> {
+    sqlx::query_scalar!(
+        "SELECT details FROM anchors \
+         WHERE backend = 'chainweb' AND state = 'final' AND block_hash = $1 LIMIT 1",
+        block_hash
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}

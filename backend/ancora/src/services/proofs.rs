@@ -10,7 +10,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use ancora_proof::bundle::{BUNDLE_VERSION, BUNDLE_VERSION_V1, Bundle, BundleInput, TrustPoint};
+use ancora_proof::bundle::{
+    BUNDLE_VERSION, BUNDLE_VERSION_V1, Bundle, BundleInput, Trust, TrustPoint,
+};
+use ancora_proof::chainweb::BlockHeader;
 use ancora_proof::event::{ContentDigest, EventLeaf};
 use ancora_proof::merkle::{MerkleProof, MerkleTree};
 use ancora_proof::{Hash, HashAlgorithm};
@@ -19,9 +22,11 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::{anchors, batches, proofs};
+use crate::db::{self, anchors, batches, proofs};
 use crate::domain::TenantId;
 use crate::services::Services;
+use crate::services::anchoring::chainweb::Details;
+use crate::services::anchoring::tlog::TlogAnchor;
 use crate::services::anchoring::{AnchorBackend, Backend};
 
 const ALG: HashAlgorithm = HashAlgorithm::Sha512_256;
@@ -177,6 +182,57 @@ pub async fn trust_points(
         points.push(chain.trust_point(conn, anchor).await?);
     }
     Ok(points)
+}
+
+/// What this service trusts when it verifies a bundle for someone (the portal, the reports,
+/// `POST /v1/proof/verify`): its own log's key, and for a bundle anchored on Chainweb the block
+/// header it verified that anchor's SPV proof against (with where and when it was fetched).
+#[derive(Clone, Debug)]
+pub struct ServerTrust {
+    /// The trust handed to `verify_bundle`.
+    pub trust: Trust,
+    /// Each trusted header, described: `"<block hash> (as fetched from node N at T)"`.
+    pub header_notes: Vec<String>,
+}
+
+/// [`ServerTrust`] for `bundle`.
+pub async fn server_trust(svc: &Services, bundle: Option<&Bundle>) -> anyhow::Result<ServerTrust> {
+    let mut tx = svc.db.system_tx().await?;
+    let key = TlogAnchor::from_config(&svc.settings.log)
+        .verifier(&mut tx)
+        .await?;
+    let mut trust = Trust {
+        log_keys: vec![key],
+        chainweb_headers: Vec::new(),
+    };
+    let mut header_notes = Vec::new();
+    if let Some(cw) = bundle.and_then(Bundle::chainweb) {
+        let stored = db::chainweb::final_in_block(&mut tx, &cw.block_hash.to_b64url()).await?;
+        if let Some(details) = stored {
+            let d = Details::from_json(&details)?;
+            if let Some(header) = d.header.as_ref() {
+                let header = BlockHeader::from_json_value(header)?;
+                header_notes.push(match &d.header_source {
+                    Some(src) => format!(
+                        "{} (block header as fetched from node {} at {})",
+                        cw.block_hash.to_b64url(),
+                        src.node,
+                        src.fetched_at
+                    ),
+                    None => format!(
+                        "{} (block header as fetched when the anchor became final)",
+                        cw.block_hash.to_b64url()
+                    ),
+                });
+                trust.chainweb_headers.push(header);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(ServerTrust {
+        trust,
+        header_notes,
+    })
 }
 
 /// Rebuilds an event's leaf from its stored fields and checks it against the stored hash.

@@ -4,9 +4,10 @@
 //!   txHash}`. Both policies (`realtime`, `window`, the default) close a batch holding exactly
 //!   the request's events at once, so the batch id is known synchronously (see
 //!   [`super::batches`]); the policy is recorded on the batch. `submittedToChain` is the chain
-//!   the batch's root is routed to (hash of the tenant id, or its explicit assignment), under
-//!   any anchor backend; `txHash` is `null` until the anchor exists (with `tlog` there is no
-//!   transaction; the anchor is found through `GET /v1/audit/proof/{batchId}`). A `tenantId`
+//!   the batch's root is written on under the `chainweb` backend (the routed chain mapped onto
+//!   the configured chains; `null` under `tlog`, which writes no chain); `txHash` is `null`
+//!   until the anchoring tick builds the transaction: `GET /v1/audit/proof/{batchId}` answers
+//!   both, with the real request key, once known. A `tenantId`
 //!   other than the API key's tenant is a 403.
 //! * `GET /v1/audit/proof/{batchId}` → `{batchId, status, proof, blockHash, timestamp,
 //!   verifierHints}`: the batch root's proof up to the trust point (`proof.anchor` and
@@ -39,6 +40,7 @@ use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
 use crate::services::ingest::EventInput;
+use crate::services::settings::AnchorBackendKind;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -62,7 +64,7 @@ struct AuditBatch {
 #[serde(rename_all = "camelCase")]
 struct AuditBatchResponse {
     batch_id: Uuid,
-    submitted_to_chain: i32,
+    submitted_to_chain: Option<u32>,
     tx_hash: Option<String>,
 }
 
@@ -88,9 +90,14 @@ async fn submit(
         }
     };
     let batch = submit_and_close(&state, &auth, body.events, policy).await?;
+    // The chain actually written (the routed chain mapped onto the configured ones) under
+    // the `chainweb` backend; `tlog` writes no chain. The request key exists once the next
+    // anchoring tick has built the transaction: `GET /v1/audit/proof/{batchId}` has it then.
+    let submitted_to_chain = (state.settings.anchor_backend == AnchorBackendKind::Chainweb)
+        .then(|| state.settings.chainweb.chain_for(batch.target_chain));
     let answer = AuditBatchResponse {
         batch_id: batch.batch_id,
-        submitted_to_chain: batch.target_chain,
+        submitted_to_chain,
         tx_hash: None,
     };
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
@@ -112,7 +119,12 @@ async fn proof(
         .into_iter()
         .next()
         .map(|(_, b)| b);
+    let write = crate::services::anchoring::chain_write(&mut tx, batch_id).await?;
     tx.commit().await?;
+    let (submitted_to_chain, tx_hash) = match write {
+        Some(w) => (Some(w.chain), w.tx_hash),
+        None => (None, None),
+    };
     let base = state.settings.public_url.trim_end_matches('/').to_owned();
     let mut hints = json!({
         "logKeyUrl": format!("{base}/v1/log/key"),
@@ -125,6 +137,7 @@ async fn proof(
         let body = json!({
             "batchId": batch_id, "status": batch.state, "proof": null,
             "blockHash": null, "timestamp": null, "verifierHints": hints,
+            "submittedToChain": submitted_to_chain, "txHash": tx_hash,
         });
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     };
@@ -165,6 +178,8 @@ async fn proof(
         "blockHash": block_hash,
         "timestamp": anchored_at.format(&Rfc3339).map_err(anyhow::Error::from)?,
         "verifierHints": hints,
+        "submittedToChain": submitted_to_chain,
+        "txHash": tx_hash,
     });
     Ok((StatusCode::OK, Json(body)).into_response())
 }

@@ -6,7 +6,7 @@
 //! trusted, so nobody mistakes the server's verdict for an independent one. Independent
 //! verification is `ancora verify` (or the web verifier) with keys and headers of one's own.
 
-use ancora_proof::bundle::{Bundle, Report, Trust, verify_bundle};
+use ancora_proof::bundle::{Bundle, Report, verify_bundle};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
-use crate::services::anchoring::tlog::TlogAnchor;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -55,25 +54,24 @@ async fn verify(
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("re-encoding a parsed bundle: {e}")))?;
     let bundle =
         Bundle::from_json(&bytes).map_err(|e| ApiError::Unprocessable(format!("bundle: {e}")))?;
-    let mut tx = state.db.system_tx().await?;
-    let key = TlogAnchor::from_config(&state.settings.log)
-        .verifier(&mut tx)
+    let used = crate::services::proofs::server_trust(&state, Some(&bundle))
         .await
         .map_err(ApiError::Internal)?;
-    tx.commit().await?;
-    let trust = Trust {
-        log_keys: vec![key.clone()],
-        chainweb_headers: Vec::new(),
-    };
-    let report = verify_bundle(&bundle, &trust);
+    let report = verify_bundle(&bundle, &used.trust);
     Ok(Json(VerifyResponse {
         report,
         trust: TrustUsed {
-            log_keys: vec![key.to_key_text()],
-            chainweb_headers: Vec::new(),
-            note: "verified with this server's own transparency-log key and nothing else; \
-                   no Chainweb header is trusted here — verify independently with \
-                   `ancora verify` and keys or headers you obtained yourself",
+            log_keys: used
+                .trust
+                .log_keys
+                .iter()
+                .map(|k| k.to_key_text())
+                .collect(),
+            chainweb_headers: used.header_notes,
+            note: "verified with this server's own transparency-log key and the Chainweb block \
+                   headers this server verified its anchors' SPV proofs against, nothing else; \
+                   verify independently with `ancora verify --log-key KEY --chainweb-node URL` \
+                   and a node you choose",
         },
     }))
 }

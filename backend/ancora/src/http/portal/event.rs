@@ -84,7 +84,7 @@ pub async fn page(
     let (steps, verdict, trust) = match &bundle {
         None => (Vec::new(), None, String::new()),
         Some(b) => {
-            let report = verify_bundle(b, &super::reports::server_trust(&state).await?);
+            let report = verify_bundle(b, &super::reports::server_trust(&state, Some(b)).await?);
             let steps = report
                 .steps
                 .iter()

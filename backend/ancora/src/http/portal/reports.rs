@@ -20,26 +20,19 @@ use super::{Ctx, PortalError, PortalResult, Viewer};
 use crate::db::{audit, batches, portal_pages as q};
 use crate::domain::TenantId;
 use crate::http::AppState;
-use crate::services::anchoring::tlog::TlogAnchor;
 use crate::services::authorization::Action;
 
 /// The largest range one report covers (events are streamed; this bounds the work).
 pub const MAX_RANGE_EVENTS: usize = 100_000;
 
-/// What this server trusts when it verifies: the transparency log's key (configured or
-/// embedded). Chainweb bundles need a header fetched from a node, which the portal does not
-/// do yet: their "trusted block header" step says so.
-pub async fn server_trust(state: &AppState) -> PortalResult<Trust> {
-    let mut tx = state.db.system_tx().await?;
-    let key = TlogAnchor::from_config(&state.settings.log)
-        .verifier(&mut tx)
+/// What this server trusts when it verifies `bundle`: the transparency log's key (configured
+/// or embedded) and, for a Chainweb-anchored bundle, the block header it verified that
+/// anchor's SPV proof against ([`crate::services::proofs::server_trust`]).
+pub async fn server_trust(state: &AppState, bundle: Option<&Bundle>) -> PortalResult<Trust> {
+    Ok(crate::services::proofs::server_trust(state, bundle)
         .await
-        .map_err(PortalError::from)?;
-    tx.commit().await?;
-    Ok(Trust {
-        log_keys: vec![key],
-        chainweb_headers: Vec::new(),
-    })
+        .map_err(PortalError::from)?
+        .trust)
 }
 
 /// The event's bundle and this server's report on it; `NotFound` when the event is not in
@@ -54,7 +47,7 @@ pub async fn bundle_and_report(
         .map_err(PortalError::from)?
         .ok_or(PortalError::NotFound)?;
     let bundle = Bundle::deserialize(&*value).map_err(|e| PortalError::Internal(e.into()))?;
-    let trust = server_trust(state).await?;
+    let trust = server_trust(state, Some(&bundle)).await?;
     let report = verify_bundle(&bundle, &trust);
     Ok((bundle, report))
 }
@@ -259,7 +252,9 @@ async fn stream_report(
         }
     };
     record_download(&state, &ctx, ext, &header.scope).await?;
-    let trust = server_trust(&state).await?;
+    // One trust for the whole range: the log key (every bundle since the fast path has a log
+    // trust point); Chainweb headers are looked up per event on the event's own report.
+    let trust = server_trust(&state, None).await?;
     let (tx_chunks, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let tenant = ctx.tenant;
     tokio::spawn(async move {

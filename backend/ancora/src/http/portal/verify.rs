@@ -131,7 +131,10 @@ async fn verified(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let report = verify_bundle(&bundle, &super::reports::server_trust(state).await?);
+    let report = verify_bundle(
+        &bundle,
+        &super::reports::server_trust(state, Some(&bundle)).await?,
+    );
     page.steps = report
         .steps
         .iter()

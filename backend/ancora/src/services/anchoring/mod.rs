@@ -134,3 +134,31 @@ impl AnchorBackend for Backend {
         }
     }
 }
+
+/// Where a batch's root went on Chainweb: the chain actually written and the current request
+/// key (`txHash`), once its Chainweb anchor exists; `None` before that, or under `tlog`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainWrite {
+    /// The chain the transaction is on.
+    pub chain: u32,
+    /// The request key of the current (or confirmed) transaction, once built.
+    pub tx_hash: Option<String>,
+}
+
+/// [`ChainWrite`] of `batch` (in the caller's transaction).
+pub async fn chain_write(
+    conn: &mut PgConnection,
+    batch: Uuid,
+) -> anyhow::Result<Option<ChainWrite>> {
+    let Some((anchor, _)) = crate::db::anchors::batch_position(conn, batch).await? else {
+        return Ok(None);
+    };
+    let Some(row) = crate::db::chainweb::get(conn, anchor).await? else {
+        return Ok(None);
+    };
+    let details = chainweb::Details::from_json(&row.details)?;
+    Ok(Some(ChainWrite {
+        chain: details.chain,
+        tx_hash: row.tx_ref,
+    }))
+}
