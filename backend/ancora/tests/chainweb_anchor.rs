@@ -638,6 +638,11 @@ async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_
     )
     .await;
     drive(&app.state).await.expect("fast proof, send");
+    let (_, _, event) = app
+        .request(axum::http::Method::GET, "/v1/events/sv-1", Some(&key), None)
+        .await;
+    assert_eq!(event["status"], "proved", "{event}");
+    assert_eq!(event["finality"], "log-signed", "{event}");
     node.mine(7);
     drive(&app.state).await.expect("final");
     let (_, _, bundle) = app

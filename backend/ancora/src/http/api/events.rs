@@ -3,7 +3,9 @@
 //! * `POST /v1/events` — `{"events": [...]}`, answered 202 with one receipt per event after
 //!   the commit (see [`crate::services::ingest`]). `Idempotency-Key` makes a retry safe.
 //! * `GET /v1/events/{id}` — the event and its status, `pending | batched | anchored |
-//!   proved`; with `proved`, the proof bundle too.
+//!   proved`; with `proved`, the proof bundle too and its `finality`: `log-signed` (the fast
+//!   path: Ancora's signed log; the Chainweb anchor is on its way) or `final` (the Chainweb
+//!   trust point is in the bundle, or the deployment anchors on its log alone).
 //! * `GET /v1/events/{id}/proof` — the bundle alone. While the event is not proved yet the
 //!   answer is 404 with `Retry-After: 1` and a detail naming the current status (the proof
 //!   resource does not exist yet; 404 is what a client that only wants the bundle must handle
@@ -90,6 +92,8 @@ struct EventView {
     status_url: String,
     proof_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    finality: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     bundle: Option<serde_json::Value>,
 }
 
@@ -108,6 +112,9 @@ fn view(state: &AppState, e: EventStatus, bundle: Option<serde_json::Value>) -> 
         batch_id: e.batch_id,
         leaf_index: e.leaf_index,
         metadata: e.metadata,
+        finality: bundle
+            .as_ref()
+            .map(|b| crate::services::proofs::finality(b, &state.settings)),
         bundle,
     }
 }
