@@ -8,6 +8,7 @@ mod api_events;
 mod architecture;
 mod audit_api;
 mod chainweb_anchor;
+mod chainweb_devnet;
 mod cli_offline;
 mod crash;
 mod e2e_embedded;
