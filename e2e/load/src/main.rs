@@ -220,6 +220,7 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         p95 * 1e3,
         p99 * 1e3
     );
+    finality(&pool).await?;
     println!(
         "server peak RSS: {:.1} MB",
         peak_rss.load(Ordering::Relaxed) as f64 / 1024.0
@@ -368,6 +369,53 @@ async fn sample_rss(pid: u32, peak: Arc<AtomicU64>, running: Arc<AtomicBool>) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// With the `chainweb` backend (`ANCORA_ANCHOR_BACKEND=chainweb` and its nodes in this
+/// process's environment, which the server inherits): waits until every Chainweb anchor is
+/// final, then prints event → Chainweb-final latency (server clock: `anchors.finalized_at −
+/// events.received_at`). Nothing with the `tlog` backend.
+async fn finality(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (all, open): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE state NOT IN ('final', 'failed')) \
+             FROM anchors WHERE backend = 'chainweb'",
+        )
+        .fetch_one(pool)
+        .await?;
+        if all == 0 {
+            return Ok(());
+        }
+        if open == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("{open} of {all} Chainweb anchors are not final after 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (p50, p95, p99, failed): (f64, f64, f64, i64) = sqlx::query_as(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), \
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY s), \
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY s), \
+                (SELECT count(*) FROM anchors WHERE backend = 'chainweb' AND state = 'failed') \
+         FROM (SELECT extract(epoch FROM a.finalized_at - e.received_at)::float8 AS s \
+               FROM events e \
+               JOIN batches b ON b.tenant_id = e.tenant_id \
+                             AND e.seq BETWEEN b.first_seq AND b.last_seq \
+               JOIN anchors a ON a.id = b.anchor_id \
+               WHERE a.backend = 'chainweb' AND a.state = 'final') t",
+    )
+    .fetch_one(pool)
+    .await?;
+    println!(
+        "event → Chainweb final: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms ({failed} anchors failed)",
+        p50 * 1e3,
+        p95 * 1e3,
+        p99 * 1e3
+    );
+    Ok(())
 }
 
 async fn wait_all_proved(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<()> {
