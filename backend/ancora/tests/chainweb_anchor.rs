@@ -452,6 +452,17 @@ async fn garbage_from_the_node_fails_the_run_stores_nothing_and_the_retry_comple
     let (row, details) = anchor(&state).await;
     assert_eq!(row.state, "confirmed");
     assert!(details.spv_proof.is_none(), "nothing unverified is kept");
+    let failures = state
+        .metrics
+        .job_failures
+        .get_or_create(&ancora::support::metrics::JobLabels {
+            kind: "chainweb_anchor".into(),
+        })
+        .get();
+    assert!(
+        failures >= 1,
+        "the refused answer is counted in the metrics"
+    );
 
     // A proof that decodes but leads to another block is not taken either: back to polling.
     let forged = ancora_proof::hash::b64url_encode(

@@ -20,6 +20,13 @@ pub struct HttpLabels {
     pub status: String,
 }
 
+/// Labels of the failed-job counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// The job kind (`batch`, `anchor`, `prove`, `chainweb_anchor`).
+    pub kind: String,
+}
+
 /// Every metric the service exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -39,6 +46,9 @@ pub struct Metrics {
     pub anchors_failed: Counter,
     /// HTTP request latency in seconds.
     pub http_latency: Family<HttpLabels, Histogram>,
+    /// Job runs that failed and will be retried, by kind (a node's garbage, forged header or
+    /// wrong SPV proof fails a `chainweb_anchor` run: nothing is trusted, the run is retried).
+    pub job_failures: Family<JobLabels, Counter>,
     /// Ingest requests held by admission control (their tenant's proofs were behind).
     pub ingest_held: Counter,
     /// Ingest requests refused with 429 by admission control.
@@ -87,6 +97,12 @@ impl Metrics {
         );
         let anchors_final = Counter::default();
         registry.register("anchors_final", "Anchors finalized", anchors_final.clone());
+        let job_failures = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "job_failures",
+            "Job runs that failed and will be retried, by kind",
+            job_failures.clone(),
+        );
         let anchor_retries = Counter::default();
         registry.register(
             "anchor_retries",
@@ -130,6 +146,7 @@ impl Metrics {
             anchors_final,
             anchor_retries,
             anchors_failed,
+            job_failures,
             http_latency,
         }
     }

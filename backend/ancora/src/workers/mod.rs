@@ -99,6 +99,13 @@ pub async fn run_one(state: &AppState, ignore_run_at: bool) -> anyhow::Result<Ra
             } else {
                 tracing::warn!(job_id = job.id, kind = %job.kind, attempts = job.attempts, error = %message, "job failed; will retry");
             }
+            state
+                .metrics
+                .job_failures
+                .get_or_create(&crate::support::metrics::JobLabels {
+                    kind: job.kind.clone(),
+                })
+                .inc();
             jobs::fail(&state.db, &job, &message, backoff(job.attempts)).await?;
             Ok(Ran::Failed(e))
         }
