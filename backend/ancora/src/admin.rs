@@ -224,12 +224,7 @@ pub fn hash_password(password: &SecretString) -> anyhow::Result<String> {
     )?)
 }
 
-/// A random password: 18 random bytes as 24 base64url characters.
-pub fn generate_password() -> SecretString {
-    use base64::Engine as _;
-    let bytes: [u8; 18] = rand::random();
-    SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
+pub use crate::services::passwords::generate_password;
 
 async fn print_status(db: &Db, tenant: TenantId) -> anyhow::Result<()> {
     let mut tx = db.tenant_tx(tenant).await?;

@@ -54,8 +54,8 @@ pub async fn bootstrap_demo(db: &Db, public_url: &str) -> anyhow::Result<Option<
         return Ok(None);
     }
     db::tenants::insert(&mut tx, tenant, "Demo").await?;
-    let password = crate::admin::generate_password();
-    let hash = crate::admin::hash_password(&password)?;
+    let password = crate::services::passwords::generate_password();
+    let hash = crate::services::passwords::hash_password(password.expose_secret())?;
     let user = db::users::insert(&mut tx, OPERATOR_EMAIL, &hash, true).await?;
     db::users::add_membership(&mut tx, tenant, user, Role::Owner).await?;
     let key = api_keys::generate();

@@ -4,7 +4,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod portal;

@@ -74,6 +74,13 @@ pub fn check_policy(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A random password: 18 random bytes as 24 base64url characters.
+pub fn generate_password() -> secrecy::SecretString {
+    use base64::Engine as _;
+    let bytes: [u8; 18] = rand::random();
+    secrecy::SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod account;
 mod audit;
 mod batch;
 mod catalog;
+pub mod csrf;
 mod dashboard;
 mod error;
 mod event;
@@ -98,7 +99,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
         .route("/static/ancora-verify.js", get(verify_js))
-        .layer(axum::middleware::from_fn(super::csrf::protect))
+        .layer(axum::middleware::from_fn(csrf::protect))
         .layer(super::session::layer(state))
 }
 

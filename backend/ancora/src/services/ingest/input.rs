@@ -11,7 +11,6 @@ use sha2::Digest as _;
 use uuid::Uuid;
 
 use super::IngestError;
-use super::signatures::parse_signature;
 use crate::domain::EventId;
 
 /// Most events one request may carry.
@@ -161,6 +160,17 @@ pub(super) fn check_metadata(m: serde_json::Value) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+pub(super) fn parse_signature(text: &str) -> Result<Signature, String> {
+    let raw = decode_base64(text).map_err(|e| format!(".signature: {e}"))?;
+    let bytes = <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
+        format!(
+            ".signature: an Ed25519 signature is 64 bytes, got {}",
+            raw.len()
+        )
+    })?;
+    Ok(Signature::from_bytes(&bytes))
 }
 
 /// Decodes standard or URL-safe base64, padded or not.

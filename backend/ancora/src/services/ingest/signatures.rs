@@ -8,7 +8,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use uuid::Uuid;
 
 use super::IngestError;
-use super::input::{Prepared, decode_base64};
+use super::input::Prepared;
 use crate::db::{self, Tx};
 use crate::domain::TenantId;
 
@@ -18,17 +18,6 @@ pub const SIGNATURE_CONTEXT: &str = "ancora-event-v1";
 /// The message a submitter signs for one event (see the module documentation).
 pub fn signed_message(event_id: &str, digest: &ContentDigest) -> String {
     format!("{SIGNATURE_CONTEXT}\n{event_id}\n{digest}")
-}
-
-pub(super) fn parse_signature(text: &str) -> Result<Signature, String> {
-    let raw = decode_base64(text).map_err(|e| format!(".signature: {e}"))?;
-    let bytes = <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
-        format!(
-            ".signature: an Ed25519 signature is 64 bytes, got {}",
-            raw.len()
-        )
-    })?;
-    Ok(Signature::from_bytes(&bytes))
 }
 
 /// Checks every signature (and the tenant's policy); returns the signer key id of each event.

@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
-use super::portal::PortalError;
-use super::session;
+use super::PortalError;
+use crate::http::session;
 
 /// Largest url-encoded form read for the token (a pasted bundle fits easily).
 pub const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
