@@ -6,10 +6,11 @@
 # Usage: infra/scripts/sqlx-prepare.sh            (uses postgres://root@127.0.0.1:5432)
 #        PGURL=postgres://user@host:port infra/scripts/sqlx-prepare.sh
 #        infra/scripts/sqlx-prepare.sh --check   (fails when .sqlx/ is stale)
+#        SQLX_PREPARE_DB=name ...                (scratch database name; default ancora_sqlx_prepare)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 base=${PGURL:-postgres://root@127.0.0.1:5432}
-db=ancora_sqlx_prepare
+db=${SQLX_PREPARE_DB:-ancora_sqlx_prepare}
 psql "$base/postgres" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 for f in migrations/*.sql; do
   psql "$base/$db" -q -v ON_ERROR_STOP=1 -f "$f" >/dev/null
