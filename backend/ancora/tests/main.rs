@@ -15,6 +15,7 @@ mod e2e_embedded;
 mod log_api;
 mod pipeline;
 mod portal;
+mod resilience;
 mod security;
 mod server_basics;
 mod spv_api;

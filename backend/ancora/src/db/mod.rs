@@ -47,7 +47,11 @@ pub struct Db {
 impl Db {
     /// Connects a pool.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        let opts: PgConnectOptions = url.parse()?;
+        Self::connect_with(url.parse()?, max_connections).await
+    }
+
+    /// Connects a pool with parsed options.
+    pub async fn connect_with(opts: PgConnectOptions, max_connections: u32) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
