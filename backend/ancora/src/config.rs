@@ -356,7 +356,8 @@ impl Config {
         if let Some(h) = http {
             http_config.max_body_bytes = h.max_body_bytes;
             http_config.request_timeout = Duration::from_millis(h.request_timeout_ms);
-            http_config.header_read_timeout = Duration::from_millis(h.header_read_timeout_ms.max(1));
+            http_config.header_read_timeout =
+                Duration::from_millis(h.header_read_timeout_ms.max(1));
             http_config.max_connections = h.max_connections.max(1);
         }
         Config {

@@ -23,11 +23,13 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::helpers::process::http;
 use crate::helpers::{TestApp, digest_of};
 
-/// A TCP proxy in front of Postgres that can be cut (every open link dropped, new ones
-/// refused) and restored: a database outage as the service sees it.
+/// A TCP proxy in front of Postgres that can be cut (every open link dropped; new ones closed
+/// at once, as a stopped server refuses them, or held unanswered, as a partitioned network
+/// or a hung server does) and restored: a database outage as the service sees it.
 struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    blackhole: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -37,16 +39,23 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let up = Arc::new(AtomicBool::new(true));
+        let blackhole = Arc::new(AtomicBool::new(false));
         let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
         let accept = tokio::spawn({
-            let (up, links) = (up.clone(), links.clone());
+            let (up, links, blackhole) = (up.clone(), links.clone(), blackhole.clone());
             async move {
                 loop {
                     let Ok((mut client, _)) = listener.accept().await else {
                         continue;
                     };
                     if !up.load(Ordering::SeqCst) {
-                        drop(client);
+                        if blackhole.load(Ordering::SeqCst) {
+                            let held = tokio::spawn(async move {
+                                let _client = client;
+                                std::future::pending::<()>().await
+                            });
+                            links.lock().expect("links").push(held.abort_handle());
+                        }
                         continue;
                     }
                     let upstream = upstream.clone();
@@ -62,12 +71,14 @@ impl Proxy {
         Proxy {
             port,
             up,
+            blackhole,
             links,
             accept,
         }
     }
 
-    fn cut(&self) {
+    fn cut(&self, blackhole: bool) {
+        self.blackhole.store(blackhole, Ordering::SeqCst);
         self.up.store(false, Ordering::SeqCst);
         for link in self.links.lock().expect("links").drain(..) {
             link.abort();
@@ -81,7 +92,7 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.cut();
+        self.cut(false);
         self.accept.abort();
     }
 }
@@ -126,34 +137,44 @@ async fn a_database_outage_answers_503_with_retry_after_at_once_and_service_resu
         .post_events(&key, json!([{ "id": "before", "digest": digest_of("b") }]))
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        app.request(Method::GET, "/readyz", None, None).await.0,
+        StatusCode::OK
+    );
 
-    // Act: the database goes away.
-    proxy.cut();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let body = json!({ "events": [{ "id": "during", "digest": digest_of("d") }] });
-    for (method, path, body) in [
-        (Method::POST, "/v1/events", Some(body.clone())),
-        (Method::GET, "/v1/events/before", None),
-        (Method::GET, "/v1/events/before/proof", None),
-        (Method::POST, "/v1/events", Some(body)),
-    ] {
+    // Act: the database goes away, refusing connections, then not answering at all.
+    for blackhole in [false, true] {
+        proxy.cut(blackhole);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let body = json!({ "events": [{ "id": "during", "digest": digest_of("d") }] });
+        for (method, path, body) in [
+            (Method::POST, "/v1/events", Some(body.clone())),
+            (Method::GET, "/v1/events/before", None),
+            (Method::GET, "/v1/events/before/proof", None),
+            (Method::POST, "/v1/events", Some(body)),
+        ] {
+            let started = Instant::now();
+            let (status, headers, problem) =
+                app.request(method.clone(), path, Some(&key), body).await;
+            let took = started.elapsed();
+            // Assert: a fast, honest 503 that says when to retry.
+            let what = format!("{method} {path} (blackhole: {blackhole})");
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {problem}");
+            assert!(took < Duration::from_millis(2500), "{what} took {took:?}");
+            assert!(headers.contains_key(header::RETRY_AFTER), "{what}");
+            assert_eq!(
+                headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/problem+json")
+            );
+        }
         let started = Instant::now();
-        let (status, headers, problem) = app.request(method.clone(), path, Some(&key), body).await;
+        let ready = app.request(Method::GET, "/readyz", None, None).await;
+        assert_eq!(ready.0, StatusCode::SERVICE_UNAVAILABLE);
         let took = started.elapsed();
-        // Assert: a fast, honest 503 that says when to retry.
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{method} {path}: {problem}");
-        assert!(took < Duration::from_millis(2500), "{method} {path} took {took:?}");
-        assert!(headers.contains_key(header::RETRY_AFTER), "{method} {path}");
-        assert_eq!(
-            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
-            Some("application/problem+json")
-        );
+        assert!(took < Duration::from_millis(1500), "readyz took {took:?}");
     }
-    let started = Instant::now();
-    let ready = app.request(Method::GET, "/readyz", None, None).await;
-    assert_eq!(ready.0, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(started.elapsed() < Duration::from_millis(1500), "readyz took {:?}", started.elapsed());
 
     // The database comes back: service resumes within 5 s.
     proxy.restore();
@@ -165,10 +186,16 @@ async fn a_database_outage_answers_503_with_retry_after_at_once_and_service_resu
         if s == StatusCode::ACCEPTED {
             break;
         }
-        assert!(back.elapsed() < Duration::from_secs(5), "not back after 5 s: {s}");
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "not back after 5 s: {s}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(app.request(Method::GET, "/readyz", None, None).await.0, StatusCode::OK);
+    assert_eq!(
+        app.request(Method::GET, "/readyz", None, None).await.0,
+        StatusCode::OK
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -180,7 +207,10 @@ async fn a_connection_released_inside_a_transaction_is_closed_not_reused(pool: P
     // it and sqlx does not know (what a cancelled `BEGIN` leaves).
     {
         let mut conn = db.pool().acquire().await.expect("acquire");
-        sqlx::raw_sql("BEGIN").execute(&mut *conn).await.expect("begin");
+        sqlx::raw_sql("BEGIN")
+            .execute(&mut *conn)
+            .await
+            .expect("begin");
     }
     let deadline = Instant::now() + Duration::from_secs(3);
     while stray_transactions(&pool).await > 0 && Instant::now() < deadline {
@@ -192,6 +222,44 @@ async fn a_connection_released_inside_a_transaction_is_closed_not_reused(pool: P
     for _ in 0..4 {
         let tx = db.system_tx().await.expect("tx");
         tx.commit().await.expect("commit");
+    }
+}
+
+/// Counts warnings about transactions: Postgres' notices as sqlx logs them ("there is already
+/// a transaction in progress", "there is no transaction in progress") and the pool's own
+/// release check ("released inside a transaction").
+#[derive(Clone, Default)]
+struct TransactionWarnings(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TransactionWarnings {
+    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let m = e.metadata();
+        let ours = m.target().starts_with("sqlx::postgres::notice")
+            || m.target().starts_with("ancora::db");
+        if ours && matches!(*m.level(), tracing::Level::WARN | tracing::Level::ERROR) {
+            if self.0.fetch_add(1, Ordering::SeqCst) < 3 {
+                let mut text = String::new();
+                e.record(&mut |f: &tracing::field::Field, v: &dyn std::fmt::Debug| {
+                    text.push_str(&format!("{}={v:?} ", f.name()));
+                });
+                eprintln!("warning from {}: {text}", m.target());
+            }
+        }
+    }
+}
+
+impl TransactionWarnings {
+    /// Installs the counter for the whole test process (nextest runs each test in its own).
+    fn install() -> Self {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let w = TransactionWarnings::default();
+        let _ =
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(w.clone()));
+        w
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -209,6 +277,7 @@ async fn requests_aborted_at_every_stage_leave_no_stray_transaction_and_break_no
     pool: PgPool,
 ) {
     // Arrange: the service as `ancora serve` runs it, on its own pool.
+    let warnings = TransactionWarnings::install();
     let db = Db::connect_with(options_of(&pool), 6).await.expect("pool");
     let app = TestApp::from_db(db, |_| {});
     let (_, key) = app.tenant_with_key(Role::Owner).await;
@@ -218,11 +287,11 @@ async fn requests_aborted_at_every_stage_leave_no_stray_transaction_and_break_no
     };
     let (addr, shutdown) = serve(&app, limits).await;
 
-    // Act: 600 requests of every kind, each abandoned at a random byte of the request or a
+    // Act: 1000 requests of every kind, each abandoned at a random byte of the request or a
     // random moment (0-6 ms) after it was sent.
     let mut tasks = tokio::task::JoinSet::new();
     let gate = Arc::new(tokio::sync::Semaphore::new(48));
-    for i in 0..600 {
+    for i in 0..1000 {
         let (key, gate) = (key.clone(), gate.clone());
         tasks.spawn(async move {
             let _p = gate.acquire_owned().await.expect("gate");
@@ -245,11 +314,30 @@ async fn requests_aborted_at_every_stage_leave_no_stray_transaction_and_break_no
         });
     }
     while tasks.join_next().await.is_some() {}
-    // Let every request's own task run to its end.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Let every request's own task run to its end: then every connection of the service's
+    // pool is back in it, and any that is still inside a transaction is a stray one.
+    let service_pool = app.state.db.pool().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut quiet = 0;
+    while quiet < 5 && Instant::now() < deadline {
+        let idle = service_pool.num_idle() as u32 == service_pool.size();
+        quiet = if idle { quiet + 1 } else { 0 };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(quiet, 5, "requests still running after 30 s");
 
-    // Assert: nothing left inside a transaction, and everything still works.
-    assert_eq!(stray_transactions(&pool).await, 0, "stray transactions after aborts");
+    // Assert: no transaction warning, nothing left inside a transaction, and everything
+    // still works.
+    assert_eq!(
+        warnings.count(),
+        0,
+        "transaction warnings during the aborts"
+    );
+    assert_eq!(
+        stray_transactions(&pool).await,
+        0,
+        "stray transactions after aborts"
+    );
     for i in 0..30 {
         let body = json!({ "events": [{ "id": format!("ok-{i}"), "digest": digest_of("ok") }] });
         let (status, text) = http(addr.port(), "POST", "/v1/events", Some(&key), Some(&body))
@@ -257,11 +345,18 @@ async fn requests_aborted_at_every_stage_leave_no_stray_transaction_and_break_no
             .expect("request");
         assert_eq!(status, 202, "{}", String::from_utf8_lossy(&text));
     }
-    let (status, _) = http(addr.port(), "POST", "/v1/events/batch", Some(&key), Some(&json!({ "events": [{ "id": "ok-b", "digest": digest_of("b") }] })))
-        .await
-        .expect("request");
+    let (status, _) = http(
+        addr.port(),
+        "POST",
+        "/v1/events/batch",
+        Some(&key),
+        Some(&json!({ "events": [{ "id": "ok-b", "digest": digest_of("b") }] })),
+    )
+    .await
+    .expect("request");
     assert_eq!(status, 202);
     assert_eq!(stray_transactions(&pool).await, 0);
+    assert_eq!(warnings.count(), 0, "transaction warnings afterwards");
     shutdown.trigger();
 }
 
@@ -310,14 +405,23 @@ async fn slow_header_clients_are_cut_off_and_cannot_lock_healthz_out(pool: PgPoo
         crowd.push(s);
     }
     let started = Instant::now();
-    let healthz_past_the_cap =
-        tokio::time::timeout(Duration::from_secs(5), http(addr.port(), "GET", "/healthz", None, None)).await;
+    let healthz_past_the_cap = tokio::time::timeout(
+        Duration::from_secs(5),
+        http(addr.port(), "GET", "/healthz", None, None),
+    )
+    .await;
     let waited = started.elapsed();
 
     // Assert
     assert_eq!(healthz_beside_them.expect("healthz").0, 200);
     assert_eq!(closed, 30, "slow clients still open after 3 s");
-    assert_eq!(healthz_past_the_cap.expect("healthz in 5 s").expect("healthz").0, 200);
+    assert_eq!(
+        healthz_past_the_cap
+            .expect("healthz in 5 s")
+            .expect("healthz")
+            .0,
+        200
+    );
     assert!(waited < Duration::from_secs(4), "healthz waited {waited:?}");
     shutdown.trigger();
 }
@@ -331,12 +435,20 @@ async fn an_idle_keep_alive_connection_is_closed(pool: PgPool) {
     };
     let (addr, shutdown) = serve(&app, limits).await;
     let mut s = TcpStream::connect(addr).await.expect("connect");
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
     let mut buf = vec![0u8; 4096];
     let n = s.read(&mut buf).await.expect("read");
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "first answer");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+        "first answer"
+    );
 
     // The connection stays open after the answer (keep-alive), then idles.
-    assert!(closed_within(&mut s, Duration::from_secs(3)).await, "idle connection kept open");
+    assert!(
+        closed_within(&mut s, Duration::from_secs(3)).await,
+        "idle connection kept open"
+    );
     shutdown.trigger();
 }

@@ -51,13 +51,16 @@ impl Db {
     }
 
     /// Connects a pool with parsed options.
-    pub async fn connect_with(opts: PgConnectOptions, max_connections: u32) -> anyhow::Result<Self> {
+    pub async fn connect_with(
+        opts: PgConnectOptions,
+        max_connections: u32,
+    ) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // No connection goes back to the pool inside a transaction (see
             // [`idle_outside_transaction`]).
-            .after_release(|conn, _| Box::pin(idle_outside_transaction(conn)))
+            .after_release(|conn, _| idle_outside_transaction(conn))
             // No JIT: every statement here is a short OLTP one, and on tables whose statistics
             // are stale (autovacuum off, a fresh bulk load) the planner's estimates cross the
             // JIT threshold and compiling took longer than running (156 ms of JIT for a 0.1 ms
@@ -149,18 +152,27 @@ impl Db {
 /// (upstream issue transact-rs/sqlx#4393); the next user would then run inside that stray
 /// transaction. The check relies on a documented Postgres rule: `statement_timestamp()` equals
 /// `transaction_timestamp()` exactly in the first statement of a transaction, which this query
-/// is unless a transaction block is open. In an aborted transaction the query fails, and the
-/// pool closes the connection too.
-async fn idle_outside_transaction(conn: &mut sqlx::PgConnection) -> sqlx::Result<bool> {
-    let inside = sqlx::query_scalar!(
-        r#"SELECT statement_timestamp() <> transaction_timestamp() AS "inside!""#
-    )
-    .fetch_one(conn)
-    .await?;
-    if inside {
-        tracing::warn!("a connection was released inside a transaction; closing it");
-    }
-    Ok(!inside)
+/// is unless a transaction block is open. It goes over the simple query protocol on purpose
+/// (a query without arguments, not a checked macro): there the statement is one message, so the two
+/// timestamps are equal outside a transaction block; the extended protocol stamps Parse/Bind
+/// and Execute apart, and would now and then see a transaction where there is none. In an aborted transaction the
+/// query fails, and the pool closes the connection too.
+fn idle_outside_transaction(
+    conn: &mut sqlx::PgConnection,
+) -> futures_util::future::BoxFuture<'_, sqlx::Result<bool>> {
+    Box::pin(async move {
+        use sqlx::Row as _;
+        let row = sqlx::Executor::fetch_one(
+            conn,
+            "SELECT statement_timestamp() <> transaction_timestamp()",
+        )
+        .await?;
+        let inside: bool = row.try_get(0)?;
+        if inside {
+            tracing::warn!("a connection was released inside a transaction; closing it");
+        }
+        Ok(!inside)
+    })
 }
 
 /// True when `e` means the database cannot be reached or cannot serve right now: no pooled
