@@ -12,6 +12,7 @@ mod chainweb_devnet;
 mod cli_offline;
 mod crash;
 mod e2e_embedded;
+mod embedded_auth;
 mod log_api;
 mod pipeline;
 mod portal;
