@@ -125,3 +125,114 @@ async fn event_ids_with_invisible_or_direction_changing_characters_are_refused(p
     );
     assert_eq!(app.event_count(tenant).await, 1);
 }
+
+/// Every table with a `tenant_id` column, by name.
+async fn tenant_tables(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar!(
+        r#"SELECT c.table_name AS "name!" FROM information_schema.columns c
+           WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id'
+           ORDER BY 1"#
+    )
+    .fetch_all(pool)
+    .await
+    .expect("tables")
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn row_level_security_alone_hides_every_other_tenants_rows(pool: PgPool) {
+    // Arrange: two tenants with events, a closed batch, keys and audit entries each.
+    let app = TestApp::new(pool.clone());
+    let mut tenants = Vec::new();
+    for name in ["mine", "theirs"] {
+        let (tenant, key) = app.tenant_with_key(Role::Owner).await;
+        let body = json!({ "events": [{ "id": format!("{name}-1"), "digest": digest_of(name) }] });
+        let got = app
+            .request(Method::POST, "/v1/events/batch", Some(&key), Some(body))
+            .await;
+        assert_eq!(got.0, StatusCode::ACCEPTED, "{}", got.2);
+        tenants.push(tenant);
+    }
+    let (mine, theirs) = (tenants[0], tenants[1]);
+    // The system tables name a tenant but hold none of its data (the anchorer's queue of batch
+    // roots, the job queue: hashes and references, read across tenants by the workers); every
+    // other table with a tenant_id is a tenant table and must be walled off.
+    const SYSTEM: [&str; 2] = ["anchor_queue", "jobs"];
+    let tables: Vec<String> = tenant_tables(&pool)
+        .await
+        .into_iter()
+        .filter(|t| !SYSTEM.contains(&t.as_str()))
+        .collect();
+    assert!(tables.len() >= 10, "tenant tables: {tables:?}");
+
+    let mut populated = Vec::new();
+    for table in &tables {
+        // The table name comes from the catalog; the queries deliberately have no tenant
+        // filter of the application's own (only RLS stands between the tenants).
+        let everything = format!("SELECT count(*) FROM {table} WHERE tenant_id = $1");
+        let stored: i64 = sqlx::query_scalar(&everything)
+            .bind(theirs.0)
+            .fetch_one(&pool)
+            .await
+            .expect("as the owner");
+        if stored > 0 {
+            populated.push(table.clone());
+        }
+        // Act: as the application role with my tenant set, and with no tenant set.
+        let mut tx = app.state.db.tenant_tx(mine).await.expect("tenant tx");
+        let seen_as_mine: i64 = sqlx::query_scalar(&everything)
+            .bind(theirs.0)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("as ancora_app");
+        let unfiltered: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE tenant_id IS DISTINCT FROM $1"
+        ))
+        .bind(mine.0)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("as ancora_app");
+        tx.rollback().await.expect("rollback");
+        let mut sys = app.state.db.system_tx().await.expect("system tx");
+        let seen_as_system: i64 = sqlx::query_scalar(&everything)
+            .bind(theirs.0)
+            .fetch_one(&mut *sys)
+            .await
+            .expect("as ancora_app without a tenant");
+        sys.rollback().await.expect("rollback");
+
+        // Assert
+        assert_eq!(
+            seen_as_mine, 0,
+            "{table}: another tenant's rows are visible"
+        );
+        assert_eq!(
+            unfiltered, 0,
+            "{table}: rows of no tenant or another are visible"
+        );
+        assert_eq!(
+            seen_as_system, 0,
+            "{table}: tenant rows visible with no tenant set"
+        );
+    }
+    for must in ["events", "batches", "api_keys", "audit_log"] {
+        assert!(
+            populated.contains(&must.to_owned()),
+            "{must} held none of their rows: {populated:?}"
+        );
+    }
+
+    // Writing into another tenant is refused too.
+    let mut tx = app.state.db.tenant_tx(mine).await.expect("tenant tx");
+    let forged = sqlx::query(
+        "INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash) \
+         VALUES ($1, 'forged', 'sha256', $2, 'x', now(), 1, $2)",
+    )
+    .bind(theirs.0)
+    .bind([1u8; 32].as_slice())
+    .execute(&mut *tx)
+    .await;
+    assert!(
+        forged.is_err(),
+        "an insert into another tenant passed row-level security"
+    );
+}
