@@ -25,7 +25,8 @@ pub const MAX_ID_BYTES: usize = EventId::MAX_BYTES;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
-    /// The tenant's id for the event (1–256 bytes, no control characters); generated when
+    /// The tenant's id for the event (1–256 bytes, no control characters, no invisible or
+    /// direction-changing formatting characters: see [`crate::domain::EventId`]); generated when
     /// absent (a UUID v7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
