@@ -236,14 +236,16 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TransactionWarning
         let m = e.metadata();
         let ours = m.target().starts_with("sqlx::postgres::notice")
             || m.target().starts_with("ancora::db");
-        if ours && matches!(*m.level(), tracing::Level::WARN | tracing::Level::ERROR) {
-            if self.0.fetch_add(1, Ordering::SeqCst) < 3 {
-                let mut text = String::new();
-                e.record(&mut |f: &tracing::field::Field, v: &dyn std::fmt::Debug| {
-                    text.push_str(&format!("{}={v:?} ", f.name()));
-                });
-                eprintln!("warning from {}: {text}", m.target());
-            }
+        if ours
+            && matches!(*m.level(), tracing::Level::WARN | tracing::Level::ERROR)
+            && self.0.fetch_add(1, Ordering::SeqCst) < 3
+        {
+            // The first few are printed, to say what went wrong.
+            let mut text = String::new();
+            e.record(&mut |f: &tracing::field::Field, v: &dyn std::fmt::Debug| {
+                text.push_str(&format!("{}={v:?} ", f.name()));
+            });
+            eprintln!("warning from {}: {text}", m.target());
         }
     }
 }
