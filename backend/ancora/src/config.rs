@@ -39,6 +39,14 @@ pub struct DatabaseArgs {
     /// Database connection pool size.
     #[arg(long, env = "ANCORA_DB_POOL", default_value_t = DatabaseConfig::DEFAULT_POOL)]
     pub db_pool: u32,
+    /// How long a request waits for a database connection before it answers 503 (with
+    /// `Retry-After`): while the database is away, every request fails this fast.
+    #[arg(
+        long,
+        env = "ANCORA_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = DatabaseConfig::DEFAULT_ACQUIRE_TIMEOUT_MS
+    )]
+    pub db_acquire_timeout_ms: u64,
 }
 
 /// The HTTP server's limits (`serve`).
@@ -254,11 +262,15 @@ pub struct DatabaseConfig {
     pub data_dir: PathBuf,
     /// Database connection pool size.
     pub pool: u32,
+    /// Longest wait for a pooled connection.
+    pub acquire_timeout: Duration,
 }
 
 impl DatabaseConfig {
     /// Default pool size.
     pub const DEFAULT_POOL: u32 = 16;
+    /// Default acquire timeout, ms.
+    pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 1500;
     /// Default data directory.
     pub const DEFAULT_DATA_DIR: &'static str = "ancora-data";
 
@@ -268,6 +280,7 @@ impl DatabaseConfig {
             url: a.database_url.clone(),
             data_dir: a.data_dir.clone(),
             pool: a.db_pool.max(2),
+            acquire_timeout: Duration::from_millis(a.db_acquire_timeout_ms.max(1)),
         }
     }
 }
@@ -391,6 +404,7 @@ impl Config {
                 url: None,
                 data_dir: std::env::temp_dir().join("ancora-test"),
                 pool: 8,
+                acquire_timeout: crate::db::ACQUIRE_TIMEOUT,
             },
             http: HttpConfig::new(listen),
             settings: Settings {

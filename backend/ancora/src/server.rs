@@ -38,7 +38,12 @@ pub struct Database {
 pub async fn open_database(config: &DatabaseConfig) -> anyhow::Result<Database> {
     match &config.url {
         Some(url) => Ok(Database {
-            db: Db::connect(url.expose_secret(), config.pool).await?,
+            db: Db::connect_tuned(
+                url.expose_secret().parse()?,
+                config.pool,
+                config.acquire_timeout,
+            )
+            .await?,
             embedded: None,
         }),
         None => {
@@ -47,7 +52,8 @@ pub async fn open_database(config: &DatabaseConfig) -> anyhow::Result<Database> 
                 tokio::task::spawn_blocking(move || EmbeddedPostgres::start_or_join(&data_dir))
                     .await??;
             pg.ensure_database().await?;
-            let db = Db::connect(&pg.url(), config.pool).await?;
+            let db =
+                Db::connect_tuned(pg.url().parse()?, config.pool, config.acquire_timeout).await?;
             Ok(Database {
                 db,
                 embedded: Some(pg),

@@ -33,9 +33,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// A transaction.
 pub type Tx = Transaction<'static, Postgres>;
 
-/// How long a caller waits for a pooled connection. While the database is away every request
-/// fails after this long (answered 503 with `Retry-After`, see [`is_unavailable`]) instead of
-/// hanging; sqlx keeps trying to connect meanwhile, so service resumes as soon as it is back.
+/// How long a caller waits for a pooled connection by default (`ANCORA_DB_ACQUIRE_TIMEOUT_MS`).
+/// While the database is away every request fails after this long (answered 503 with
+/// `Retry-After`, see [`is_unavailable`]) instead of hanging; each attempt connects afresh, so
+/// service resumes as soon as the database is back.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// The database handle every part of the service shares.
@@ -55,9 +56,18 @@ impl Db {
         opts: PgConnectOptions,
         max_connections: u32,
     ) -> anyhow::Result<Self> {
+        Self::connect_tuned(opts, max_connections, ACQUIRE_TIMEOUT).await
+    }
+
+    /// Connects a pool with parsed options and an acquire timeout.
+    pub async fn connect_tuned(
+        opts: PgConnectOptions,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             // No connection goes back to the pool inside a transaction (see
             // [`idle_outside_transaction`]).
             .after_release(|conn, _| idle_outside_transaction(conn))
