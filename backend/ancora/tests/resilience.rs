@@ -169,6 +169,33 @@ async fn a_database_outage_answers_503_with_retry_after_at_once_and_service_resu
                 Some("application/problem+json")
             );
         }
+        // The portal: a page behind a session (the session store is the database too).
+        let session = tower_sessions::session::Id::default();
+        let started = Instant::now();
+        let (status, headers, _) = app
+            .send(
+                axum::http::Request::builder()
+                    .uri("/account")
+                    .header(header::COOKIE, format!("ancora_session={session}"))
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        let took = started.elapsed();
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "portal (blackhole: {blackhole})"
+        );
+        assert!(took < Duration::from_millis(2500), "portal took {took:?}");
+        assert!(headers.contains_key(header::RETRY_AFTER));
+        assert!(
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html")),
+            "a page"
+        );
         let started = Instant::now();
         let ready = app.request(Method::GET, "/readyz", None, None).await;
         assert_eq!(ready.0, StatusCode::SERVICE_UNAVAILABLE);
