@@ -51,8 +51,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The router as `ancora serve` runs it: every request carries the client's address
-/// (`ConnectInfo<SocketAddr>`), which sign-in throttling counts failures by.
+/// The router as a make-service for `axum::serve`: every request carries the client's address
+/// (`ConnectInfo<SocketAddr>`), which sign-in throttling counts failures by. `ancora serve`
+/// itself runs [`router`] through `server::serve_http`, which adds the same address and the
+/// connection limits.
 pub fn app(
     state: AppState,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
