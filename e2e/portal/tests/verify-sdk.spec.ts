@@ -4,7 +4,7 @@
 //
 // E2E_SDK_FROM_DISK=1 serves static/portal.js and static/ancora-verify.js from this checkout
 // instead of the server (to try SDK or portal.js changes against an older `ancora` binary).
-// Without it, the tests are skipped (saying why) while the server has no route for the module.
+// Without it the server must serve the module: a missing route fails these tests.
 import { test, expect, Page } from "@playwright/test";
 import * as fs from "fs";
 import * as path from "path";
@@ -19,12 +19,6 @@ fs.mkdirSync(shots, { recursive: true });
 const staticDir = path.resolve(__dirname, "../../../static");
 
 test.beforeEach(async ({ page }) => {
-  // Until the server serves the module (a route in backend/ancora/src/http/portal/mod.rs, like
-  // /static/portal.js's), these tests cannot run: say so rather than fail on a missing file.
-  if (process.env.E2E_SDK_FROM_DISK !== "1") {
-    const probe = await page.request.get("/static/ancora-verify.js");
-    test.skip(probe.status() === 404, "ancora serve has no /static/ancora-verify.js route yet (set E2E_SDK_FROM_DISK=1 to serve it from this checkout)");
-  }
   if (process.env.E2E_SDK_FROM_DISK === "1") {
     for (const file of ["portal.js", "ancora-verify.js"]) {
       await page.route(`**/static/${file}`, (route) =>
