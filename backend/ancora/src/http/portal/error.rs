@@ -46,6 +46,8 @@ impl From<crate::services::proofs::ProofError> for PortalError {
     fn from(e: crate::services::proofs::ProofError) -> Self {
         match e {
             crate::services::proofs::ProofError::NotFound(_) => PortalError::NotFound,
+            // The portal reads unmetered; a quota is never in its way.
+            crate::services::proofs::ProofError::Quota(q) => PortalError::BadRequest(q.to_string()),
             crate::services::proofs::ProofError::Internal(e) => PortalError::Internal(e),
         }
     }
