@@ -457,7 +457,9 @@ impl Billing {
         }
         drop(tx);
         let mut tx = self.db.tenant_tx(tenant).await?;
-        db::billing::set_plan(&mut tx, tenant, plan, customer).await?;
+        db::billing::set_plan(&mut tx, tenant, plan, customer)
+            .await
+            .map_err(customer_taken)?;
         if customer.is_some() {
             db::billing::init_cursors(&mut tx, tenant, &counters()).await?;
         }
@@ -469,13 +471,7 @@ impl Billing {
             details: serde_json::json!({ "plan": plan, "stripe_customer": customer }),
         };
         db::audit::record(&mut tx, entry).await?;
-        tx.commit().await.map_err(|e| {
-            if db::is_unique_violation(&e, "tenant_billing_stripe_customer_key") {
-                BillingError::Invalid("that Stripe customer is linked to another tenant".into())
-            } else {
-                e.into()
-            }
-        })?;
+        tx.commit().await?;
         self.forget(tenant);
         Ok(())
     }
@@ -509,7 +505,9 @@ impl Billing {
                     .await?;
                 check_customer_id(&c)?;
                 let mut tx = self.db.tenant_tx(tenant).await?;
-                db::billing::set_customer(&mut tx, tenant, &c, &self.config.default_plan).await?;
+                db::billing::set_customer(&mut tx, tenant, &c, &self.config.default_plan)
+                    .await
+                    .map_err(customer_taken)?;
                 db::billing::init_cursors(&mut tx, tenant, &counters()).await?;
                 tx.commit().await?;
                 c
@@ -540,6 +538,15 @@ pub async fn run_flusher(billing: Arc<Billing>, shutdown: crate::support::Shutdo
         if let Err(e) = billing.flush().await {
             tracing::warn!(error = %e, "cannot write counted proof reads; will retry");
         }
+    }
+}
+
+/// A Stripe customer linked to another tenant is refused plainly.
+fn customer_taken(e: sqlx::Error) -> BillingError {
+    if db::is_unique_violation(&e, "tenant_billing_stripe_customer_key") {
+        BillingError::Invalid("that Stripe customer is linked to another tenant".into())
+    } else {
+        e.into()
     }
 }
 

@@ -200,13 +200,7 @@ impl Billing {
             return Ok(Outcome::Duplicate);
         }
         let outcome = self.change(&mut tx, tenant, kind, object).await?;
-        tx.commit().await.map_err(|e| {
-            if db::is_unique_violation(&e, "tenant_billing_stripe_customer_key") {
-                BillingError::Invalid("that Stripe customer is linked to another tenant".into())
-            } else {
-                e.into()
-            }
-        })?;
+        tx.commit().await?;
         self.forget(tenant);
         Ok(outcome)
     }
@@ -222,7 +216,17 @@ impl Billing {
             "checkout.session.completed" => {
                 let customer = need(object, &["customer"])?;
                 super::check_customer_id(customer)?;
-                db::billing::set_customer(tx, tenant, customer, &self.config.default_plan).await?;
+                if db::billing::tenant_of_customer(tx, customer)
+                    .await?
+                    .is_some_and(|t| t != tenant)
+                {
+                    return Ok(Outcome::Ignored(format!(
+                        "customer {customer} is linked to another tenant"
+                    )));
+                }
+                db::billing::set_customer(tx, tenant, customer, &self.config.default_plan)
+                    .await
+                    .map_err(super::customer_taken)?;
                 db::billing::init_cursors(tx, tenant, &super::counters()).await?;
             }
             "customer.subscription.created" | "customer.subscription.updated" => {
