@@ -14,6 +14,7 @@ use sqlx::PgPool;
 
 use crate::helpers::{TestApp, assert_problem, digest_of};
 
+pub mod cli;
 pub mod stripe_webhook;
 pub mod usage_reports;
 

@@ -20,21 +20,21 @@ use ancora::domain::{Role, TenantId};
 
 /// One meter event the double accepted or refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Sent {
-    identifier: String,
+pub(super) struct Sent {
+    pub(super) identifier: String,
     idempotency_key: String,
     event_name: String,
     customer: String,
-    value: String,
+    pub(super) value: String,
 }
 
-struct Double {
-    base: String,
+pub(super) struct Double {
+    pub(super) base: String,
     sent: Arc<Mutex<Vec<Sent>>>,
 }
 
 /// Stripe's meter events endpoint; the first `fail` requests get a 500 (Stripe's error shape).
-async fn stripe_double(fail: usize) -> Double {
+pub(super) async fn stripe_double(fail: usize) -> Double {
     let sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
     let failures = Arc::new(AtomicUsize::new(fail));
     let log = sent.clone();
@@ -89,7 +89,7 @@ async fn submit(app: &TestApp, key: &str, prefix: &str, n: usize) {
     assert_eq!(app.post_events(key, Value::Array(events)).await.0, StatusCode::ACCEPTED);
 }
 
-fn sent(d: &Double) -> Vec<Sent> {
+pub(super) fn sent(d: &Double) -> Vec<Sent> {
     d.sent.lock().expect("lock").clone()
 }
 
