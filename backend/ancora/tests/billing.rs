@@ -25,6 +25,9 @@ events_per_month = 5
 proof_reads_per_month = 2
 spv_requests_per_month = 0
 
+[plans.small]
+events_per_month = 5
+
 [plans.slow]
 requests_per_second = 1
 burst = 2
