@@ -137,9 +137,10 @@ impl Plans {
             cents_per_1000_spv_requests: 100,
             ..Plan::default()
         };
+        // Contracts: no quota, and a per-key rate high enough for bulk submitters.
         let enterprise = Plan {
-            requests_per_second: Some(1_000),
-            burst: Some(2_000),
+            requests_per_second: Some(10_000),
+            burst: Some(20_000),
             ..Plan::default()
         };
         Self::from_map(BTreeMap::from([
