@@ -16,11 +16,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::config::{BillingArgs, DatabaseConfig};
-use crate::services::billing::Billing;
 use crate::db::api_keys::{self, GeneratedKey};
 use crate::db::audit::{AuditEntry, record};
 use crate::db::{self, Db, is_unique_violation};
 use crate::domain::{Role, TenantId};
+use crate::services::billing::Billing;
 
 /// Admin subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -152,7 +152,9 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
         AdminCommand::Billing(BillingCommand::ReportUsage { billing }) => {
             let billing = Billing::new(db.clone(), billing.to_config()?);
             if !billing.reports_usage() {
-                bail!("Stripe is not configured (no ANCORA_STRIPE_SECRET_KEY): usage stays in Postgres");
+                bail!(
+                    "Stripe is not configured (no ANCORA_STRIPE_SECRET_KEY): usage stays in Postgres"
+                );
             }
             let s = billing.report_usage().await?;
             println!(

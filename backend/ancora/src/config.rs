@@ -143,7 +143,12 @@ pub struct BillingArgs {
     #[arg(long, env = "ANCORA_STRIPE_API_BASE", default_value = BillingConfig::DEFAULT_STRIPE_API_BASE)]
     pub stripe_api_base: String,
     /// The three meter event names: events, proof reads, SPV requests (comma-separated).
-    #[arg(long, env = "ANCORA_STRIPE_METER_EVENTS", value_delimiter = ',', default_value = "ancora_events,ancora_proof_reads,ancora_spv_requests")]
+    #[arg(
+        long,
+        env = "ANCORA_STRIPE_METER_EVENTS",
+        value_delimiter = ',',
+        default_value = "ancora_events,ancora_proof_reads,ancora_spv_requests"
+    )]
     pub stripe_meter_events: Vec<String>,
     /// Days a tenant keeps its plan's limits after a failed payment (then free's).
     #[arg(long, env = "ANCORA_BILLING_GRACE_DAYS", default_value_t = BillingConfig::DEFAULT_GRACE_DAYS)]
@@ -169,7 +174,9 @@ impl BillingArgs {
             .map(|n| n.trim().to_owned())
             .collect();
         let meter_events: [String; 3] = names.try_into().map_err(|_| {
-            anyhow::anyhow!("ANCORA_STRIPE_METER_EVENTS needs three names: events, proof reads, SPV requests")
+            anyhow::anyhow!(
+                "ANCORA_STRIPE_METER_EVENTS needs three names: events, proof reads, SPV requests"
+            )
         })?;
         anyhow::ensure!(
             meter_events.iter().all(|n| !n.is_empty()),

@@ -78,25 +78,53 @@ async fn usage(app: &TestApp, key: &str) -> Value {
 async fn a_request_that_would_cross_the_event_quota_is_refused_whole_with_402(pool: PgPool) {
     // Arrange: 5 events a month.
     let (app, tenant, key) = app_on(pool, "tiny", Role::Owner).await;
-    assert_eq!(app.post_events(&key, events("a", 3)).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post_events(&key, events("a", 3)).await.0,
+        StatusCode::ACCEPTED
+    );
 
     // Act: 3 more would make 6.
     let (s, h, body) = app
-        .request(Method::POST, "/v1/events", Some(&key), Some(json!({"events": events("b", 3)})))
+        .request(
+            Method::POST,
+            "/v1/events",
+            Some(&key),
+            Some(json!({"events": events("b", 3)})),
+        )
         .await;
 
     // Assert: 402 naming the quota, the usage and the reset; nothing of it stored.
-    assert_problem(&(s, h, body.clone()), StatusCode::PAYMENT_REQUIRED, "monthly quota of events of plan tiny");
+    assert_problem(
+        &(s, h, body.clone()),
+        StatusCode::PAYMENT_REQUIRED,
+        "monthly quota of events of plan tiny",
+    );
     assert_eq!(body["quota"], "events");
     assert_eq!(body["limit"], 5);
     assert_eq!(body["usage"], 3);
     assert_eq!(body["requested"], 3);
-    assert!(body["resetsAt"].as_str().is_some_and(|t| t.ends_with("-01T00:00:00Z")), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| d.contains("resets at")), "{body}");
+    assert!(
+        body["resetsAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("-01T00:00:00Z")),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("resets at")),
+        "{body}"
+    );
     assert_eq!(app.event_count(tenant).await, 3);
     // What fits is still accepted, up to the quota exactly.
-    assert_eq!(app.post_events(&key, events("c", 2)).await.0, StatusCode::ACCEPTED);
-    assert_eq!(app.post_events(&key, events("d", 1)).await.0, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(
+        app.post_events(&key, events("c", 2)).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.post_events(&key, events("d", 1)).await.0,
+        StatusCode::PAYMENT_REQUIRED
+    );
     assert_eq!(usage(&app, &key).await["usage"]["events"], 5);
 }
 
@@ -136,40 +164,58 @@ async fn a_retried_request_is_counted_once_and_its_replay_is_answered_even_at_th
 #[sqlx::test(migrations = "../../migrations")]
 async fn resubmitted_ids_are_not_counted_again(pool: PgPool) {
     let (app, _tenant, key) = app_on(pool, "team", Role::Owner).await;
-    assert_eq!(app.post_events(&key, events("x", 4)).await.0, StatusCode::ACCEPTED);
-    assert_eq!(app.post_events(&key, events("x", 4)).await.0, StatusCode::ACCEPTED);
-    assert_eq!(app.post_events(&key, events("x", 6)).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post_events(&key, events("x", 4)).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.post_events(&key, events("x", 4)).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.post_events(&key, events("x", 6)).await.0,
+        StatusCode::ACCEPTED
+    );
     assert_eq!(usage(&app, &key).await["usage"]["events"], 6);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn usage_answers_plan_period_usage_and_quotas_to_owner_admin_and_billing_only(
-    pool: PgPool,
-) {
+async fn usage_answers_plan_period_usage_and_quotas_to_owner_admin_and_billing_only(pool: PgPool) {
     let app = TestApp::with_config(pool, with_plans);
     let tenant = app.tenant().await;
     let submitter = app.key(tenant, Role::Submitter).await;
-    assert_eq!(app.post_events(&submitter, events("u", 2)).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post_events(&submitter, events("u", 2)).await.0,
+        StatusCode::ACCEPTED
+    );
 
     for role in [Role::Owner, Role::Admin, Role::Billing] {
         let key = app.key(tenant, role).await;
         let body = usage(&app, &key).await;
         assert_eq!(body["plan"], "team", "{role}");
-        assert_eq!(body["usage"], json!({"events": 2, "proofReads": 0, "spvRequests": 0}));
+        assert_eq!(
+            body["usage"],
+            json!({"events": 2, "proofReads": 0, "spvRequests": 0})
+        );
         assert_eq!(
             body["quotas"],
             json!({"events": 1000, "proofReads": null, "spvRequests": null})
         );
         let start = body["periodStart"].as_str().expect("start");
         let end = body["periodEnd"].as_str().expect("end");
-        assert!(start.ends_with("-01T00:00:00Z") && end.ends_with("-01T00:00:00Z") && start < end, "{body}");
+        assert!(
+            start.ends_with("-01T00:00:00Z") && end.ends_with("-01T00:00:00Z") && start < end,
+            "{body}"
+        );
         // 4900 cents a month plus 2 events at 100 cents per 1000, rounded up.
         assert_eq!(body["estimateCents"], 4901);
         assert_eq!(body["paymentFailed"], false);
     }
     for role in [Role::Auditor, Role::Submitter] {
         let key = app.key(tenant, role).await;
-        let got = app.request(Method::GET, "/v1/usage", Some(&key), None).await;
+        let got = app
+            .request(Method::GET, "/v1/usage", Some(&key), None)
+            .await;
         assert_problem(&got, StatusCode::FORBIDDEN, "owner, admin, billing");
     }
 }
@@ -177,18 +223,29 @@ async fn usage_answers_plan_period_usage_and_quotas_to_owner_admin_and_billing_o
 #[sqlx::test(migrations = "../../migrations")]
 async fn proof_reads_are_metered_and_limited_by_the_quota(pool: PgPool) {
     let (app, _tenant, key) = app_on(pool, "tiny", Role::Owner).await;
-    assert_eq!(app.post_events(&key, events("p", 1)).await.0, StatusCode::ACCEPTED);
-    ancora::workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    assert_eq!(
+        app.post_events(&key, events("p", 1)).await.0,
+        StatusCode::ACCEPTED
+    );
+    ancora::workers::run_all_jobs_now(&app.state)
+        .await
+        .expect("jobs");
 
     for _ in 0..2 {
-        let (s, _, b) = app.request(Method::GET, "/v1/events/p-0/proof", Some(&key), None).await;
+        let (s, _, b) = app
+            .request(Method::GET, "/v1/events/p-0/proof", Some(&key), None)
+            .await;
         assert_eq!(s, StatusCode::OK, "{b}");
     }
-    let got = app.request(Method::GET, "/v1/events/p-0/proof", Some(&key), None).await;
+    let got = app
+        .request(Method::GET, "/v1/events/p-0/proof", Some(&key), None)
+        .await;
     assert_problem(&got, StatusCode::PAYMENT_REQUIRED, "proof reads");
     assert_eq!(got.2["quota"], "proofReads");
     // Also the status read that carries the bundle.
-    let got = app.request(Method::GET, "/v1/events/p-0", Some(&key), None).await;
+    let got = app
+        .request(Method::GET, "/v1/events/p-0", Some(&key), None)
+        .await;
     assert_eq!(got.0, StatusCode::PAYMENT_REQUIRED);
 
     // Counted in Postgres, not only in this process's memory.
@@ -210,7 +267,12 @@ async fn proof_reads_are_metered_and_limited_by_the_quota(pool: PgPool) {
 async fn spv_requests_are_refused_with_402_when_the_quota_is_zero(pool: PgPool) {
     let (app, _tenant, key) = app_on(pool, "tiny", Role::Owner).await;
     let got = app
-        .request(Method::POST, "/v1/spv/verify", Some(&key), Some(json!({"proof": "x"})))
+        .request(
+            Method::POST,
+            "/v1/spv/verify",
+            Some(&key),
+            Some(json!({"proof": "x"})),
+        )
         .await;
     assert_problem(&got, StatusCode::PAYMENT_REQUIRED, "SPV requests");
     assert_eq!(got.2["quota"], "spvRequests");
@@ -224,8 +286,14 @@ async fn a_key_past_its_rate_gets_429_with_retry_after_and_other_keys_do_not(poo
     for _ in 0..2 {
         assert_eq!(usage_status(&app, &key).await, StatusCode::OK);
     }
-    let got = app.request(Method::GET, "/v1/usage", Some(&key), None).await;
-    assert_problem(&got, StatusCode::TOO_MANY_REQUESTS, "limited to 1 requests per second");
+    let got = app
+        .request(Method::GET, "/v1/usage", Some(&key), None)
+        .await;
+    assert_problem(
+        &got,
+        StatusCode::TOO_MANY_REQUESTS,
+        "limited to 1 requests per second",
+    );
     let retry: u64 = got
         .1
         .get(header::RETRY_AFTER)
@@ -243,7 +311,9 @@ async fn a_key_past_its_rate_gets_429_with_retry_after_and_other_keys_do_not(poo
 }
 
 async fn usage_status(app: &TestApp, key: &str) -> StatusCode {
-    app.request(Method::GET, "/v1/usage", Some(key), None).await.0
+    app.request(Method::GET, "/v1/usage", Some(key), None)
+        .await
+        .0
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -253,8 +323,15 @@ async fn with_billing_off_nothing_is_limited(pool: PgPool) {
         c.settings.billing.enforce = false;
     });
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
-    app.state.billing.set_plan(tenant, "tiny", None).await.expect("plan");
-    assert_eq!(app.post_events(&key, events("o", 8)).await.0, StatusCode::ACCEPTED);
+    app.state
+        .billing
+        .set_plan(tenant, "tiny", None)
+        .await
+        .expect("plan");
+    assert_eq!(
+        app.post_events(&key, events("o", 8)).await.0,
+        StatusCode::ACCEPTED
+    );
     // Events are still counted (the ingest insert counts them).
     assert_eq!(usage(&app, &key).await["usage"]["events"], 8);
 }
@@ -263,13 +340,22 @@ async fn with_billing_off_nothing_is_limited(pool: PgPool) {
 async fn an_operator_sets_plans_by_name_and_bad_input_changes_nothing(pool: PgPool) {
     let (app, tenant, key) = app_on(pool, "tiny", Role::Owner).await;
     let billing = &app.state.billing;
-    let err = billing.set_plan(tenant, "platinum", None).await.expect_err("unknown plan");
-    assert!(err.to_string().contains("no plan called \"platinum\""), "{err}");
+    let err = billing
+        .set_plan(tenant, "platinum", None)
+        .await
+        .expect_err("unknown plan");
+    assert!(
+        err.to_string().contains("no plan called \"platinum\""),
+        "{err}"
+    );
     let err = billing
         .set_plan(tenant, "team", Some("sub_123"))
         .await
         .expect_err("not a customer");
-    assert!(err.to_string().contains("not a Stripe customer id"), "{err}");
+    assert!(
+        err.to_string().contains("not a Stripe customer id"),
+        "{err}"
+    );
     let err = billing
         .set_plan(TenantId::new(), "team", None)
         .await
@@ -288,6 +374,13 @@ async fn an_operator_sets_plans_by_name_and_bad_input_changes_nothing(pool: PgPo
         .set_plan(other, "pro", Some("cus_Enterprise1"))
         .await
         .expect_err("taken");
-    assert!(err.to_string().contains("linked to another tenant"), "{err}");
-    assert!(app.audit_actions(tenant).await.contains(&"billing.plan_set".to_owned()));
+    assert!(
+        err.to_string().contains("linked to another tenant"),
+        "{err}"
+    );
+    assert!(
+        app.audit_actions(tenant)
+            .await
+            .contains(&"billing.plan_set".to_owned())
+    );
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems};
-use stripe_shared::CheckoutSessionMode;
 use stripe_core::customer::CreateCustomer;
+use stripe_shared::CheckoutSessionMode;
 
 /// Stripe's API base.
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com/";

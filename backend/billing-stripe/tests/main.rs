@@ -29,26 +29,33 @@ struct Seen {
 async fn double(status: StatusCode, body: Value) -> (String, Arc<Mutex<Vec<Seen>>>) {
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let log = seen.clone();
-    let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, bytes: Bytes| {
-        let log = log.clone();
-        let body = body.clone();
-        async move {
-            let mut form: Vec<(String, String)> = form_urlencoded::parse(&bytes)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            form.sort();
-            let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            log.lock().expect("lock").push(Seen {
-                method,
-                path: uri.path().to_owned(),
-                form,
-                idempotency_key: header("idempotency-key"),
-                authorization: header("authorization"),
-            });
-            let resp: Response = (status, axum::Json(body)).into_response();
-            resp
-        }
-    });
+    let app = Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, bytes: Bytes| {
+            let log = log.clone();
+            let body = body.clone();
+            async move {
+                let mut form: Vec<(String, String)> = form_urlencoded::parse(&bytes)
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                form.sort();
+                let header = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                log.lock().expect("lock").push(Seen {
+                    method,
+                    path: uri.path().to_owned(),
+                    form,
+                    idempotency_key: header("idempotency-key"),
+                    authorization: header("authorization"),
+                });
+                let resp: Response = (status, axum::Json(body)).into_response();
+                resp
+            }
+        },
+    );
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("bind");
@@ -98,7 +105,10 @@ async fn a_meter_event_is_posted_with_its_identifier_as_idempotency_key() {
     let r = &seen[0];
     assert_eq!(r.method, Method::POST);
     assert_eq!(r.path, "/v1/billing/meter_events");
-    assert_eq!(r.idempotency_key.as_deref(), Some("ancora-t-events_ingested-42"));
+    assert_eq!(
+        r.idempotency_key.as_deref(),
+        Some("ancora-t-events_ingested-42")
+    );
     assert_eq!(r.authorization.as_deref(), Some("Bearer sk_test_double"));
     assert_eq!(
         r.form,
@@ -148,7 +158,10 @@ async fn a_customer_is_created_with_the_tenant_in_its_metadata() {
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen[0].method, Method::POST);
     assert_eq!(seen[0].path, "/v1/customers");
-    assert_eq!(seen[0].idempotency_key.as_deref(), Some("ancora-customer-t-1"));
+    assert_eq!(
+        seen[0].idempotency_key.as_deref(),
+        Some("ancora-customer-t-1")
+    );
     assert_eq!(
         seen[0].form,
         pairs(&[("metadata[tenant_id]", "t-1"), ("name", "Acme Audit")])
@@ -220,20 +233,34 @@ async fn a_checkout_session_subscribes_the_customer_to_one_price() {
         })
         .await
         .expect("session");
-    assert!(session.url.as_deref().is_some_and(|u| u.starts_with("https://checkout.stripe.com/")));
+    assert!(
+        session
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://checkout.stripe.com/"))
+    );
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen[0].method, Method::POST);
     assert_eq!(seen[0].path, "/v1/checkout/sessions");
-    assert_eq!(seen[0].idempotency_key.as_deref(), Some("ancora-checkout-1"));
+    assert_eq!(
+        seen[0].idempotency_key.as_deref(),
+        Some("ancora-checkout-1")
+    );
     assert_eq!(
         seen[0].form,
         pairs(&[
-            ("cancel_url", "https://portal.example/t/1/billing?checkout=cancelled"),
+            (
+                "cancel_url",
+                "https://portal.example/t/1/billing?checkout=cancelled"
+            ),
             ("client_reference_id", "t-1"),
             ("customer", "cus_NffrFeUfNV2Hib"),
             ("line_items[0][price]", "price_team"),
             ("mode", "subscription"),
-            ("success_url", "https://portal.example/t/1/billing?checkout=done"),
+            (
+                "success_url",
+                "https://portal.example/t/1/billing?checkout=done"
+            ),
         ])
     );
 }
@@ -246,7 +273,10 @@ async fn stripe_errors_say_whether_a_retry_can_help() {
         .create_customer("t", "n", "k")
         .await
         .expect_err("refused");
-    assert!(matches!(&e, StripeError::Refused { status: 400, message } if message.contains("No such customer")), "{e}");
+    assert!(
+        matches!(&e, StripeError::Refused { status: 400, message } if message.contains("No such customer")),
+        "{e}"
+    );
     assert!(!e.is_retryable());
 
     let (base, _) = double(

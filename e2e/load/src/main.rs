@@ -137,7 +137,15 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         ancora(
             args,
             db_url,
-            &["admin", "plan", "set", "--tenant", &tenant, "--plan", "enterprise"],
+            &[
+                "admin",
+                "plan",
+                "set",
+                "--tenant",
+                &tenant,
+                "--plan",
+                "enterprise",
+            ],
         )
         .await?;
     }

@@ -24,7 +24,10 @@ pub struct TenantBilling {
 }
 
 /// The tenant's billing row, if it has one.
-pub async fn find(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<Option<TenantBilling>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+) -> sqlx::Result<Option<TenantBilling>> {
     sqlx::query_as!(
         TenantBilling,
         "SELECT plan, stripe_customer, stripe_subscription, payment_failed_at \

@@ -27,7 +27,12 @@ impl Job for BillingReportJob {
                 tx.commit().await?;
             }
             if summary.reports > 0 {
-                tracing::info!(tenants = summary.tenants, reports = summary.reports, units = summary.units, "usage reported");
+                tracing::info!(
+                    tenants = summary.tenants,
+                    reports = summary.reports,
+                    units = summary.units,
+                    "usage reported"
+                );
             }
             Ok(())
         })

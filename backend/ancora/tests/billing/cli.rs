@@ -13,7 +13,11 @@ use crate::helpers::{TestApp, digest_of};
 
 fn url_of(pool: &PgPool) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for sqlx tests");
-    let db = pool.connect_options().get_database().expect("name").to_owned();
+    let db = pool
+        .connect_options()
+        .get_database()
+        .expect("name")
+        .to_owned();
     let (server, _) = base.rsplit_once('/').expect("a URL with a database");
     format!("{server}/{db}")
 }
@@ -51,18 +55,61 @@ async fn plan_set_puts_a_tenant_on_a_plan_and_links_its_stripe_customer(pool: Pg
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
     let t = tenant.to_string();
 
-    let (ok, out, err) = text(&admin(&pool, &["plan", "set", "--tenant", &t, "--plan", "pro", "--stripe-customer", "cus_Contract9"], &[]).await);
+    let (ok, out, err) = text(
+        &admin(
+            &pool,
+            &[
+                "plan",
+                "set",
+                "--tenant",
+                &t,
+                "--plan",
+                "pro",
+                "--stripe-customer",
+                "cus_Contract9",
+            ],
+            &[],
+        )
+        .await,
+    );
     assert!(ok, "{err}");
     assert!(out.contains("is on plan pro"), "{out}");
-    let (_, _, body) = app.request(Method::GET, "/v1/usage", Some(&key), None).await;
+    let (_, _, body) = app
+        .request(Method::GET, "/v1/usage", Some(&key), None)
+        .await;
     assert_eq!(body["plan"], "pro");
 
     // An unknown plan or a malformed customer: a clear error, nothing changed.
-    let (ok, _, err) = text(&admin(&pool, &["plan", "set", "--tenant", &t, "--plan", "gold"], &[]).await);
+    let (ok, _, err) = text(
+        &admin(
+            &pool,
+            &["plan", "set", "--tenant", &t, "--plan", "gold"],
+            &[],
+        )
+        .await,
+    );
     assert!(!ok && err.contains("no plan called \"gold\""), "{err}");
-    let (ok, _, err) = text(&admin(&pool, &["plan", "set", "--tenant", &t, "--plan", "team", "--stripe-customer", "acme"], &[]).await);
+    let (ok, _, err) = text(
+        &admin(
+            &pool,
+            &[
+                "plan",
+                "set",
+                "--tenant",
+                &t,
+                "--plan",
+                "team",
+                "--stripe-customer",
+                "acme",
+            ],
+            &[],
+        )
+        .await,
+    );
     assert!(!ok && err.contains("not a Stripe customer id"), "{err}");
-    let (_, _, body) = app.request(Method::GET, "/v1/usage", Some(&key), None).await;
+    let (_, _, body) = app
+        .request(Method::GET, "/v1/usage", Some(&key), None)
+        .await;
     assert_eq!(body["plan"], "pro");
 }
 
@@ -71,17 +118,27 @@ async fn report_usage_sends_meter_events_at_once_and_says_so_without_stripe(pool
     let d = stripe_double(0).await;
     let app = TestApp::with_config(pool.clone(), with_plans);
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
-    app.state.billing.set_plan(tenant, "team", Some("cus_Report1")).await.expect("link");
+    app.state
+        .billing
+        .set_plan(tenant, "team", Some("cus_Report1"))
+        .await
+        .expect("link");
     let events = json!([{"id": "cli-1", "digest": digest_of("cli 1")}]);
     app.post_events(&key, events).await;
 
     let (ok, _, err) = text(&admin(&pool, &["billing", "report-usage"], &[]).await);
     assert!(!ok && err.contains("Stripe is not configured"), "{err}");
 
-    let env = [("ANCORA_STRIPE_SECRET_KEY", "sk_test_ancora"), ("ANCORA_STRIPE_API_BASE", d.base.as_str())];
+    let env = [
+        ("ANCORA_STRIPE_SECRET_KEY", "sk_test_ancora"),
+        ("ANCORA_STRIPE_API_BASE", d.base.as_str()),
+    ];
     let (ok, out, err) = text(&admin(&pool, &["billing", "report-usage"], &env).await);
     assert!(ok, "{err}");
-    assert!(out.contains("reported 1 meter events (1 units) for 1 billed tenants"), "{out}");
+    assert!(
+        out.contains("reported 1 meter events (1 units) for 1 billed tenants"),
+        "{out}"
+    );
     let s = sent(&d);
     assert_eq!((s.len(), s[0].value.as_str()), (1, "1"));
     assert!(s[0].identifier.ends_with("-events_ingested-1"));

@@ -67,10 +67,15 @@ pub(super) async fn stripe_double(fail: usize) -> Double {
             (StatusCode::OK, axum::Json(obj)).into_response()
         }
     });
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Double { base: format!("http://{addr}/"), sent }
+    Double {
+        base: format!("http://{addr}/"),
+        sent,
+    }
 }
 
 fn app(pool: PgPool, d: &Double) -> TestApp {
@@ -86,7 +91,10 @@ async fn submit(app: &TestApp, key: &str, prefix: &str, n: usize) {
     let events: Vec<Value> = (0..n)
         .map(|i| json!({"id": format!("{prefix}-{i}"), "digest": digest_of(&format!("{prefix}{i}"))}))
         .collect();
-    assert_eq!(app.post_events(key, Value::Array(events)).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post_events(key, Value::Array(events)).await.0,
+        StatusCode::ACCEPTED
+    );
 }
 
 pub(super) fn sent(d: &Double) -> Vec<Sent> {
@@ -109,16 +117,34 @@ async fn new_usage_is_reported_once_with_an_identifier_per_report(pool: PgPool) 
     let d = stripe_double(0).await;
     let app = app(pool, &d);
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
-    app.state.billing.set_plan(tenant, "team", Some("cus_Report1")).await.expect("link");
+    app.state
+        .billing
+        .set_plan(tenant, "team", Some("cus_Report1"))
+        .await
+        .expect("link");
 
     submit(&app, &key, "a", 3).await;
     let s = app.state.billing.report_usage().await.expect("report");
     assert_eq!((s.tenants, s.reports, s.units), (1, 1, 3));
-    assert_eq!(app.state.billing.report_usage().await.expect("again").reports, 0);
+    assert_eq!(
+        app.state
+            .billing
+            .report_usage()
+            .await
+            .expect("again")
+            .reports,
+        0
+    );
     submit(&app, &key, "b", 2).await;
-    assert_eq!(app.state.billing.report_usage().await.expect("more").units, 2);
+    assert_eq!(
+        app.state.billing.report_usage().await.expect("more").units,
+        2
+    );
 
-    assert_eq!(sent(&d), vec![expect(tenant, 3, "3"), expect(tenant, 5, "2")]);
+    assert_eq!(
+        sent(&d),
+        vec![expect(tenant, 3, "3"), expect(tenant, 5, "2")]
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -126,19 +152,36 @@ async fn a_failed_report_is_resent_with_the_same_identifier_before_anything_new(
     let d = stripe_double(1).await;
     let app = app(pool, &d);
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
-    app.state.billing.set_plan(tenant, "team", Some("cus_Report1")).await.expect("link");
+    app.state
+        .billing
+        .set_plan(tenant, "team", Some("cus_Report1"))
+        .await
+        .expect("link");
 
     submit(&app, &key, "a", 3).await;
-    let err = app.state.billing.report_usage().await.expect_err("Stripe failed");
+    let err = app
+        .state
+        .billing
+        .report_usage()
+        .await
+        .expect_err("Stripe failed");
     assert!(err.to_string().contains("500"), "{err}");
     submit(&app, &key, "b", 2).await;
     app.state.billing.report_usage().await.expect("resent");
-    app.state.billing.report_usage().await.expect("then the rest");
+    app.state
+        .billing
+        .report_usage()
+        .await
+        .expect("then the rest");
 
     // The failed report (3 through 3) again, unchanged, then the 2 new ones: 5 in all.
     assert_eq!(
         sent(&d),
-        vec![expect(tenant, 3, "3"), expect(tenant, 3, "3"), expect(tenant, 5, "2")]
+        vec![
+            expect(tenant, 3, "3"),
+            expect(tenant, 3, "3"),
+            expect(tenant, 5, "2")
+        ]
     );
 }
 
@@ -148,8 +191,20 @@ async fn usage_from_before_the_customer_was_linked_is_not_billed(pool: PgPool) {
     let app = app(pool, &d);
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
     submit(&app, &key, "early", 4).await;
-    app.state.billing.set_plan(tenant, "team", Some("cus_Report1")).await.expect("link");
-    assert_eq!(app.state.billing.report_usage().await.expect("report").reports, 0);
+    app.state
+        .billing
+        .set_plan(tenant, "team", Some("cus_Report1"))
+        .await
+        .expect("link");
+    assert_eq!(
+        app.state
+            .billing
+            .report_usage()
+            .await
+            .expect("report")
+            .reports,
+        0
+    );
     submit(&app, &key, "late", 1).await;
     app.state.billing.report_usage().await.expect("report");
     assert_eq!(sent(&d), vec![expect(tenant, 5, "1")]);
@@ -160,27 +215,54 @@ async fn the_report_job_reports_and_retries_after_a_failure(pool: PgPool) {
     let d = stripe_double(1).await;
     let app = app(pool, &d);
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
-    app.state.billing.set_plan(tenant, "team", Some("cus_Report1")).await.expect("link");
+    app.state
+        .billing
+        .set_plan(tenant, "team", Some("cus_Report1"))
+        .await
+        .expect("link");
     submit(&app, &key, "a", 2).await;
-    ancora::workers::run_all_jobs_now(&app.state).await.expect("pipeline");
+    ancora::workers::run_all_jobs_now(&app.state)
+        .await
+        .expect("pipeline");
 
     let mut tx = app.state.db.system_tx().await.expect("tx");
-    ancora::db::jobs::enqueue_billing_report(&mut tx, time::OffsetDateTime::now_utc()).await.expect("enqueue");
+    ancora::db::jobs::enqueue_billing_report(&mut tx, time::OffsetDateTime::now_utc())
+        .await
+        .expect("enqueue");
     tx.commit().await.expect("commit");
     // First run: Stripe fails, the job stays queued with a backoff.
     assert!(ancora::workers::run_all_jobs_now(&app.state).await.is_err());
-    assert_eq!(ancora::db::jobs::count_kind(&app.state.db, "billing_report").await.expect("count"), 1);
+    assert_eq!(
+        ancora::db::jobs::count_kind(&app.state.db, "billing_report")
+            .await
+            .expect("count"),
+        1
+    );
     // Next run: reported, and the job is done.
-    ancora::workers::run_all_jobs_now(&app.state).await.expect("retry");
-    assert_eq!(ancora::db::jobs::count_kind(&app.state.db, "billing_report").await.expect("count"), 0);
-    assert_eq!(sent(&d), vec![expect(tenant, 2, "2"), expect(tenant, 2, "2")]);
+    ancora::workers::run_all_jobs_now(&app.state)
+        .await
+        .expect("retry");
+    assert_eq!(
+        ancora::db::jobs::count_kind(&app.state.db, "billing_report")
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        sent(&d),
+        vec![expect(tenant, 2, "2"), expect(tenant, 2, "2")]
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn without_a_stripe_key_nothing_is_reported_and_nothing_calls_out(pool: PgPool) {
     let app = TestApp::with_config(pool, with_plans);
     let (tenant, key) = app.tenant_with_key(Role::Owner).await;
-    app.state.billing.set_plan(tenant, "team", Some("cus_Local1")).await.expect("link");
+    app.state
+        .billing
+        .set_plan(tenant, "team", Some("cus_Local1"))
+        .await
+        .expect("link");
     submit(&app, &key, "a", 2).await;
     assert_eq!(app.state.billing.provider_name(), "local");
     assert!(!app.state.billing.reports_usage());

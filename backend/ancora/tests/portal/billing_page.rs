@@ -20,7 +20,12 @@ async fn submit(app: &TestApp, key: &str, prefix: &str, n: usize) {
     let events: Vec<serde_json::Value> = (0..n)
         .map(|i| json!({"id": format!("{prefix}-{i}"), "digest": digest_of(&format!("{prefix}{i}"))}))
         .collect();
-    assert_eq!(app.post_events(key, serde_json::Value::Array(events)).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post_events(key, serde_json::Value::Array(events))
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
 }
 
 fn no_inline_script_or_style(html: &str) {
@@ -38,7 +43,11 @@ async fn the_billing_page_shows_usage_against_quotas_and_warns_as_a_quota_nears_
 ) {
     let app = TestApp::with_config(pool, with_plans);
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
-    app.state.billing.set_plan(tenant, "small", None).await.expect("plan");
+    app.state
+        .billing
+        .set_plan(tenant, "small", None)
+        .await
+        .expect("plan");
     let email = user(&app, tenant, Role::Billing).await;
     let mut b = Browser::new(&app);
     b.sign_in(&email, PASSWORD).await;
@@ -49,24 +58,43 @@ async fn the_billing_page_shows_usage_against_quotas_and_warns_as_a_quota_nears_
     let html = page.text();
     assert!(html.contains(r#"data-testid="plan">small<"#), "{html}");
     assert!(!html.contains("quota-banner"));
-    assert!(html.contains(r#"<rect class="bar ok" x="0" y="4" width="0""#), "{html}");
+    assert!(
+        html.contains(r#"<rect class="bar ok" x="0" y="4" width="0""#),
+        "{html}"
+    );
     no_inline_script_or_style(&html);
 
     submit(&app, &key, "a", 4).await; // 80 % of 5
     let html = b.get(&path).await.text();
-    assert!(html.contains("80% of the monthly quota of events is used (4 of 5)"), "{html}");
-    assert!(html.contains(r#"<rect class="bar near" x="0" y="4" width="80""#), "{html}");
+    assert!(
+        html.contains("80% of the monthly quota of events is used (4 of 5)"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<rect class="bar near" x="0" y="4" width="80""#),
+        "{html}"
+    );
 
     submit(&app, &key, "b", 1).await;
     let html = b.get(&path).await.text();
-    assert!(html.contains("The monthly quota of events (5) is used up"), "{html}");
+    assert!(
+        html.contains("The monthly quota of events (5) is used up"),
+        "{html}"
+    );
     assert!(html.contains(r#"class="banner over""#), "{html}");
     // Without Stripe there is no Checkout form.
     assert!(!html.contains("Continue to Stripe Checkout"));
     // A quota of 0 is a full bar that bites from the start, never a division by zero.
-    app.state.billing.set_plan(tenant, "tiny", None).await.expect("plan");
+    app.state
+        .billing
+        .set_plan(tenant, "tiny", None)
+        .await
+        .expect("plan");
     let html = b.get(&path).await.text();
-    assert!(html.contains(r#"<rect class="bar over" x="0" y="64" width="100""#), "{html}");
+    assert!(
+        html.contains(r#"<rect class="bar over" x="0" y="64" width="100""#),
+        "{html}"
+    );
 }
 
 /// Stripe's customers and Checkout sessions endpoints: records the paths, answers with the
@@ -93,7 +121,9 @@ async fn checkout_double() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
             axum::Json(obj)
         }
     });
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/"), seen)
@@ -114,21 +144,51 @@ async fn checkout_creates_the_customer_once_and_sends_the_person_to_stripe(pool:
     let html = b.get(&format!("/t/{tenant}/billing")).await.text();
     assert!(html.contains("Continue to Stripe Checkout"), "{html}");
 
-    let to = b.post(&format!("/t/{tenant}/billing/checkout"), &[("plan", "pro")]).await;
+    let to = b
+        .post(&format!("/t/{tenant}/billing/checkout"), &[("plan", "pro")])
+        .await;
     assert_eq!(to.status, StatusCode::SEE_OTHER, "{}", to.text());
-    assert_eq!(to.location(), "https://checkout.stripe.com/c/pay/cs_test_portal");
+    assert_eq!(
+        to.location(),
+        "https://checkout.stripe.com/c/pay/cs_test_portal"
+    );
     // A second Checkout reuses the customer.
     b.get(&format!("/t/{tenant}/billing")).await;
-    let again = b.post(&format!("/t/{tenant}/billing/checkout"), &[("plan", "team")]).await;
+    let again = b
+        .post(
+            &format!("/t/{tenant}/billing/checkout"),
+            &[("plan", "team")],
+        )
+        .await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
-    let paths: Vec<String> = seen.lock().expect("lock").iter().map(|(p, _)| p.clone()).collect();
-    assert_eq!(paths, ["/v1/customers", "/v1/checkout/sessions", "/v1/checkout/sessions"]);
+    let paths: Vec<String> = seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/customers",
+            "/v1/checkout/sessions",
+            "/v1/checkout/sessions"
+        ]
+    );
     let last = seen.lock().expect("lock")[2].1.clone();
-    assert!(last.contains("price_team") && last.contains(&tenant.to_string()), "{last}");
+    assert!(
+        last.contains("price_team") && last.contains(&tenant.to_string()),
+        "{last}"
+    );
 
     // A plan Stripe does not sell: a readable refusal, nothing sent.
     b.get(&format!("/t/{tenant}/billing")).await;
-    let no = b.post(&format!("/t/{tenant}/billing/checkout"), &[("plan", "tiny")]).await;
+    let no = b
+        .post(
+            &format!("/t/{tenant}/billing/checkout"),
+            &[("plan", "tiny")],
+        )
+        .await;
     assert_eq!(no.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(no.text().contains("cannot be bought through Stripe"));
     assert_eq!(seen.lock().expect("lock").len(), 3);

@@ -128,7 +128,10 @@ fn rows(u: &UsageSummary) -> Vec<Row> {
             let used = u.usage[m.index()];
             let (quota, pct) = match u.quotas[m.index()] {
                 Some(0) => ("0".to_owned(), 100),
-                Some(q) => (q.to_string(), (u128::from(used) * 100 / u128::from(q)).min(100) as u64),
+                Some(q) => (
+                    q.to_string(),
+                    (u128::from(used) * 100 / u128::from(q)).min(100) as u64,
+                ),
                 None => ("unlimited".to_owned(), 0),
             };
             let level = match u.quotas[m.index()] {
@@ -152,16 +155,22 @@ fn banner(u: &UsageSummary) -> Option<(&'static str, String)> {
     let rows = rows(u);
     let end = u.period_end.date();
     if let Some(r) = rows.iter().find(|r| r.level == "over") {
-        return Some(("over", format!(
-            "The monthly quota of {} ({}) is used up: requests that need more are refused (HTTP 402) until {end}, or until the plan changes.",
-            r.label, r.quota
-        )));
+        return Some((
+            "over",
+            format!(
+                "The monthly quota of {} ({}) is used up: requests that need more are refused (HTTP 402) until {end}, or until the plan changes.",
+                r.label, r.quota
+            ),
+        ));
     }
     rows.iter().find(|r| r.level == "near").map(|r| {
-        ("near", format!(
-            "{}% of the monthly quota of {} is used ({} of {}); it resets on {end}.",
-            r.pct, r.label, r.used, r.quota
-        ))
+        (
+            "near",
+            format!(
+                "{}% of the monthly quota of {} is used ({} of {}); it resets on {end}.",
+                r.pct, r.label, r.used, r.quota
+            ),
+        )
     })
 }
 
@@ -191,15 +200,31 @@ pub async fn checkout(
     {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(BillingError::Invalid(m)) => {
-            render(&state, &viewer, &ctx, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await
+            render(
+                &state,
+                &viewer,
+                &ctx,
+                Some(m),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(BillingError::Provider(ProviderError::NotConfigured)) => {
             let m = "Stripe is not configured on this deployment: ask the operator to change your plan.".to_owned();
-            render(&state, &viewer, &ctx, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await
+            render(
+                &state,
+                &viewer,
+                &ctx,
+                Some(m),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(BillingError::Provider(e)) => {
             tracing::warn!(error = %e, tenant_id = %ctx.tenant, "Stripe Checkout failed");
-            let m = "Stripe could not start Checkout just now; nothing changed. Try again in a moment.".to_owned();
+            let m =
+                "Stripe could not start Checkout just now; nothing changed. Try again in a moment."
+                    .to_owned();
             render(&state, &viewer, &ctx, Some(m), StatusCode::BAD_GATEWAY).await
         }
         Err(e) => Err(internal(e)),

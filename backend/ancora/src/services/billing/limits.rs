@@ -86,7 +86,13 @@ pub struct Buckets {
 
 impl Buckets {
     /// Takes a token from `key`'s bucket.
-    pub fn take(&mut self, key: uuid::Uuid, rate: u32, size: u32, now: Instant) -> Result<(), Duration> {
+    pub fn take(
+        &mut self,
+        key: uuid::Uuid,
+        rate: u32,
+        size: u32,
+        now: Instant,
+    ) -> Result<(), Duration> {
         if self.map.len() > 100_000 {
             self.map
                 .retain(|_, b| now.saturating_duration_since(b.last) < Duration::from_secs(60));

@@ -115,7 +115,9 @@ pub enum BillingError {
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
     /// The key's request rate is exhausted.
-    #[error("this API key is limited to {rate} requests per second (bursts of {burst}) by plan {plan}; retry in {retry_after} s")]
+    #[error(
+        "this API key is limited to {rate} requests per second (bursts of {burst}) by plan {plan}; retry in {retry_after} s"
+    )]
     RateLimited {
         /// The plan.
         plan: String,
@@ -239,7 +241,12 @@ impl Billing {
 
     /// Refuses a request that needs `n` units of `metric` when they would cross the
     /// tenant's monthly quota. Nothing is counted here: the caller counts what it did.
-    pub async fn check(&self, tenant: TenantId, metric: Metric, n: u64) -> Result<(), BillingError> {
+    pub async fn check(
+        &self,
+        tenant: TenantId,
+        metric: Metric,
+        n: u64,
+    ) -> Result<(), BillingError> {
         if !self.config.enforce {
             return Ok(());
         }
@@ -393,7 +400,10 @@ impl Billing {
         if let Some(p) = self.config.plans.get(name) {
             return p;
         }
-        tracing::warn!(plan = name, "a tenant's plan is not in the plans file; using free's limits");
+        tracing::warn!(
+            plan = name,
+            "a tenant's plan is not in the plans file; using free's limits"
+        );
         self.config
             .plans
             .get(plans::FREE)
@@ -557,9 +567,9 @@ fn counters() -> Vec<String> {
 
 /// A Stripe customer id: `cus_` and letters or digits.
 pub fn check_customer_id(c: &str) -> Result<(), BillingError> {
-    let ok = c
-        .strip_prefix("cus_")
-        .is_some_and(|rest| !rest.is_empty() && rest.len() <= 250 && rest.chars().all(|ch| ch.is_ascii_alphanumeric()));
+    let ok = c.strip_prefix("cus_").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 250 && rest.chars().all(|ch| ch.is_ascii_alphanumeric())
+    });
     if ok {
         Ok(())
     } else {
@@ -577,9 +587,15 @@ mod tests {
     #[test]
     fn a_month_runs_from_its_first_day_to_the_next_months() {
         let (s, n) = month_of(datetime!(2026-12-15 10:00 UTC));
-        assert_eq!((s.to_string(), n.to_string()), ("2026-12-01".into(), "2027-01-01".into()));
+        assert_eq!(
+            (s.to_string(), n.to_string()),
+            ("2026-12-01".into(), "2027-01-01".into())
+        );
         let (s, n) = month_of(datetime!(2027-01-31 23:59 UTC));
-        assert_eq!((s.to_string(), n.to_string()), ("2027-01-01".into(), "2027-02-01".into()));
+        assert_eq!(
+            (s.to_string(), n.to_string()),
+            ("2027-01-01".into(), "2027-02-01".into())
+        );
     }
 
     #[test]

@@ -156,10 +156,10 @@ impl Plans {
         let file: PlansFile =
             basic_toml::from_str(text).map_err(|e| PlansError::Invalid(e.to_string()))?;
         let mut plans = file.plans;
-        if !plans.contains_key(FREE) {
-            if let Some(free) = Self::builtin().get(FREE) {
-                plans.insert(FREE.to_owned(), (*free).clone());
-            }
+        if !plans.contains_key(FREE)
+            && let Some(free) = Self::builtin().get(FREE)
+        {
+            plans.insert(FREE.to_owned(), (*free).clone());
         }
         Self::from_map(plans)
     }
@@ -196,12 +196,12 @@ impl Plans {
                     "plan {name}: requests_per_second and burst must be positive (leave them out for no limit)"
                 )));
             }
-            if let Some(price) = &plan.stripe_price {
-                if let Some(other) = prices.insert(price, name) {
-                    return Err(PlansError::Invalid(format!(
-                        "plans {other} and {name} use the same stripe_price {price:?}: the price must decide the plan"
-                    )));
-                }
+            if let Some(price) = &plan.stripe_price
+                && let Some(other) = prices.insert(price, name)
+            {
+                return Err(PlansError::Invalid(format!(
+                    "plans {other} and {name} use the same stripe_price {price:?}: the price must decide the plan"
+                )));
             }
         }
         Ok(Plans {
@@ -275,7 +275,10 @@ mod tests {
         assert_eq!(team.quota(Metric::Events), Some(1_000_000));
         assert_eq!(team.quota(Metric::ProofReads), None);
         assert_eq!(team.rate(), Some((200, 400)));
-        assert_eq!(p.by_price("price_team").map(|p| p.name.clone()), Some("team".into()));
+        assert_eq!(
+            p.by_price("price_team").map(|p| p.name.clone()),
+            Some("team".into())
+        );
         assert!(p.by_price("price_other").is_none());
         assert!(p.get(FREE).is_some());
     }
@@ -285,7 +288,10 @@ mod tests {
         for (text, needle) in [
             ("[plans.team]\nevents_per_mont = 3\n", "unknown field"),
             ("[plans.team]\nevents_per_month = -3\n", "invalid"),
-            ("[plans.team]\nrequests_per_second = 0\n", "must be positive"),
+            (
+                "[plans.team]\nrequests_per_second = 0\n",
+                "must be positive",
+            ),
             (
                 "[plans.a]\nstripe_price = \"p\"\n[plans.b]\nstripe_price = \"p\"\n",
                 "same stripe_price",

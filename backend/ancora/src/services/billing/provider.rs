@@ -6,7 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// What a provider call returns.
-pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+pub type ProviderFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
 /// Why a provider call failed.
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,9 @@ use crate::domain::TenantId;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
     /// No webhook secret is configured.
-    #[error("Stripe webhooks are not configured on this deployment (no ANCORA_STRIPE_WEBHOOK_SECRET)")]
+    #[error(
+        "Stripe webhooks are not configured on this deployment (no ANCORA_STRIPE_WEBHOOK_SECRET)"
+    )]
     NotConfigured,
     /// The Stripe-Signature header is missing or unreadable.
     #[error("malformed or missing Stripe-Signature header: {0}")]
@@ -115,7 +117,10 @@ pub fn sign(payload: &[u8], secret: &[u8], timestamp: i64) -> String {
     };
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(payload);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -142,7 +147,13 @@ impl Billing {
             .ok_or_else(|| WebhookError::MalformedHeader("no Stripe-Signature header".into()))?;
         let tolerance = i64::try_from(self.config.webhook_tolerance.as_secs()).unwrap_or(300);
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        verify_signature(payload, header, secret.expose_secret().as_bytes(), tolerance, now)?;
+        verify_signature(
+            payload,
+            header,
+            secret.expose_secret().as_bytes(),
+            tolerance,
+            now,
+        )?;
         let event: Value = serde_json::from_slice(payload)
             .map_err(|e| WebhookError::BadPayload(format!("not JSON: {e}")))?;
         let id = need(&event, &["id"])?;
@@ -158,7 +169,9 @@ impl Billing {
                 tracing::info!(event_id = id, event_type = kind, reason = %why, "Stripe event ignored")
             }
             Outcome::Duplicate => tracing::info!(event_id = id, "Stripe event seen before"),
-            Outcome::Applied => tracing::info!(event_id = id, event_type = kind, "Stripe event applied"),
+            Outcome::Applied => {
+                tracing::info!(event_id = id, event_type = kind, "Stripe event applied")
+            }
         }
         Ok(outcome)
     }
@@ -242,7 +255,9 @@ impl Billing {
                     "canceled" | "incomplete_expired" => {
                         self.change_plan(tx, tenant, plans::FREE, None).await?
                     }
-                    "incomplete" => return Ok(Outcome::Ignored("subscription not paid yet".into())),
+                    "incomplete" => {
+                        return Ok(Outcome::Ignored("subscription not paid yet".into()));
+                    }
                     _ => match self.config.plans.by_price(price) {
                         Some(plan) => self.change_plan(tx, tenant, &plan.name, Some(sub)).await?,
                         None => {
@@ -255,7 +270,9 @@ impl Billing {
             }
             "customer.subscription.deleted" => {
                 let sub = need(object, &["id"])?;
-                let current = db::billing::find(tx, tenant).await?.and_then(|r| r.stripe_subscription);
+                let current = db::billing::find(tx, tenant)
+                    .await?
+                    .and_then(|r| r.stripe_subscription);
                 if current.as_deref().is_some_and(|c| c != sub) {
                     return Ok(Outcome::Ignored(format!(
                         "subscription {sub} is not the tenant's current one"
@@ -315,7 +332,10 @@ mod tests {
     fn a_signature_made_with_the_secret_verifies_and_others_do_not() {
         let payload = br#"{"id":"evt_1"}"#;
         let header = sign(payload, SECRET, 1_700_000_000);
-        assert_eq!(verify_signature(payload, &header, SECRET, 300, 1_700_000_010), Ok(()));
+        assert_eq!(
+            verify_signature(payload, &header, SECRET, 300, 1_700_000_010),
+            Ok(())
+        );
         assert_eq!(
             verify_signature(payload, &header, b"whsec_other", 300, 1_700_000_010),
             Err(WebhookError::BadSignature)
@@ -330,7 +350,10 @@ mod tests {
         );
         // A second, wrong v1 beside the right one (Stripe sends several while secrets roll).
         let two = format!("{header},v1={}", "00".repeat(32));
-        assert_eq!(verify_signature(payload, &two, SECRET, 300, 1_700_000_000), Ok(()));
+        assert_eq!(
+            verify_signature(payload, &two, SECRET, 300, 1_700_000_000),
+            Ok(())
+        );
     }
 
     #[test]
