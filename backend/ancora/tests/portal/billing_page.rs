@@ -82,6 +82,16 @@ async fn the_billing_page_shows_usage_against_quotas_and_warns_as_a_quota_nears_
         "{html}"
     );
     assert!(html.contains(r#"class="banner over""#), "{html}");
+    // The dashboard says so too, with the way to the billing page.
+    let dash = b.get(&format!("/t/{tenant}")).await.text();
+    assert!(
+        dash.contains("The monthly quota of events (5) is used up"),
+        "{dash}"
+    );
+    assert!(
+        dash.contains(&format!(r#"<a href="/t/{tenant}/billing">Billing</a></p>"#)),
+        "{dash}"
+    );
     // Without Stripe there is no Checkout form.
     assert!(!html.contains("Continue to Stripe Checkout"));
     // A quota of 0 is a full bar that bites from the start, never a division by zero.

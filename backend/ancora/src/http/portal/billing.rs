@@ -151,7 +151,8 @@ fn rows(u: &UsageSummary) -> Vec<Row> {
         .collect()
 }
 
-fn banner(u: &UsageSummary) -> Option<(&'static str, String)> {
+/// The banner for a month's usage: `over` when a quota bites, `near` from 80 %.
+pub(super) fn banner(u: &UsageSummary) -> Option<(&'static str, String)> {
     let rows = rows(u);
     let end = u.period_end.date();
     if let Some(r) = rows.iter().find(|r| r.level == "over") {

@@ -33,6 +33,8 @@ pub struct View {
     pub used: [u64; 3],
     /// When it was read.
     pub fetched: Instant,
+    /// A caller is reading it again.
+    pub refreshing: bool,
 }
 
 impl View {

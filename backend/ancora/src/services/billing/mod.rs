@@ -347,12 +347,27 @@ impl Billing {
         let now = Instant::now();
         let (period_start, _) = month_of(OffsetDateTime::now_utc());
         {
-            let views = self.views.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(v) = views.get(&tenant).filter(|v| v.fresh(now, period_start)) {
-                return Ok(v.clone());
+            let mut views = self.views.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(v) = views.get_mut(&tenant) {
+                if v.fresh(now, period_start) {
+                    return Ok(v.clone());
+                }
+                // Stale within the month: one caller re-reads it, the others go on with what
+                // this process knows meanwhile (no stampede of re-reads under load).
+                if v.period_start == period_start && v.refreshing {
+                    return Ok(v.clone());
+                }
+                v.refreshing = true;
             }
         }
-        self.reload(tenant).await
+        let result = self.reload(tenant).await;
+        if result.is_err() {
+            let mut views = self.views.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(v) = views.get_mut(&tenant) {
+                v.refreshing = false;
+            }
+        }
+        result
     }
 
     /// Reads the tenant's plan and month-to-date usage (after flushing this process's proof
@@ -388,6 +403,7 @@ impl Billing {
             period_start: start,
             used,
             fetched: Instant::now(),
+            refreshing: false,
         };
         let mut views = self.views.lock().unwrap_or_else(|p| p.into_inner());
         views.insert(tenant, view.clone());
