@@ -239,8 +239,8 @@ impl Billing {
                 }
                 db::billing::set_customer(tx, tenant, customer, &self.config.default_plan)
                     .await
-                    .map_err(super::customer_taken)?;
-                db::billing::init_cursors(tx, tenant, &super::counters()).await?;
+                    .map_err(super::account::customer_taken)?;
+                db::billing::init_cursors(tx, tenant, &super::account::counters()).await?;
             }
             "customer.subscription.created" | "customer.subscription.updated" => {
                 let sub = need(object, &["id"])?;
