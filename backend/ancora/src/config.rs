@@ -142,12 +142,12 @@ pub struct BillingArgs {
     /// Stripe's API base URL.
     #[arg(long, env = "ANCORA_STRIPE_API_BASE", default_value = BillingConfig::DEFAULT_STRIPE_API_BASE)]
     pub stripe_api_base: String,
-    /// The three meter event names: events, proof reads, SPV requests (comma-separated).
+    /// The four meter event names: events, proof reads, SPV requests, reports (comma-separated).
     #[arg(
         long,
         env = "ANCORA_STRIPE_METER_EVENTS",
         value_delimiter = ',',
-        default_value = "ancora_events,ancora_proof_reads,ancora_spv_requests"
+        default_value = "ancora_events,ancora_proof_reads,ancora_spv_requests,ancora_reports"
     )]
     pub stripe_meter_events: Vec<String>,
     /// Days a tenant keeps its plan's limits after a failed payment (then free's).
@@ -173,11 +173,12 @@ impl BillingArgs {
             .iter()
             .map(|n| n.trim().to_owned())
             .collect();
-        let meter_events: [String; 3] = names.try_into().map_err(|_| {
-            anyhow::anyhow!(
-                "ANCORA_STRIPE_METER_EVENTS needs three names: events, proof reads, SPV requests"
-            )
-        })?;
+        let meter_events: [String; crate::services::billing::Metric::COUNT] =
+            names.try_into().map_err(|_| {
+                anyhow::anyhow!(
+                    "ANCORA_STRIPE_METER_EVENTS needs four names: events, proof reads, SPV requests, reports"
+                )
+            })?;
         anyhow::ensure!(
             meter_events.iter().all(|n| !n.is_empty()),
             "ANCORA_STRIPE_METER_EVENTS: a meter event name is empty"

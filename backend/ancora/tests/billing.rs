@@ -24,6 +24,7 @@ pub const PLANS: &str = r#"
 events_per_month = 5
 proof_reads_per_month = 2
 spv_requests_per_month = 0
+reports_per_month = 1
 
 [plans.small]
 events_per_month = 5
@@ -195,11 +196,11 @@ async fn usage_answers_plan_period_usage_and_quotas_to_owner_admin_and_billing_o
         assert_eq!(body["plan"], "team", "{role}");
         assert_eq!(
             body["usage"],
-            json!({"events": 2, "proofReads": 0, "spvRequests": 0})
+            json!({"events": 2, "proofReads": 0, "spvRequests": 0, "reports": 0})
         );
         assert_eq!(
             body["quotas"],
-            json!({"events": 1000, "proofReads": null, "spvRequests": null})
+            json!({"events": 1000, "proofReads": null, "spvRequests": null, "reports": null})
         );
         let start = body["periodStart"].as_str().expect("start");
         let end = body["periodEnd"].as_str().expect("end");

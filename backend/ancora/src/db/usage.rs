@@ -13,6 +13,9 @@ pub const EVENTS_INGESTED: &str = "events_ingested";
 /// Metric: proof bundles read through the API.
 pub const PROOF_READS: &str = "proof_reads";
 
+/// Metric: verification reports downloaded.
+pub const REPORTS: &str = "reports";
+
 /// Metric: `POST /v1/spv` requests.
 pub const SPV_REQUESTS: &str = "spv_requests";
 

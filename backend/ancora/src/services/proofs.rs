@@ -367,7 +367,7 @@ pub async fn read_bundle_metered(
     }
     let found = read_bundle(svc, tenant, event_id).await?;
     if found.is_some() {
-        svc.billing.count_proof_read(tenant);
+        svc.billing.count(tenant, Metric::ProofReads);
     }
     Ok(found)
 }

@@ -283,8 +283,8 @@ pub struct BillingConfig {
     pub grace_period: time::Duration,
     /// How far a webhook's signed timestamp may be from now.
     pub webhook_tolerance: Duration,
-    /// The meter event names of events, proof reads and SPV requests.
-    pub meter_events: [String; 3],
+    /// The meter event names of events, proof reads, SPV requests and reports.
+    pub meter_events: [String; crate::services::billing::Metric::COUNT],
     /// How often the worker reports usage.
     pub report_interval: Duration,
 }
@@ -297,8 +297,12 @@ impl BillingConfig {
     /// Default grace period after a failed payment, days.
     pub const DEFAULT_GRACE_DAYS: u32 = 7;
     /// Default meter event names.
-    pub const DEFAULT_METER_EVENTS: [&'static str; 3] =
-        ["ancora_events", "ancora_proof_reads", "ancora_spv_requests"];
+    pub const DEFAULT_METER_EVENTS: [&'static str; crate::services::billing::Metric::COUNT] = [
+        "ancora_events",
+        "ancora_proof_reads",
+        "ancora_spv_requests",
+        "ancora_reports",
+    ];
     /// Default reporting interval, seconds.
     pub const DEFAULT_REPORT_INTERVAL_S: u64 = 60;
     /// Webhook timestamp tolerance (Stripe's libraries use the same), seconds.

@@ -12,7 +12,7 @@ use axum::http::{StatusCode, Uri};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{Browser, PASSWORD, user};
+use super::{Browser, EVENT, PASSWORD, tenant_with_event, user};
 use crate::billing::with_plans;
 use crate::helpers::{TestApp, digest_of};
 
@@ -202,4 +202,41 @@ async fn checkout_creates_the_customer_once_and_sends_the_person_to_stripe(pool:
     assert_eq!(no.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(no.text().contains("cannot be bought through Stripe"));
     assert_eq!(seen.lock().expect("lock").len(), 3);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn reports_are_metered_and_refused_with_a_402_page_past_the_quota(pool: PgPool) {
+    let app = TestApp::with_config(pool, with_plans);
+    let tenant = tenant_with_event(&app).await;
+    app.state
+        .billing
+        .set_plan(tenant, "tiny", None)
+        .await
+        .expect("plan"); // 1 report a month
+    let email = user(&app, tenant, Role::Auditor).await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&email, PASSWORD).await;
+    let report = format!("/t/{tenant}/events/{EVENT}/report.json");
+
+    assert_eq!(b.get(&report).await.status, StatusCode::OK);
+    let refused = b.get(&report).await;
+    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED);
+    let html = refused.text();
+    assert!(
+        html.contains("Monthly quota used up")
+            && html.contains("monthly quota of reports of plan tiny"),
+        "{html}"
+    );
+    // An event that does not exist is a 404, not a counted report.
+    assert_eq!(
+        b.get(&format!("/t/{tenant}/events/nope/report.pdf"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let u = app.state.billing.usage(tenant).await.expect("usage");
+    assert_eq!(
+        u.usage[ancora::services::billing::Metric::Reports.index()],
+        1
+    );
 }

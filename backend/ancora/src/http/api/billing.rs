@@ -1,7 +1,7 @@
 //! Billing's API: the month's usage, and Stripe's webhook.
 //!
 //! * `GET /v1/usage` (roles owner, admin, billing) — `{"plan", "periodStart", "periodEnd",
-//!   "usage": {"events", "proofReads", "spvRequests"}, "quotas": {…, null when unlimited}}`,
+//!   "usage": {"events", "proofReads", "spvRequests", "reports"}, "quotas": {…, null when unlimited}}`,
 //!   plus `limitsPlan` (the plan whose limits apply: `free` after a failed payment's grace
 //!   period), `paymentFailed` and `estimateCents` (the next invoice at list prices so far).
 //! * `POST /v1/billing/stripe/webhook` — Stripe's events, verified by `Stripe-Signature`

@@ -30,7 +30,7 @@ pub struct View {
     /// The first day of the month the usage is of.
     pub period_start: Date,
     /// Month-to-date usage, by [`Metric::index`].
-    pub used: [u64; 3],
+    pub used: [u64; Metric::COUNT],
     /// When it was read.
     pub fetched: Instant,
     /// A caller is reading it again.

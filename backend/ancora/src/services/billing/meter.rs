@@ -52,32 +52,33 @@ impl Billing {
         }
     }
 
-    /// Counts one proof read (written to Postgres by the next [`Billing::flush`]).
-    pub fn count_proof_read(&self, tenant: TenantId) {
+    /// Counts one unit of a metric that no transaction of its own counts (proof reads,
+    /// reports): kept in memory and written to Postgres by the next [`Billing::flush`].
+    pub fn count(&self, tenant: TenantId, metric: Metric) {
         if !self.config.enforce {
             return;
         }
         {
             let mut u = self.unflushed.lock().unwrap_or_else(|p| p.into_inner());
-            *u.entry(tenant).or_insert(0) += 1;
+            *u.entry((tenant, metric)).or_insert(0) += 1;
         }
-        self.record(tenant, Metric::ProofReads, 1);
+        self.record(tenant, metric, 1);
     }
 
-    /// Writes the proof reads counted in memory to the usage counters. On failure they are
-    /// kept for the next flush.
+    /// Writes what [`Billing::count`] counted to the usage counters. On failure it is kept
+    /// for the next flush.
     pub async fn flush(&self) -> Result<(), BillingError> {
-        let pending: Vec<(TenantId, u64)> = {
+        let pending: Vec<((TenantId, Metric), u64)> = {
             let mut u = self.unflushed.lock().unwrap_or_else(|p| p.into_inner());
             u.drain().collect()
         };
         let day = OffsetDateTime::now_utc().date();
         let mut failed = None;
-        for (i, (tenant, n)) in pending.iter().enumerate() {
+        for (i, ((tenant, metric), n)) in pending.iter().enumerate() {
             let result = async {
                 let mut tx = self.db.tenant_tx(*tenant).await?;
                 let n = i64::try_from(*n).unwrap_or(i64::MAX);
-                db::usage::add(&mut tx, *tenant, day, db::usage::PROOF_READS, n).await?;
+                db::usage::add(&mut tx, *tenant, day, metric.counter(), n).await?;
                 tx.commit().await
             }
             .await;
@@ -155,7 +156,7 @@ impl Billing {
         let row = db::billing::find(&mut tx, tenant).await?;
         let rows = db::billing::usage_between(&mut tx, tenant, start, next).await?;
         tx.commit().await?;
-        let mut used = [0u64; 3];
+        let mut used = [0u64; Metric::COUNT];
         for (name, n) in rows {
             if let Some(m) = Metric::from_counter(&name) {
                 used[m.index()] = u64::try_from(n).unwrap_or(0);

@@ -4,7 +4,8 @@
 //!
 //! * **Metering**: events are counted by the ingest insert itself and SPV requests in the
 //!   transaction that answers them (`usage_counters`, exactly once per source action); proof
-//!   reads are counted here in memory and written every second ([`Billing::flush`]).
+//!   reads and reports are counted here in memory and written every second
+//!   ([`Billing::flush`]).
 //! * **Quotas**: [`Billing::check`] refuses a request whose units would cross the month's
 //!   quota, whole, before anything is done ([`QuotaExceeded`]: 402). Anchoring of accepted
 //!   events never asks billing anything.
@@ -46,11 +47,21 @@ pub enum Metric {
     ProofReads,
     /// `POST /v1/spv` requests.
     SpvRequests,
+    /// Verification reports (PDF or JSON; event, batch or range) downloaded.
+    Reports,
 }
 
 impl Metric {
     /// Every metric, in [`Metric::index`] order.
-    pub const ALL: [Metric; 3] = [Metric::Events, Metric::ProofReads, Metric::SpvRequests];
+    pub const ALL: [Metric; Metric::COUNT] = [
+        Metric::Events,
+        Metric::ProofReads,
+        Metric::SpvRequests,
+        Metric::Reports,
+    ];
+
+    /// How many metrics there are.
+    pub const COUNT: usize = 4;
 
     /// Position in per-metric arrays.
     pub fn index(self) -> usize {
@@ -63,6 +74,7 @@ impl Metric {
             Metric::Events => db::usage::EVENTS_INGESTED,
             Metric::ProofReads => db::usage::PROOF_READS,
             Metric::SpvRequests => db::usage::SPV_REQUESTS,
+            Metric::Reports => db::usage::REPORTS,
         }
     }
 
@@ -72,6 +84,7 @@ impl Metric {
             Metric::Events => "events",
             Metric::ProofReads => "proofReads",
             Metric::SpvRequests => "spvRequests",
+            Metric::Reports => "reports",
         }
     }
 
@@ -81,6 +94,7 @@ impl Metric {
             Metric::Events => "events",
             Metric::ProofReads => "proof reads",
             Metric::SpvRequests => "SPV requests",
+            Metric::Reports => "reports",
         }
     }
 
@@ -168,9 +182,9 @@ pub struct UsageSummary {
     /// First instant of the next month: quotas reset then.
     pub period_end: OffsetDateTime,
     /// Month-to-date usage, by [`Metric::index`].
-    pub usage: [u64; 3],
+    pub usage: [u64; Metric::COUNT],
     /// Quotas (`None`: unlimited), by [`Metric::index`].
-    pub quotas: [Option<u64>; 3],
+    pub quotas: [Option<u64>; Metric::COUNT],
     /// What the next invoice would be at list prices so far, cents.
     pub estimate_cents: u64,
     /// Linked to a Stripe customer.
@@ -185,7 +199,7 @@ pub struct Billing {
     db: Db,
     views: Mutex<HashMap<TenantId, View>>,
     buckets: Mutex<Buckets>,
-    unflushed: Mutex<HashMap<TenantId, u64>>,
+    unflushed: Mutex<HashMap<(TenantId, Metric), u64>>,
 }
 
 /// The month `now` is in: its first day and the next month's.

@@ -40,6 +40,8 @@ pub struct Plan {
     pub proof_reads_per_month: Option<u64>,
     /// SPV requests per month.
     pub spv_requests_per_month: Option<u64>,
+    /// Verification reports per month.
+    pub reports_per_month: Option<u64>,
     /// Requests per second per API key; `None`: not limited.
     pub requests_per_second: Option<u32>,
     /// The token bucket's size (default twice the rate).
@@ -58,6 +60,9 @@ pub struct Plan {
     /// List price per 1000 SPV requests, cents.
     #[serde(default)]
     pub cents_per_1000_spv_requests: u64,
+    /// List price per 1000 reports, cents.
+    #[serde(default)]
+    pub cents_per_1000_reports: u64,
 }
 
 impl Plan {
@@ -67,6 +72,7 @@ impl Plan {
             Metric::Events => self.events_per_month,
             Metric::ProofReads => self.proof_reads_per_month,
             Metric::SpvRequests => self.spv_requests_per_month,
+            Metric::Reports => self.reports_per_month,
         }
     }
 
@@ -76,6 +82,7 @@ impl Plan {
             Metric::Events => self.cents_per_1000_events,
             Metric::ProofReads => self.cents_per_1000_proof_reads,
             Metric::SpvRequests => self.cents_per_1000_spv_requests,
+            Metric::Reports => self.cents_per_1000_reports,
         }
     }
 
@@ -121,6 +128,7 @@ impl Plans {
             events_per_month: Some(100_000),
             proof_reads_per_month: Some(1_000_000),
             spv_requests_per_month: Some(1_000),
+            reports_per_month: Some(100),
             requests_per_second: Some(50),
             burst: Some(100),
             ..Plan::default()
@@ -129,12 +137,14 @@ impl Plans {
             events_per_month: Some(1_000_000),
             proof_reads_per_month: Some(10_000_000),
             spv_requests_per_month: Some(10_000),
+            reports_per_month: Some(10_000),
             requests_per_second: Some(200),
             burst: Some(400),
             monthly_fee_cents: 4_900,
             cents_per_1000_events: 5,
             cents_per_1000_proof_reads: 1,
             cents_per_1000_spv_requests: 100,
+            cents_per_1000_reports: 1_000,
             ..Plan::default()
         };
         // Contracts: no quota, and a per-key rate high enough for bulk submitters.
