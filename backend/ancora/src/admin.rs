@@ -143,14 +143,14 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
             stripe_customer,
             billing,
         }) => {
-            let billing = Billing::new(db.clone(), billing.to_config()?);
+            let billing = Billing::new(db.clone(), billing.to_config()?, Default::default());
             billing
                 .set_plan(tenant, &plan, stripe_customer.as_deref())
                 .await?;
             println!("tenant {tenant} is on plan {plan}");
         }
         AdminCommand::Billing(BillingCommand::ReportUsage { billing }) => {
-            let billing = Billing::new(db.clone(), billing.to_config()?);
+            let billing = Billing::new(db.clone(), billing.to_config()?, Default::default());
             if !billing.reports_usage() {
                 bail!(
                     "Stripe is not configured (no ANCORA_STRIPE_SECRET_KEY): usage stays in Postgres"

@@ -117,6 +117,11 @@ async fn a_request_that_would_cross_the_event_quota_is_refused_whole_with_402(po
         "{body}"
     );
     assert_eq!(app.event_count(tenant).await, 3);
+    let metrics = app.state.metrics.render();
+    assert!(
+        metrics.contains(r#"ancora_quota_refusals_total{quota="events"} 1"#),
+        "{metrics}"
+    );
     // What fits is still accepted, up to the quota exactly.
     assert_eq!(
         app.post_events(&key, events("c", 2)).await.0,
@@ -302,6 +307,12 @@ async fn a_key_past_its_rate_gets_429_with_retry_after_and_other_keys_do_not(poo
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
     assert!((1..=2).contains(&retry), "{retry}");
+    assert!(
+        app.state
+            .metrics
+            .render()
+            .contains("ancora_rate_limited_total 1")
+    );
 
     // Another key of the same tenant has its own bucket.
     let other = app.key(tenant, Role::Owner).await;

@@ -54,11 +54,16 @@ pub struct Services {
 impl Services {
     /// The services over `db` with `settings`.
     pub fn new(db: Db, settings: Settings) -> Self {
+        let metrics = Arc::new(Metrics::new());
         Services {
-            billing: Arc::new(billing::Billing::new(db.clone(), settings.billing.clone())),
+            billing: Arc::new(billing::Billing::new(
+                db.clone(),
+                settings.billing.clone(),
+                metrics.clone(),
+            )),
             db,
             settings: Arc::new(settings),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             wake: Arc::new(Notify::new()),
             admission: Arc::default(),
         }

@@ -31,6 +31,12 @@ impl Billing {
         };
         let used = view.used(metric);
         if used.saturating_add(n) > limit {
+            self.metrics
+                .quota_refusals
+                .get_or_create(&crate::support::metrics::QuotaLabels {
+                    quota: metric.json_key().to_owned(),
+                })
+                .inc();
             return Err(QuotaExceeded {
                 metric,
                 plan: view.limits.name.clone(),
@@ -110,11 +116,14 @@ impl Billing {
             let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
             b.take(key, rate, burst, Instant::now())
         };
-        taken.map_err(|wait| BillingError::RateLimited {
-            plan: view.limits.name.clone(),
-            rate,
-            burst,
-            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+        taken.map_err(|wait| {
+            self.metrics.rate_limited.inc();
+            BillingError::RateLimited {
+                plan: view.limits.name.clone(),
+                rate,
+                burst,
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }
         })
     }
 

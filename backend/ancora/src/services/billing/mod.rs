@@ -28,13 +28,14 @@ pub use account::check_customer_id;
 pub use meter::run_flusher;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use time::{Date, Month, OffsetDateTime, Time};
 
 use crate::db::{self, Db};
 use crate::domain::TenantId;
 use crate::services::settings::BillingConfig;
+use crate::support::metrics::Metrics;
 use limits::{Buckets, View};
 use provider::{PaymentProvider, ProviderError};
 
@@ -195,6 +196,7 @@ pub struct UsageSummary {
 #[derive(Debug)]
 pub struct Billing {
     config: BillingConfig,
+    metrics: Arc<Metrics>,
     provider: Box<dyn PaymentProvider>,
     db: Db,
     views: Mutex<HashMap<TenantId, View>>,
@@ -226,7 +228,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 
 impl Billing {
     /// The service over `db` with `config`; the Stripe provider when a key is configured.
-    pub fn new(db: Db, config: BillingConfig) -> Self {
+    pub fn new(db: Db, config: BillingConfig, metrics: Arc<Metrics>) -> Self {
         let provider: Box<dyn PaymentProvider> = match config.stripe_provider() {
             Ok(Some(p)) => Box::new(p),
             Ok(None) => Box::new(local::LocalProvider),
@@ -238,6 +240,7 @@ impl Billing {
         };
         Billing {
             config,
+            metrics,
             provider,
             db,
             views: Mutex::default(),
