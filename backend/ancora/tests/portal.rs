@@ -330,6 +330,11 @@ async fn every_state_changing_form_is_allowed_only_to_the_roles_authorize_names(
                 vec![("plan", "team")],
                 Action::ManageBilling,
             ),
+            (
+                format!("/t/{t}/billing/manage"),
+                vec![],
+                Action::ManageBilling,
+            ),
         ]
     };
     for role in Role::ALL {

@@ -1,7 +1,8 @@
 //! # ancora-billing-stripe
 //!
 //! Ancora's Stripe edge, through async-stripe: create a customer for a tenant, open a Checkout
-//! session that subscribes it to a price, and report usage as billing meter events. Nothing
+//! session that subscribes it to a price, open the customer portal where a subscribed tenant
+//! changes plan, and report usage as billing meter events. Nothing
 //! else of Stripe's API is compiled in (see `Cargo.toml`). The service crate wraps this client
 //! in its `PaymentProvider` trait; webhooks are verified there (by signature, whatever the
 //! event's API version), not here.
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems};
 use stripe_core::customer::CreateCustomer;
 use stripe_shared::CheckoutSessionMode;
@@ -192,6 +194,24 @@ impl StripeClient {
             id: session.id.to_string(),
             url: session.url,
         })
+    }
+}
+
+impl StripeClient {
+    /// `POST /v1/billing_portal/sessions`: Stripe's customer portal for `customer` (change
+    /// plan on the existing subscription, update payment details, see invoices); returns its
+    /// URL.
+    pub async fn create_portal_session(
+        &self,
+        customer: &str,
+        return_url: &str,
+    ) -> Result<String, StripeError> {
+        let session = CreateBillingPortalSession::new()
+            .customer(customer)
+            .return_url(return_url)
+            .send(&self.client)
+            .await?;
+        Ok(session.url)
     }
 }
 

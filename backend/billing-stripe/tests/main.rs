@@ -297,3 +297,43 @@ async fn stripe_errors_say_whether_a_retry_can_help() {
         .expect_err("unreachable");
     assert!(e.is_retryable(), "{e}");
 }
+
+#[tokio::test]
+async fn a_portal_session_opens_stripes_customer_portal_for_the_customer() {
+    // Stripe's documented billing_portal.session object.
+    let (base, seen) = double(
+        StatusCode::OK,
+        json!({
+            "id": "bps_1MrSjzLkdIwHu7ixex0IvU9b",
+            "object": "billing_portal.session",
+            "configuration": "bpc_1MAhNDLkdIwHu7ixckACO1Jq",
+            "created": 1_680_210_639,
+            "customer": "cus_NciAYcXfLnqBoz",
+            "flow": null,
+            "livemode": false,
+            "locale": null,
+            "on_behalf_of": null,
+            "return_url": "https://portal.example/t/1/billing",
+            "url": "https://billing.stripe.com/p/session/test_YWNjdF8xTTJKVGtMa2RJd0h1N2l4"
+        }),
+    )
+    .await;
+    let url = client(&base)
+        .create_portal_session("cus_NciAYcXfLnqBoz", "https://portal.example/t/1/billing")
+        .await
+        .expect("session");
+    assert_eq!(
+        url,
+        "https://billing.stripe.com/p/session/test_YWNjdF8xTTJKVGtMa2RJd0h1N2l4"
+    );
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen[0].method, Method::POST);
+    assert_eq!(seen[0].path, "/v1/billing_portal/sessions");
+    assert_eq!(
+        seen[0].form,
+        pairs(&[
+            ("customer", "cus_NciAYcXfLnqBoz"),
+            ("return_url", "https://portal.example/t/1/billing"),
+        ])
+    );
+}

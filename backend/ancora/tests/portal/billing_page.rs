@@ -116,7 +116,13 @@ async fn checkout_double() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
         let log = log.clone();
         async move {
             log.lock().expect("lock").push((uri.path().to_owned(), String::from_utf8_lossy(&body).into_owned()));
-            let obj = if uri.path() == "/v1/customers" {
+            let obj = if uri.path() == "/v1/billing_portal/sessions" {
+                json!({
+                    "id": "bps_1", "object": "billing_portal.session", "configuration": "bpc_1",
+                    "created": 1_680_210_639, "customer": "cus_Portal1", "livemode": false,
+                    "return_url": null, "url": "https://billing.stripe.com/p/session/test_1"
+                })
+            } else if uri.path() == "/v1/customers" {
                 json!({"id": "cus_Portal1", "object": "customer", "created": 1_680_893_993, "livemode": false, "metadata": {}})
             } else {
                 json!({
@@ -202,6 +208,43 @@ async fn checkout_creates_the_customer_once_and_sends_the_person_to_stripe(pool:
     assert_eq!(no.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(no.text().contains("cannot be bought through Stripe"));
     assert_eq!(seen.lock().expect("lock").len(), 3);
+
+    // Once subscribed, the plan changes in Stripe's customer portal, never by a second
+    // subscription.
+    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+    ancora::db::billing::set_subscription(&mut tx, tenant, "pro", Some("sub_P1"))
+        .await
+        .expect("sub");
+    tx.commit().await.expect("commit");
+    let html = b.get(&format!("/t/{tenant}/billing")).await.text();
+    assert!(
+        html.contains("Manage subscription in Stripe")
+            && !html.contains("Continue to Stripe Checkout"),
+        "{html}"
+    );
+    let to = b.post(&format!("/t/{tenant}/billing/manage"), &[]).await;
+    assert_eq!(to.status, StatusCode::SEE_OTHER, "{}", to.text());
+    assert_eq!(to.location(), "https://billing.stripe.com/p/session/test_1");
+    b.get(&format!("/t/{tenant}/billing")).await;
+    let twice = b
+        .post(
+            &format!("/t/{tenant}/billing/checkout"),
+            &[("plan", "team")],
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(twice.text().contains("has a subscription already"));
+    let paths: Vec<String> = seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(
+        paths.last().map(String::as_str),
+        Some("/v1/billing_portal/sessions")
+    );
+    assert_eq!(paths.len(), 4);
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -58,8 +58,12 @@ pub struct BillingPage {
     pub plans: Vec<String>,
     /// Stripe is configured and the viewer may change the plan.
     pub can_checkout: bool,
-    /// Form action.
+    /// Subscribed: the plan changes in Stripe's customer portal.
+    pub subscribed: bool,
+    /// Form action (Checkout).
     pub action: String,
+    /// Form action (the customer portal).
+    pub manage_action: String,
     /// Outcome of a Checkout, or why it could not start.
     pub message: Option<String>,
 }
@@ -114,7 +118,9 @@ async fn render(
         plan: u.plan,
         plans,
         can_checkout: stripe && ctx.can(Action::ManageBilling),
+        subscribed: u.has_subscription,
         action: format!("/t/{}/billing/checkout", ctx.tenant),
+        manage_action: format!("/t/{}/billing/manage", ctx.tenant),
         message,
     };
     Ok((status, page).into_response())
@@ -179,6 +185,18 @@ fn internal(e: BillingError) -> PortalError {
     PortalError::Internal(e.into())
 }
 
+/// POST /t/{tenant}/billing/manage: to Stripe's customer portal (303).
+pub async fn manage(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(tenant): Path<String>,
+) -> PortalResult<Response> {
+    let ctx = viewer.require(Action::ManageBilling, &tenant)?;
+    let back = format!("{}/t/{}/billing", state.settings.public_url, ctx.tenant);
+    let result = state.billing.manage_subscription(ctx.tenant, &back).await;
+    answer(&state, &viewer, &ctx, result).await
+}
+
 /// The Checkout form.
 #[derive(Deserialize)]
 pub struct CheckoutForm {
@@ -194,11 +212,21 @@ pub async fn checkout(
 ) -> PortalResult<Response> {
     let ctx = viewer.require(Action::ManageBilling, &tenant)?;
     let back = format!("{}/t/{}/billing", state.settings.public_url, ctx.tenant);
-    match state
+    let result = state
         .billing
         .start_checkout(ctx.tenant, &ctx.tenant_name, &f.plan, &back)
-        .await
-    {
+        .await;
+    answer(&state, &viewer, &ctx, result).await
+}
+
+/// To Stripe (303), or the billing page saying why not.
+async fn answer(
+    state: &AppState,
+    viewer: &Viewer,
+    ctx: &Ctx,
+    result: Result<String, BillingError>,
+) -> PortalResult<Response> {
+    match result {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(BillingError::Invalid(m)) => {
             render(
@@ -226,7 +254,7 @@ pub async fn checkout(
             let m =
                 "Stripe could not start Checkout just now; nothing changed. Try again in a moment."
                     .to_owned();
-            render(&state, &viewer, &ctx, Some(m), StatusCode::BAD_GATEWAY).await
+            render(state, viewer, ctx, Some(m), StatusCode::BAD_GATEWAY).await
         }
         Err(e) => Err(internal(e)),
     }

@@ -99,6 +99,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/t/{tenant}/billing", get(billing::page))
         .route("/t/{tenant}/billing/checkout", post(billing::checkout))
+        .route("/t/{tenant}/billing/manage", post(billing::manage))
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
         .route("/static/ancora-verify.js", get(verify_js))

@@ -13,12 +13,16 @@ impl Billing {
     pub async fn usage(&self, tenant: TenantId) -> Result<UsageSummary, BillingError> {
         let view = self.reload(tenant).await?;
         let (start, next) = month_of(OffsetDateTime::now_utc());
-        let has_customer = {
+        let row = {
             let mut tx = self.db.tenant_tx(tenant).await?;
             let row = db::billing::find(&mut tx, tenant).await?;
             tx.commit().await?;
-            row.is_some_and(|r| r.stripe_customer.is_some())
+            row
         };
+        let has_customer = row.as_ref().is_some_and(|r| r.stripe_customer.is_some());
+        let has_subscription = row
+            .as_ref()
+            .is_some_and(|r| r.stripe_subscription.is_some());
         let plan = &view.plan;
         let estimate_cents = Metric::ALL.iter().fold(plan.monthly_fee_cents, |acc, m| {
             let units = u128::from(view.used(*m));
@@ -35,6 +39,7 @@ impl Billing {
             quotas: Metric::ALL.map(|m| view.limits.quota(m)),
             estimate_cents,
             has_customer,
+            has_subscription,
         })
     }
 
@@ -79,6 +84,25 @@ impl Billing {
         Ok(())
     }
 
+    /// Opens Stripe's customer portal for a subscribed tenant, where the plan is changed on
+    /// the subscription it has (a second Checkout would start a second subscription).
+    pub async fn manage_subscription(
+        &self,
+        tenant: TenantId,
+        return_url: &str,
+    ) -> Result<String, BillingError> {
+        let mut tx = self.db.tenant_tx(tenant).await?;
+        let row = db::billing::find(&mut tx, tenant).await?;
+        tx.commit().await?;
+        let customer = row
+            .filter(|r| r.stripe_subscription.is_some())
+            .and_then(|r| r.stripe_customer)
+            .ok_or_else(|| {
+                BillingError::Invalid("this tenant has no Stripe subscription to manage".into())
+            })?;
+        Ok(self.provider.manage(&customer, return_url).await?)
+    }
+
     /// Opens a Stripe Checkout session that subscribes the tenant to `plan` (creating its
     /// customer first when it has none); returns the URL to send the person to.
     pub async fn start_checkout(
@@ -99,6 +123,14 @@ impl Billing {
         let mut tx = self.db.tenant_tx(tenant).await?;
         let row = db::billing::find(&mut tx, tenant).await?;
         tx.commit().await?;
+        if row
+            .as_ref()
+            .is_some_and(|r| r.stripe_subscription.is_some())
+        {
+            return Err(BillingError::Invalid(
+                "this tenant has a subscription already: change its plan in Stripe's customer portal (Manage subscription)".into(),
+            ));
+        }
         let customer = match row.and_then(|r| r.stripe_customer) {
             Some(c) => c,
             None => {

@@ -25,6 +25,10 @@ impl PaymentProvider for LocalProvider {
         Box::pin(async { Err(ProviderError::NotConfigured) })
     }
 
+    fn manage<'a>(&'a self, _: &'a str, _: &'a str) -> ProviderFuture<'a, String> {
+        Box::pin(async { Err(ProviderError::NotConfigured) })
+    }
+
     fn report_usage<'a>(&'a self, _: &'a UsageReport) -> ProviderFuture<'a, ()> {
         Box::pin(async { Err(ProviderError::NotConfigured) })
     }

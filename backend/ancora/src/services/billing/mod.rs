@@ -190,6 +190,8 @@ pub struct UsageSummary {
     pub estimate_cents: u64,
     /// Linked to a Stripe customer.
     pub has_customer: bool,
+    /// Has a Stripe subscription (a plan change goes through Stripe's customer portal).
+    pub has_subscription: bool,
 }
 
 /// The billing service (one per process).

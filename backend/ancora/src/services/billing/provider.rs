@@ -69,6 +69,9 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
     ) -> ProviderFuture<'a, String>;
     /// Opens a Checkout session; returns the URL to send the person to.
     fn checkout<'a>(&'a self, checkout: &'a Checkout) -> ProviderFuture<'a, String>;
+    /// Opens the provider's customer portal (a subscribed customer changes plan there, on
+    /// the subscription it has); returns its URL.
+    fn manage<'a>(&'a self, customer: &'a str, return_url: &'a str) -> ProviderFuture<'a, String>;
     /// Reports usage.
     fn report_usage<'a>(&'a self, report: &'a UsageReport) -> ProviderFuture<'a, ()>;
 }

@@ -74,6 +74,15 @@ impl PaymentProvider for StripeProvider {
         })
     }
 
+    fn manage<'a>(&'a self, customer: &'a str, return_url: &'a str) -> ProviderFuture<'a, String> {
+        Box::pin(async move {
+            self.client
+                .create_portal_session(customer, return_url)
+                .await
+                .map_err(translate)
+        })
+    }
+
     fn report_usage<'a>(&'a self, r: &'a UsageReport) -> ProviderFuture<'a, ()> {
         Box::pin(async move {
             self.client
