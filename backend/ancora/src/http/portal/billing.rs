@@ -230,9 +230,9 @@ async fn answer(
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(BillingError::Invalid(m)) => {
             render(
-                &state,
-                &viewer,
-                &ctx,
+                state,
+                viewer,
+                ctx,
                 Some(m),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -241,9 +241,9 @@ async fn answer(
         Err(BillingError::Provider(ProviderError::NotConfigured)) => {
             let m = "Stripe is not configured on this deployment: ask the operator to change your plan.".to_owned();
             render(
-                &state,
-                &viewer,
-                &ctx,
+                state,
+                viewer,
+                ctx,
                 Some(m),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
