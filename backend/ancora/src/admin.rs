@@ -15,11 +15,12 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::DatabaseConfig;
+use crate::config::{BillingArgs, DatabaseConfig};
 use crate::db::api_keys::{self, GeneratedKey};
 use crate::db::audit::{AuditEntry, record};
 use crate::db::{self, Db, is_unique_violation};
 use crate::domain::{Role, TenantId};
+use crate::services::billing::Billing;
 
 /// Admin subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -67,6 +68,43 @@ pub enum AdminCommand {
         #[arg(long)]
         anchor: Option<uuid::Uuid>,
     },
+    /// Tenants' plans.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Billing: report usage to Stripe now.
+    #[command(subcommand)]
+    Billing(BillingCommand),
+}
+
+/// `ancora admin plan …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum PlanCommand {
+    /// Put a tenant on a plan, optionally linking an existing Stripe customer (as enterprise
+    /// contracts do).
+    Set {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: TenantId,
+        /// The plan's name (from ANCORA_PLANS_FILE, or free, team, enterprise).
+        #[arg(long)]
+        plan: String,
+        /// An existing Stripe customer (`cus_…`) to bill the tenant's usage to.
+        #[arg(long)]
+        stripe_customer: Option<String>,
+        #[command(flatten)]
+        billing: BillingArgs,
+    },
+}
+
+/// `ancora admin billing …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum BillingCommand {
+    /// Report every billed tenant's unreported usage to Stripe now (what the worker does
+    /// every ANCORA_BILLING_REPORT_INTERVAL_S); prints what was sent.
+    ReportUsage {
+        #[command(flatten)]
+        billing: BillingArgs,
+    },
 }
 
 /// Runs an admin command.
@@ -99,6 +137,31 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
             }
         }
         AdminCommand::Status { tenant } => print_status(db, tenant).await?,
+        AdminCommand::Plan(PlanCommand::Set {
+            tenant,
+            plan,
+            stripe_customer,
+            billing,
+        }) => {
+            let billing = Billing::new(db.clone(), billing.to_config()?, Default::default());
+            billing
+                .set_plan(tenant, &plan, stripe_customer.as_deref())
+                .await?;
+            println!("tenant {tenant} is on plan {plan}");
+        }
+        AdminCommand::Billing(BillingCommand::ReportUsage { billing }) => {
+            let billing = Billing::new(db.clone(), billing.to_config()?, Default::default());
+            if !billing.reports_usage() {
+                bail!(
+                    "Stripe is not configured (no ANCORA_STRIPE_SECRET_KEY): usage stays in Postgres"
+                );
+            }
+            let s = billing.report_usage().await?;
+            println!(
+                "reported {} meter events ({} units) for {} billed tenants",
+                s.reports, s.units, s.tenants
+            );
+        }
         AdminCommand::Reanchor { anchor } => {
             let ids = crate::services::anchoring::confirm::reanchor(db, anchor).await?;
             if ids.is_empty() {

@@ -19,8 +19,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use crate::services::settings::{
-    AnchorBackendKind, BatchingConfig, ChainwebConfig, DEFAULT_MAX_PROOF_LAG_MS, LogConfig,
-    Settings, WritePath,
+    AnchorBackendKind, BatchingConfig, BillingConfig, ChainwebConfig, DEFAULT_MAX_PROOF_LAG_MS,
+    LogConfig, Settings, WritePath,
 };
 
 /// Where the database is.
@@ -130,6 +130,98 @@ pub struct ServiceArgs {
 
     #[command(flatten)]
     pub chainweb: ChainwebArgs,
+
+    #[command(flatten)]
+    pub billing: BillingArgs,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// Plans, quotas, rate limits and Stripe (`ANCORA_PLANS_FILE`, `ANCORA_STRIPE_…`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BillingArgs {
+    /// A TOML file of plans (`[plans.NAME]` tables); without it the built-in free, team and
+    /// enterprise plans.
+    #[arg(long, env = "ANCORA_PLANS_FILE")]
+    pub plans_file: Option<PathBuf>,
+    /// The plan of tenants nobody has set one for.
+    #[arg(long, env = "ANCORA_DEFAULT_PLAN", default_value = BillingConfig::DEFAULT_PLAN)]
+    pub default_plan: String,
+    /// Quotas, per-key rate limits and proof-read metering (off: for measuring their cost).
+    #[arg(long, env = "ANCORA_BILLING", value_enum, default_value = "on")]
+    pub billing: OnOff,
+    /// Stripe secret key (test-mode `sk_test_…` or live); without it nothing calls Stripe.
+    #[arg(long, env = "ANCORA_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<SecretString>,
+    /// The Stripe webhook endpoint's signing secret (`whsec_…`).
+    #[arg(long, env = "ANCORA_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// Stripe's API base URL.
+    #[arg(long, env = "ANCORA_STRIPE_API_BASE", default_value = BillingConfig::DEFAULT_STRIPE_API_BASE)]
+    pub stripe_api_base: String,
+    /// The four meter event names: events, proof reads, SPV requests, reports (comma-separated).
+    #[arg(
+        long,
+        env = "ANCORA_STRIPE_METER_EVENTS",
+        value_delimiter = ',',
+        default_value = "ancora_events,ancora_proof_reads,ancora_spv_requests,ancora_reports"
+    )]
+    pub stripe_meter_events: Vec<String>,
+    /// Days a tenant keeps its plan's limits after a failed payment (then free's).
+    #[arg(long, env = "ANCORA_BILLING_GRACE_DAYS", default_value_t = BillingConfig::DEFAULT_GRACE_DAYS)]
+    pub billing_grace_days: u32,
+    /// How often the worker reports usage to Stripe, seconds.
+    #[arg(long, env = "ANCORA_BILLING_REPORT_INTERVAL_S", default_value_t = BillingConfig::DEFAULT_REPORT_INTERVAL_S)]
+    pub billing_report_interval_s: u64,
+}
+
+impl BillingArgs {
+    /// The billing settings: reads and checks the plans file.
+    pub fn to_config(&self) -> anyhow::Result<BillingConfig> {
+        let plans = crate::services::billing::plans::Plans::load(self.plans_file.as_deref())?;
+        anyhow::ensure!(
+            plans.get(&self.default_plan).is_some(),
+            "ANCORA_DEFAULT_PLAN {:?} is not a plan; the plans are: {}",
+            self.default_plan,
+            plans.names()
+        );
+        let names: Vec<String> = self
+            .stripe_meter_events
+            .iter()
+            .map(|n| n.trim().to_owned())
+            .collect();
+        let meter_events: [String; crate::services::billing::Metric::COUNT] =
+            names.try_into().map_err(|_| {
+                anyhow::anyhow!(
+                    "ANCORA_STRIPE_METER_EVENTS needs four names: events, proof reads, SPV requests, reports"
+                )
+            })?;
+        anyhow::ensure!(
+            meter_events.iter().all(|n| !n.is_empty()),
+            "ANCORA_STRIPE_METER_EVENTS: a meter event name is empty"
+        );
+        let config = BillingConfig {
+            plans: std::sync::Arc::new(plans),
+            default_plan: self.default_plan.clone(),
+            enforce: self.billing == OnOff::On,
+            stripe_secret_key: self.stripe_secret_key.clone(),
+            stripe_webhook_secret: self.stripe_webhook_secret.clone(),
+            stripe_api_base: self.stripe_api_base.clone(),
+            grace_period: time::Duration::days(i64::from(self.billing_grace_days)),
+            meter_events,
+            report_interval: Duration::from_secs(self.billing_report_interval_s.max(1)),
+            ..BillingConfig::default()
+        };
+        config.stripe_provider()?;
+        Ok(config)
+    }
 }
 
 /// The Chainweb anchor backend and SPV-as-a-Service settings (`ANCORA_CHAINWEB_…`).
@@ -356,7 +448,7 @@ impl Config {
         Ok(())
     }
 
-    /// Builds the configuration from parsed arguments. `http` is `None` for processes that
+    /// Builds the configuration from parsed arguments (fails on an unreadable plans file). `http` is `None` for processes that
     /// serve no HTTP (their limits stay at the defaults, unused).
     pub fn from_args(
         db: &DatabaseArgs,
@@ -364,7 +456,7 @@ impl Config {
         svc: &ServiceArgs,
         listen: SocketAddr,
         public_url: Option<String>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let mut http_config = HttpConfig::new(listen);
         if let Some(h) = http {
             http_config.max_body_bytes = h.max_body_bytes;
@@ -373,7 +465,7 @@ impl Config {
                 Duration::from_millis(h.header_read_timeout_ms.max(1));
             http_config.max_connections = h.max_connections.max(1);
         }
-        Config {
+        Ok(Config {
             database: DatabaseConfig::from_args(db),
             http: http_config,
             settings: Settings {
@@ -392,8 +484,9 @@ impl Config {
                     .then(|| Duration::from_millis(svc.max_proof_lag_ms)),
                 anchor_backend: svc.chainweb.anchor_backend,
                 chainweb: chainweb_from_args(&svc.chainweb),
+                billing: svc.billing.to_config()?,
             },
-        }
+        })
     }
 
     /// A configuration for tests: the embedded defaults, a test log origin, admission
@@ -414,6 +507,12 @@ impl Config {
                     signing_key: None,
                 },
                 max_proof_lag: None,
+                // Unlimited quotas and a generous rate: tests that are not about billing are
+                // not limited by it; billing's tests choose their plans.
+                billing: BillingConfig {
+                    default_plan: "enterprise".into(),
+                    ..BillingConfig::default()
+                },
                 ..Settings::default()
             },
         }

@@ -10,7 +10,7 @@
 //! 3. **app** — [`app`] (the one application state) and [`config`] (parsed configuration), the
 //!    types the process hands the interfaces;
 //! 4. **services** — [`services`]: ingest, batching, anchoring, proofs, admission,
-//!    authorization, one module each with its own error type;
+//!    authorization, billing, one module each with its own error type;
 //! 5. **storage** — [`db`]: all SQL, one file per aggregate, the job queue's kinds included;
 //! 6. **domain** — [`domain`] newtypes and [`support`] plumbing (metrics, shutdown), beside the
 //!    pure crates `ancora-proof`, `ancora-reports` and `ancora-chainweb`.

@@ -130,7 +130,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 &args.service,
                 args.listen,
                 args.public_url,
-            );
+            )?;
             config.check()?;
             let parts = Parts {
                 api: !args.workers_only,
@@ -140,7 +140,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Worker(args) => {
             let config =
-                Config::from_args(&args.database, None, &args.service, default_listen, None);
+                Config::from_args(&args.database, None, &args.service, default_listen, None)?;
             config.check()?;
             server::serve(
                 config,

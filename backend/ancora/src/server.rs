@@ -89,6 +89,13 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
                 Ok(())
             }
         });
+        tasks.spawn({
+            let (billing, shutdown) = (state.billing.clone(), shutdown.clone());
+            async move {
+                crate::services::billing::run_flusher(billing, shutdown).await;
+                Ok(())
+            }
+        });
         tasks.spawn(http::session::delete_expired_periodically(
             state.db.clone(),
             http::session::CLEANUP_EVERY,

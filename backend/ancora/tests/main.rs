@@ -7,6 +7,7 @@ mod api_auth;
 mod api_events;
 mod architecture;
 mod audit_api;
+mod billing;
 mod chainweb_anchor;
 mod chainweb_devnet;
 mod cli_offline;

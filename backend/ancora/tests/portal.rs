@@ -17,6 +17,7 @@ use crate::helpers::TestApp;
 mod fixture;
 
 mod audit_anchor;
+mod billing_page;
 mod pages;
 mod security;
 mod server_side;
@@ -257,6 +258,7 @@ fn get_routes(t: TenantId) -> Vec<(String, Action)> {
         (format!("/t/{t}/members"), Action::ReadMembers),
         (format!("/t/{t}/keys"), Action::ReadApiKeys),
         (format!("/t/{t}/settings"), Action::ReadSettings),
+        (format!("/t/{t}/billing"), Action::ViewUsage),
     ]
 }
 
@@ -339,6 +341,16 @@ async fn every_state_changing_form_is_allowed_only_to_the_roles_authorize_names(
                 format!("/t/{t}/verify"),
                 vec![("bundle", "{}")],
                 Action::VerifyBundle,
+            ),
+            (
+                format!("/t/{t}/billing/checkout"),
+                vec![("plan", "team")],
+                Action::ManageBilling,
+            ),
+            (
+                format!("/t/{t}/billing/manage"),
+                vec![],
+                Action::ManageBilling,
             ),
         ]
     };

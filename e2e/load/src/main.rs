@@ -68,6 +68,11 @@ struct Args {
     /// Keep the scratch database.
     #[arg(long)]
     keep_db: bool,
+    /// Billing: `on` puts the load tenant on plan enterprise (metering, quota checks and the
+    /// per-key token bucket all run, nothing refuses); `off` runs the server with
+    /// ANCORA_BILLING=off. Run both to measure what billing costs.
+    #[arg(long, value_parser = ["on", "off"], default_value = "on")]
+    billing: String,
 }
 
 #[tokio::main]
@@ -128,6 +133,22 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         ],
     )
     .await?;
+    if args.billing == "on" {
+        ancora(
+            args,
+            db_url,
+            &[
+                "admin",
+                "plan",
+                "set",
+                "--tenant",
+                &tenant,
+                "--plan",
+                "enterprise",
+            ],
+        )
+        .await?;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -137,6 +158,7 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         .env("DATABASE_URL", db_url)
         .env("ANCORA_LOG", "warn")
         .env("ANCORA_BATCH_WINDOW_MS", args.window_ms.to_string())
+        .env("ANCORA_BILLING", &args.billing)
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;

@@ -337,3 +337,22 @@ pub async fn enqueue_chainweb_job_at(
     .await?;
     notify(conn, KIND_CHAINWEB_ANCHOR).await
 }
+
+/// Job kind: report every billed tenant's unreported usage to the payment provider.
+pub const KIND_BILLING_REPORT: &str = "billing_report";
+
+/// Enqueues the usage report (one pending at a time) in the caller's transaction.
+pub async fn enqueue_billing_report(
+    conn: &mut PgConnection,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    enqueue(
+        conn,
+        KIND_BILLING_REPORT,
+        None,
+        json!({}),
+        Some(KIND_BILLING_REPORT),
+        run_at,
+    )
+    .await
+}

@@ -6,6 +6,7 @@ pub mod anchors;
 pub mod api_keys;
 pub mod audit;
 pub mod batches;
+pub mod billing;
 pub mod chainweb;
 pub mod events;
 pub mod idempotency;

@@ -10,6 +10,15 @@ use crate::domain::TenantId;
 /// Metric: events accepted (new events only; a replayed event is not counted twice).
 pub const EVENTS_INGESTED: &str = "events_ingested";
 
+/// Metric: proof bundles read through the API.
+pub const PROOF_READS: &str = "proof_reads";
+
+/// Metric: verification reports downloaded.
+pub const REPORTS: &str = "reports";
+
+/// Metric: `POST /v1/spv` requests.
+pub const SPV_REQUESTS: &str = "spv_requests";
+
 /// Adds `n` to the tenant's counter of `metric` on `day`.
 pub async fn add(
     conn: &mut PgConnection,

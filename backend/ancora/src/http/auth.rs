@@ -1,7 +1,8 @@
 //! API-key authentication: [`Auth`] is an extractor: it reads `Authorization: Bearer ak_…`,
 //! hashes the key and looks the hash up through the SECURITY DEFINER function
 //! `ancora_authenticate_api_key` (the tenant is not known yet, so row-level security cannot
-//! apply). [`authorize`] then asks the authorization service's one table; every handler calls
+//! apply), then takes a token from the key's rate-limit bucket (billing: 429 with
+//! `Retry-After` when empty). [`authorize`] then asks the authorization service's one table; every handler calls
 //! it.
 
 use std::collections::HashMap;
@@ -35,6 +36,8 @@ impl FromRequestParts<AppState> for Auth {
         let found = api_keys::authenticate(&mut tx, &hash).await?;
         drop(tx);
         let auth = check_lookup(found)?;
+        // The key's plan rate: 429 with Retry-After when its bucket is empty.
+        state.billing.rate_limit(auth.tenant, auth.key_id).await?;
         touch_throttled(state, &auth).await;
         Ok(auth)
     }

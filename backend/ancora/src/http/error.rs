@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::services::admission::AdmissionError;
 use crate::services::authorization::Denied;
+use crate::services::billing::webhook::WebhookError;
+use crate::services::billing::{BillingError, QuotaExceeded, rfc3339};
 use crate::services::ingest::IngestError;
 use crate::services::proofs::ProofError;
 
@@ -45,6 +47,10 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// 402: the request would cross a monthly quota; the body names it, the usage and when
+    /// it resets.
+    #[error(transparent)]
+    PaymentRequired(QuotaExceeded),
     /// 503 with Retry-After: the database is away or saturated; nothing was done.
     #[error("the service cannot reach its database right now; retry in a few seconds")]
     Unavailable,
@@ -89,6 +95,7 @@ impl From<IngestError> for ApiError {
             IngestError::Conflict(m) => ApiError::Conflict(m),
             IngestError::Denied(d) => d.into(),
             IngestError::Overloaded(a) => a.into(),
+            IngestError::Quota(q) => ApiError::PaymentRequired(q),
             IngestError::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -98,7 +105,28 @@ impl From<ProofError> for ApiError {
     fn from(e: ProofError) -> Self {
         match e {
             ProofError::NotFound(m) => ApiError::NotFound(m),
+            ProofError::Quota(q) => ApiError::PaymentRequired(q),
             ProofError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(e: BillingError) -> Self {
+        match e {
+            BillingError::Quota(q) => ApiError::PaymentRequired(q),
+            e @ BillingError::RateLimited { retry_after, .. } => ApiError::TooMany {
+                message: e.to_string(),
+                retry_after,
+            },
+            BillingError::Invalid(m) => ApiError::Unprocessable(m),
+            e @ BillingError::NoSuchTenant(_) => ApiError::NotFound(e.to_string()),
+            BillingError::Webhook(w @ WebhookError::NotConfigured) => {
+                ApiError::NotFound(w.to_string())
+            }
+            BillingError::Webhook(w) => ApiError::BadRequest(w.to_string()),
+            BillingError::Provider(p) => ApiError::Internal(p.into()),
+            BillingError::Internal(e) => ApiError::Internal(e),
         }
     }
 }
@@ -115,6 +143,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request.
     pub detail: String,
+    /// Members particular to the problem type (402: `quota`, `limit`, `usage`, …).
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -134,6 +165,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unprocessable",
                 "Unprocessable content",
+            ),
+            ApiError::PaymentRequired(_) => (
+                StatusCode::PAYMENT_REQUIRED,
+                "quota-exceeded",
+                "Monthly quota exceeded",
             ),
             ApiError::TooMany { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -162,11 +198,23 @@ impl ApiError {
 
 /// Builds a problem+json response.
 pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: String) -> Response {
+    problem_with(status, slug, title, detail, serde_json::Map::new())
+}
+
+/// Builds a problem+json response with extension members.
+pub fn problem_with(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: String,
+    extensions: serde_json::Map<String, serde_json::Value>,
+) -> Response {
     let body = Problem {
         kind: format!("https://ancora.dev/problems/{slug}"),
         title: title.to_owned(),
         status: status.as_u16(),
         detail,
+        extensions,
     };
     let mut resp = (status, Json(body)).into_response();
     resp.headers_mut().insert(
@@ -210,7 +258,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut resp = problem_response(status, slug, title, detail);
+        let extensions = match &this {
+            ApiError::PaymentRequired(q) => quota_members(q),
+            _ => serde_json::Map::new(),
+        };
+        let mut resp = problem_with(status, slug, title, detail, extensions);
         let retry_after = match &this {
             ApiError::TooMany { retry_after, .. } => Some(*retry_after),
             ApiError::Unavailable => Some(UNAVAILABLE_RETRY_AFTER),
@@ -223,6 +275,19 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// The 402 body's own members: which quota, its limit, the month's usage, what the request
+/// asked, when it resets.
+fn quota_members(q: &QuotaExceeded) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("quota".into(), q.metric.json_key().into());
+    m.insert("plan".into(), q.plan.clone().into());
+    m.insert("limit".into(), q.limit.into());
+    m.insert("usage".into(), q.used.into());
+    m.insert("requested".into(), q.requested.into());
+    m.insert("resetsAt".into(), rfc3339(q.resets_at).into());
+    m
 }
 
 /// Result alias for handlers.

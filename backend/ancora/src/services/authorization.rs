@@ -7,7 +7,8 @@
 //! Roles: owner and admin do
 //! everything in their tenant (only an owner grants ownership); an auditor reads and verifies
 //! everything and downloads reports, and changes nothing; a submitter works through API keys
-//! only, so every portal page refuses it; billing sees the dashboard (usage) only. A platform
+//! only, so every portal page refuses it; billing sees the dashboard, usage and the billing page
+//! (and changes the plan there) only. A platform
 //! operator manages tenants and, without a membership, sees no tenant's data.
 
 use uuid::Uuid;
@@ -120,20 +121,25 @@ pub enum Action {
     ChangeSettings,
     /// Platform: list and create tenants (operator only; no tenant).
     ManageTenants,
+    /// API and portal: the plan, the month's usage and quotas, the invoice estimate.
+    ViewUsage,
+    /// Portal: subscribe or change plan through Stripe Checkout.
+    ManageBilling,
 }
 
 impl Action {
     /// The API's actions.
-    pub const API: [Action; 5] = [
+    pub const API: [Action; 6] = [
         Action::SubmitEvents,
         Action::ReadEvents,
         Action::VerifyProof,
         Action::ReadSubmitterKeys,
         Action::ManageSubmitterKeys,
+        Action::ViewUsage,
     ];
 
     /// Every portal action, for tests that walk the matrix.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::ViewDashboard,
         Action::ReadCatalog,
         Action::DownloadReport,
@@ -147,6 +153,8 @@ impl Action {
         Action::ReadSettings,
         Action::ChangeSettings,
         Action::ManageTenants,
+        Action::ViewUsage,
+        Action::ManageBilling,
     ];
 
     /// The roles allowed to take this action in a tenant (empty for platform actions).
@@ -169,6 +177,7 @@ impl Action {
                 &[Owner, Admin]
             }
             Action::GrantOwner => &[Owner],
+            Action::ViewUsage | Action::ManageBilling => &[Owner, Admin, Billing],
             Action::ManageTenants => &[],
         }
     }

@@ -9,6 +9,7 @@
 //! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
+//! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
 //! * [`passwords`] — argon2id hashing;
 //! * [`settings`] — what they run with, one section each.
 
@@ -16,6 +17,7 @@ pub mod admission;
 pub mod anchoring;
 pub mod authorization;
 pub mod batching;
+pub mod billing;
 pub mod ingest;
 pub mod passwords;
 pub mod proofs;
@@ -45,15 +47,23 @@ pub struct Services {
     pub wake: Arc<Notify>,
     /// Every tenant's proof lag, for admission control.
     pub admission: Arc<admission::Admission>,
+    /// Plans, metering, quotas and rate limits.
+    pub billing: Arc<billing::Billing>,
 }
 
 impl Services {
     /// The services over `db` with `settings`.
     pub fn new(db: Db, settings: Settings) -> Self {
+        let metrics = Arc::new(Metrics::new());
         Services {
+            billing: Arc::new(billing::Billing::new(
+                db.clone(),
+                settings.billing.clone(),
+                metrics.clone(),
+            )),
             db,
             settings: Arc::new(settings),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             wake: Arc::new(Notify::new()),
             admission: Arc::default(),
         }

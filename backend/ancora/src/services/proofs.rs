@@ -37,6 +37,9 @@ pub enum ProofError {
     /// No such thing in this tenant.
     #[error("{0}")]
     NotFound(String),
+    /// The tenant's monthly quota of proof reads is used up.
+    #[error(transparent)]
+    Quota(#[from] crate::services::billing::QuotaExceeded),
     /// Storage or a stored proof that does not check out: an internal error.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -349,8 +352,29 @@ pub async fn batch_bundles(
         .collect()
 }
 
+/// [`read_bundle`] for the API, metered: refused (402) when the tenant's monthly quota of
+/// proof reads is used up, counted as one proof read when a bundle is returned.
+pub async fn read_bundle_metered(
+    svc: &Services,
+    tenant: TenantId,
+    event_id: &str,
+) -> Result<Option<Arc<serde_json::Value>>, ProofError> {
+    use crate::services::billing::{BillingError, Metric};
+    match svc.billing.check(tenant, Metric::ProofReads, 1).await {
+        Ok(()) => {}
+        Err(BillingError::Quota(q)) => return Err(q.into()),
+        Err(e) => return Err(ProofError::Internal(e.into())),
+    }
+    let found = read_bundle(svc, tenant, event_id).await?;
+    if found.is_some() {
+        svc.billing.count(tenant, Metric::ProofReads);
+    }
+    Ok(found)
+}
+
 /// Reads an event's bundle: from the in-process cache, else one indexed lookup (which then
-/// fills the cache). `None` until the event is proved.
+/// fills the cache). `None` until the event is proved. Not metered: the portal reads with
+/// it; the API reads with [`read_bundle_metered`].
 pub async fn read_bundle(
     svc: &Services,
     tenant: TenantId,

@@ -27,6 +27,8 @@ pub struct Settings {
     pub chainweb: ChainwebConfig,
     /// Admission control's proof-lag limit (`None`: off).
     pub max_proof_lag: Option<Duration>,
+    /// Plans, quotas, rate limits and Stripe.
+    pub billing: BillingConfig,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             anchor_backend: AnchorBackendKind::Tlog,
             chainweb: ChainwebConfig::unconfigured(),
             max_proof_lag: Some(Duration::from_millis(DEFAULT_MAX_PROOF_LAG_MS)),
+            billing: BillingConfig::default(),
         }
     }
 }
@@ -258,5 +261,86 @@ impl ChainwebConfig {
             .get((routed % n) as usize)
             .copied()
             .unwrap_or(routed)
+    }
+}
+
+/// Billing's settings: the plans, the default plan, whether limits are enforced, Stripe.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// Every plan (`ANCORA_PLANS_FILE`, or the built-in ones).
+    pub plans: Arc<crate::services::billing::plans::Plans>,
+    /// The plan of a tenant nobody has set one for.
+    pub default_plan: String,
+    /// Quotas, rate limits and proof-read counting on (`ANCORA_BILLING=on`, the default).
+    pub enforce: bool,
+    /// Stripe's secret key (`None`: the local provider, nothing calls out).
+    pub stripe_secret_key: Option<SecretString>,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// Stripe's API base (tests point it at a double).
+    pub stripe_api_base: String,
+    /// How long after a failed payment the plan's limits still apply (then `free`'s).
+    pub grace_period: time::Duration,
+    /// How far a webhook's signed timestamp may be from now.
+    pub webhook_tolerance: Duration,
+    /// The meter event names of events, proof reads, SPV requests and reports.
+    pub meter_events: [String; crate::services::billing::Metric::COUNT],
+    /// How often the worker reports usage.
+    pub report_interval: Duration,
+}
+
+impl BillingConfig {
+    /// Default Stripe API base.
+    pub const DEFAULT_STRIPE_API_BASE: &'static str = "https://api.stripe.com/";
+    /// Default plan.
+    pub const DEFAULT_PLAN: &'static str = "free";
+    /// Default grace period after a failed payment, days.
+    pub const DEFAULT_GRACE_DAYS: u32 = 7;
+    /// Default meter event names.
+    pub const DEFAULT_METER_EVENTS: [&'static str; crate::services::billing::Metric::COUNT] = [
+        "ancora_events",
+        "ancora_proof_reads",
+        "ancora_spv_requests",
+        "ancora_reports",
+    ];
+    /// Default reporting interval, seconds.
+    pub const DEFAULT_REPORT_INTERVAL_S: u64 = 60;
+    /// Webhook timestamp tolerance (Stripe's libraries use the same), seconds.
+    pub const WEBHOOK_TOLERANCE_S: u64 = 300;
+
+    /// The Stripe provider when a secret key is configured.
+    pub fn stripe_provider(
+        &self,
+    ) -> Result<
+        Option<crate::services::billing::stripe::StripeProvider>,
+        crate::services::billing::provider::ProviderError,
+    > {
+        self.stripe_secret_key
+            .as_ref()
+            .map(|k| {
+                crate::services::billing::stripe::StripeProvider::new(
+                    k.expose_secret(),
+                    &self.stripe_api_base,
+                )
+            })
+            .transpose()
+    }
+}
+
+impl Default for BillingConfig {
+    /// The embedded default: the built-in plans, everyone on `free`, no Stripe.
+    fn default() -> Self {
+        BillingConfig {
+            plans: Arc::new(crate::services::billing::plans::Plans::builtin()),
+            default_plan: Self::DEFAULT_PLAN.into(),
+            enforce: true,
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: Self::DEFAULT_STRIPE_API_BASE.into(),
+            grace_period: time::Duration::days(i64::from(Self::DEFAULT_GRACE_DAYS)),
+            webhook_tolerance: Duration::from_secs(Self::WEBHOOK_TOLERANCE_S),
+            meter_events: Self::DEFAULT_METER_EVENTS.map(str::to_owned),
+            report_interval: Duration::from_secs(Self::DEFAULT_REPORT_INTERVAL_S),
+        }
     }
 }

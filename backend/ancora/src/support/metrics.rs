@@ -28,6 +28,13 @@ pub struct JobLabels {
 }
 
 /// Every metric the service exports.
+/// Labels of the quota refusals counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct QuotaLabels {
+    /// The quota (`events`, `proofReads`, `spvRequests`, `reports`).
+    pub quota: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     /// Events acknowledged by the API.
@@ -53,6 +60,10 @@ pub struct Metrics {
     pub ingest_held: Counter,
     /// Ingest requests refused with 429 by admission control.
     pub ingest_refused: Counter,
+    /// Requests refused with 402 because they would cross a monthly quota, by quota.
+    pub quota_refusals: Family<QuotaLabels, Counter>,
+    /// Requests refused with 429 by an API key's rate limit.
+    pub rate_limited: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -135,8 +146,22 @@ impl Metrics {
             "Ingest requests refused with 429 by admission control",
             ingest_refused.clone(),
         );
+        let quota_refusals = Family::<QuotaLabels, Counter>::default();
+        registry.register(
+            "quota_refusals",
+            "Requests refused with 402 because they would cross a monthly quota, by quota",
+            quota_refusals.clone(),
+        );
+        let rate_limited = Counter::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429 by an API key's rate limit",
+            rate_limited.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            quota_refusals,
+            rate_limited,
             ingest_held,
             ingest_refused,
             events_ingested,

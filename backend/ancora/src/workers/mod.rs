@@ -5,6 +5,7 @@
 //! * [`anchor`] — aggregate a chain's batch roots into one anchor and hand it to the backend;
 //! * [`chainweb_confirm`] — send, confirm and prove a chainweb anchor, one committed step a run;
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
+//! * [`billing_report`] — report usage to Stripe (scheduled every reporting interval);
 //! * `runner` — the claim loop (leases, backoff, LISTEN/NOTIFY with polling as fallback);
 //! * [`sweep`] — the safety net that re-enqueues work nobody was woken for.
 //!
@@ -16,6 +17,7 @@
 
 pub mod anchor;
 pub mod batch;
+pub mod billing_report;
 pub mod chainweb_confirm;
 pub mod prove;
 mod runner;
@@ -51,6 +53,7 @@ pub const JOBS: &[&dyn Job] = &[
     &anchor::AnchorJob,
     &prove::ProveJob,
     &chainweb_confirm::ChainwebConfirmJob,
+    &billing_report::BillingReportJob,
 ];
 
 /// Runs a claimed job by its kind.
@@ -176,6 +179,7 @@ mod tests {
             jobs::KIND_ANCHOR,
             jobs::KIND_PROVE,
             jobs::KIND_CHAINWEB_ANCHOR,
+            jobs::KIND_BILLING_REPORT,
         ] {
             assert!(kinds.contains(&kind), "{kind} has no runner");
         }

@@ -33,6 +33,10 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
         let (state, shutdown) = (state.clone(), shutdown.clone());
         tasks.spawn(async move { sweep::run(state, shutdown).await });
     }
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { super::billing_report::schedule(state, shutdown).await });
+    }
     for _ in 0..RUNNERS {
         let (state, shutdown) = (state.clone(), shutdown.clone());
         tasks.spawn(async move { runner(state, shutdown).await });

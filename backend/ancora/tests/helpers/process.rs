@@ -47,6 +47,9 @@ impl Server {
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env_remove("DATABASE_URL")
             .env("ANCORA_LOG", "warn")
+            // Tenants made by these tests are not limited by the free plan; a test about
+            // billing passes its own ANCORA_DEFAULT_PLAN in `env`.
+            .env("ANCORA_DEFAULT_PLAN", "enterprise")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)

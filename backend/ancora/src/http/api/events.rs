@@ -137,7 +137,7 @@ async fn show(
 ) -> ApiResult<Json<EventView>> {
     let e = load(&state, &auth, &id).await?;
     let bundle = match e.status.as_str() {
-        "proved" => crate::services::proofs::read_bundle(&state, auth.tenant, &id)
+        "proved" => crate::services::proofs::read_bundle_metered(&state, auth.tenant, &id)
             .await?
             .map(|b| (*b).clone()),
         _ => None,
@@ -153,7 +153,9 @@ async fn proof(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ReadEvents)?;
-    if let Some(bundle) = crate::services::proofs::read_bundle(&state, auth.tenant, &id).await? {
+    if let Some(bundle) =
+        crate::services::proofs::read_bundle_metered(&state, auth.tenant, &id).await?
+    {
         return Ok(Json(&*bundle).into_response());
     }
     let e = load(&state, &auth, &id).await?;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod batches;
+pub mod billing;
 pub mod events;
 pub mod log;
 pub mod spv;
@@ -22,4 +23,5 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(batches::routes())
         .merge(spv::routes())
+        .merge(billing::routes())
 }

@@ -39,10 +39,11 @@ use crate::http::auth::{Action, Auth, authorize};
 use crate::http::error::problem_response;
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, AppState};
+use crate::services::billing::Metric;
 use crate::services::proofs::ProofCache;
 
 /// Usage metric counted by every `POST`.
-pub const SPV_REQUESTS: &str = "spv_requests";
+pub const SPV_REQUESTS: &str = db::usage::SPV_REQUESTS;
 
 /// Chains of Chainweb's 20-chain graph (mainnet01, testnet04 and development alike).
 const CHAINS: u32 = 20;
@@ -192,7 +193,17 @@ async fn count_usage(state: &AppState, tenant: TenantId) -> SpvResult<()> {
     let day = OffsetDateTime::now_utc().date();
     db::usage::add(&mut tx, tenant, day, SPV_REQUESTS, 1).await?;
     tx.commit().await?;
+    state.billing.record(tenant, Metric::SpvRequests, 1);
     Ok(())
+}
+
+/// 402 when one more SPV request would cross the tenant's monthly quota.
+async fn check_quota(state: &AppState, tenant: TenantId) -> SpvResult<()> {
+    state
+        .billing
+        .check(tenant, Metric::SpvRequests, 1)
+        .await
+        .map_err(|e| SpvError::Api(e.into()))
 }
 
 async fn fetch(
@@ -201,6 +212,7 @@ async fn fetch(
     ApiJson(body): ApiJson<FetchBody>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
+    check_quota(&state, auth.tenant).await?;
     let chain = chain_arg(&body.chain_id, "chainId")?;
     let target = match &body.target_chain_id {
         Some(t) => chain_arg(t, "targetChainId")?,
@@ -283,6 +295,7 @@ async fn fetch(
     let day = OffsetDateTime::now_utc().date();
     db::usage::add(&mut tx, tenant, day, SPV_REQUESTS, 1).await?;
     tx.commit().await?;
+    state.billing.record(tenant, Metric::SpvRequests, 1);
     let v = remember(tenant, &stored);
     Ok(answer(&v, false))
 }
@@ -341,6 +354,7 @@ async fn verify(
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
+    check_quota(&state, auth.tenant).await?;
     let proof = TransactionOutputProof::decode_response(&body.proof)
         .map_err(|e| bad(format!("proof: not a /pact/spv proof: {e}")))?;
     if proof.chain >= CHAINS {

@@ -54,6 +54,10 @@ pub struct DashboardPage {
     pub max: i64,
     /// Events in the window.
     pub total: i64,
+    /// A quota nears or bites: `near` or `over`, its sentence.
+    pub banner: Option<(&'static str, String)>,
+    /// Link to the billing page, for those who may see it.
+    pub billing_href: Option<String>,
 }
 
 const DAYS: i32 = 14;
@@ -71,6 +75,14 @@ pub async fn page(
     let days = q::events_per_day(&mut tx, ctx.tenant, DAYS).await?;
     let target = q::last_anchor_target(&mut tx, ctx.tenant).await?;
     tx.commit().await?;
+    // The quota banner; the dashboard still renders when billing cannot answer.
+    let banner = match state.billing.usage(ctx.tenant).await {
+        Ok(u) => super::billing::banner(&u),
+        Err(e) => {
+            tracing::warn!(error = %e, tenant_id = %ctx.tenant, "no usage for the dashboard");
+            None
+        }
+    };
     let max = days.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let bars = days
         .iter()
@@ -113,6 +125,10 @@ pub async fn page(
             .map(|t| t.1.to_string())
             .unwrap_or_else(|| "—".into()),
         total: days.iter().map(|(_, n)| n).sum(),
+        banner,
+        billing_href: ctx
+            .can(Action::ViewUsage)
+            .then(|| format!("/t/{}/billing", ctx.tenant)),
         bars,
         max,
     }

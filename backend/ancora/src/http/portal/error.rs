@@ -37,6 +37,9 @@ pub enum PortalError {
     /// 413.
     #[error("too large")]
     TooLarge,
+    /// 402: a monthly quota is used up (the sentence names it and when it resets).
+    #[error("{0}")]
+    Quota(String),
     /// 503 with Retry-After: the database is away; try again shortly.
     #[error("unavailable")]
     Unavailable,
@@ -49,6 +52,8 @@ impl From<crate::services::proofs::ProofError> for PortalError {
     fn from(e: crate::services::proofs::ProofError) -> Self {
         match e {
             crate::services::proofs::ProofError::NotFound(_) => PortalError::NotFound,
+            // The portal reads unmetered; a quota is never in its way.
+            crate::services::proofs::ProofError::Quota(q) => PortalError::Quota(q.to_string()),
             crate::services::proofs::ProofError::Internal(e) => PortalError::Internal(e),
         }
     }
@@ -138,6 +143,7 @@ impl IntoResponse for PortalError {
                 "Too large",
                 format!("That is larger than the {} KiB this page accepts. A proof bundle is a few kilobytes: check that you chose the right file.", super::MAX_BUNDLE_BYTES / 1024),
             ),
+            PortalError::Quota(m) => (StatusCode::PAYMENT_REQUIRED, "Monthly quota used up", m),
             PortalError::Unavailable => {
                 return unavailable_page();
             }

@@ -9,6 +9,7 @@
 mod account;
 mod audit;
 mod batch;
+mod billing;
 mod catalog;
 pub mod csrf;
 mod dashboard;
@@ -97,6 +98,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/t/{tenant}/settings",
             get(settings::page).post(settings::save),
         )
+        .route("/t/{tenant}/billing", get(billing::page))
+        .route("/t/{tenant}/billing/checkout", post(billing::checkout))
+        .route("/t/{tenant}/billing/manage", post(billing::manage))
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
         .route("/static/ancora-verify.js", get(verify_js))

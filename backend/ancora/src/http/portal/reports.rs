@@ -22,6 +22,7 @@ use crate::db::{audit, batches, portal_pages as q};
 use crate::domain::TenantId;
 use crate::http::AppState;
 use crate::services::authorization::Action;
+use crate::services::billing::{BillingError, Metric};
 
 /// The largest range one report covers (events are streamed; this bounds the work).
 pub const MAX_RANGE_EVENTS: usize = 100_000;
@@ -99,6 +100,19 @@ fn attachment(content_type: &str, filename: &str, body: impl Into<Body>) -> Resp
         .into_response()
 }
 
+/// One report, metered: refused (402 page) when it would cross the month's quota of reports,
+/// else counted.
+async fn meter_report(state: &AppState, ctx: &Ctx) -> PortalResult<()> {
+    match state.billing.check(ctx.tenant, Metric::Reports, 1).await {
+        Ok(()) => {
+            state.billing.count(ctx.tenant, Metric::Reports);
+            Ok(())
+        }
+        Err(BillingError::Quota(q)) => Err(PortalError::Quota(q.to_string())),
+        Err(e) => Err(PortalError::Internal(e.into())),
+    }
+}
+
 /// GET …/events/{event}/bundle.json.
 pub async fn bundle(
     State(state): State<AppState>,
@@ -122,6 +136,7 @@ pub async fn event_pdf(
 ) -> PortalResult<Response> {
     let ctx = viewer.require(Action::DownloadReport, &tenant)?;
     let (bundle, report) = bundle_and_report(&state, &ctx, &event).await?;
+    meter_report(&state, &ctx).await?;
     let pdf = ancora_reports::pdf_report(&bundle, &report, OffsetDateTime::now_utc());
     record_download(&state, &ctx, "pdf", &event).await?;
     Ok(attachment(
@@ -139,6 +154,7 @@ pub async fn event_json(
 ) -> PortalResult<Response> {
     let ctx = viewer.require(Action::DownloadReport, &tenant)?;
     let (bundle, report) = bundle_and_report(&state, &ctx, &event).await?;
+    meter_report(&state, &ctx).await?;
     let v = ancora_reports::json_report(&bundle, &report, OffsetDateTime::now_utc());
     record_download(&state, &ctx, "json", &event).await?;
     let text = serde_json::to_string_pretty(&v).map_err(|e| PortalError::Internal(e.into()))?;
@@ -161,6 +177,7 @@ pub async fn batch(
     let found = batches::get(&mut tx, ctx.tenant, id).await?;
     tx.commit().await?;
     found.ok_or(PortalError::NotFound)?;
+    meter_report(&state, &ctx).await?;
     let header = RangeHeader {
         tenant_id: ctx.tenant.to_string(),
         scope: format!("batch {id}"),
@@ -209,6 +226,7 @@ pub async fn range(
             "The end of the range must be after its start.".into(),
         ));
     }
+    meter_report(&state, &ctx).await?;
     let header = RangeHeader {
         tenant_id: ctx.tenant.to_string(),
         scope: format!(

@@ -33,6 +33,7 @@ use crate::db;
 use crate::services::Services;
 use crate::services::admission::AdmissionError;
 use crate::services::authorization::{Action, Auth, Denied, authorize_key};
+use crate::services::billing::{BillingError, Metric, QuotaExceeded};
 
 pub use input::{
     EventInput, MAX_EVENTS_PER_REQUEST, MAX_ID_BYTES, MAX_METADATA_BYTES, decode_base64,
@@ -61,6 +62,9 @@ pub enum IngestError {
     /// The tenant's proofs lag: retry later.
     #[error(transparent)]
     Overloaded(#[from] AdmissionError),
+    /// The request would cross the tenant's monthly quota of events.
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
     /// Anything else (the database): an internal error.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -128,6 +132,17 @@ pub async fn ingest_events(
                 return receipts::replay(stored, hash);
             }
         }
+        // Refused whole when the events would cross the month's quota (a replay above is
+        // answered whatever the quota: it adds nothing). Ids stored before count here too.
+        match svc
+            .billing
+            .check(auth.tenant, Metric::Events, prepared.len() as u64)
+            .await
+        {
+            Ok(()) => {}
+            Err(BillingError::Quota(q)) => return Err(q.into()),
+            Err(e) => return Err(IngestError::Internal(e.into())),
+        }
         let signers = signatures::check_signatures(
             &mut tx,
             auth.tenant,
@@ -176,6 +191,8 @@ pub async fn ingest_events(
     }
     tx.commit().await?;
     svc.metrics.events_ingested.inc_by(stored.inserted as u64);
+    svc.billing
+        .record(auth.tenant, Metric::Events, stored.inserted as u64);
     if woke {
         svc.wake.notify_waiters();
     }
