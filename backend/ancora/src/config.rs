@@ -20,7 +20,7 @@ use secrecy::SecretString;
 
 pub use crate::services::settings::{
     AnchorBackendKind, BatchingConfig, ChainwebConfig, DEFAULT_MAX_PROOF_LAG_MS, LogConfig,
-    Settings, WritePath,
+    MonitorConfig, Settings, WritePath,
 };
 
 /// Where the database is.
@@ -103,6 +103,21 @@ pub struct ServiceArgs {
         default_value_t = DEFAULT_MAX_PROOF_LAG_MS
     )]
     pub max_proof_lag_ms: u64,
+    /// How often the log monitor checks new checkpoints and late anchors.
+    #[arg(
+        long,
+        env = "ANCORA_MONITOR_INTERVAL_MS",
+        default_value_t = MonitorConfig::DEFAULT_INTERVAL_MS
+    )]
+    pub monitor_interval_ms: u64,
+    /// An anchor that has not reached its trust point (Chainweb finality) this many seconds
+    /// after it was made raises a `late_anchor` alert.
+    #[arg(
+        long,
+        env = "ANCORA_MONITOR_ANCHOR_DEADLINE_SECS",
+        default_value_t = MonitorConfig::DEFAULT_ANCHOR_DEADLINE_SECS
+    )]
+    pub monitor_anchor_deadline_secs: u64,
 
     #[command(flatten)]
     pub chainweb: ChainwebArgs,
@@ -350,6 +365,10 @@ impl Config {
                     .then(|| Duration::from_millis(svc.max_proof_lag_ms)),
                 anchor_backend: svc.chainweb.anchor_backend,
                 chainweb: chainweb_from_args(&svc.chainweb),
+                monitor: MonitorConfig::new(
+                    svc.monitor_interval_ms,
+                    svc.monitor_anchor_deadline_secs,
+                ),
             },
         }
     }

@@ -337,3 +337,23 @@ pub async fn enqueue_chainweb_job_at(
     .await?;
     notify(conn, KIND_CHAINWEB_ANCHOR).await
 }
+
+/// Job kind: check the log's new checkpoints and late anchors ([`crate::services::monitor`]).
+pub const KIND_LOG_MONITOR: &str = "log_monitor";
+
+/// Enqueues the log monitor's run at `run_at` (in the caller's transaction), or moves the
+/// pending one earlier: one pending monitor job exists.
+pub async fn enqueue_log_monitor_job(
+    conn: &mut PgConnection,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    enqueue(
+        conn,
+        KIND_LOG_MONITOR,
+        None,
+        json!({}),
+        Some("log_monitor"),
+        run_at,
+    )
+    .await
+}

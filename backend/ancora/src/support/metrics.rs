@@ -27,6 +27,13 @@ pub struct JobLabels {
     pub kind: String,
 }
 
+/// Labels of the log monitor's alert counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    /// `fork`, `bad_signature` or `late_anchor`.
+    pub kind: String,
+}
+
 /// Every metric the service exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -53,6 +60,10 @@ pub struct Metrics {
     pub ingest_held: Counter,
     /// Ingest requests refused with 429 by admission control.
     pub ingest_refused: Counter,
+    /// Problems the log monitor found, by kind (each counted once).
+    pub log_monitor_alerts: Family<AlertLabels, Counter>,
+    /// Size of the last checkpoint the log monitor found consistent with every earlier one.
+    pub log_monitor_checked_size: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -135,8 +146,22 @@ impl Metrics {
             "Ingest requests refused with 429 by admission control",
             ingest_refused.clone(),
         );
+        let log_monitor_alerts = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "log_monitor_alerts",
+            "Problems the log monitor found (fork, bad_signature, late_anchor), each once",
+            log_monitor_alerts.clone(),
+        );
+        let log_monitor_checked_size = Gauge::default();
+        registry.register(
+            "log_monitor_checked_size",
+            "Size of the last checkpoint the log monitor found consistent",
+            log_monitor_checked_size.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            log_monitor_alerts,
+            log_monitor_checked_size,
             ingest_held,
             ingest_refused,
             events_ingested,

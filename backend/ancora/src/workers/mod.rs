@@ -4,6 +4,7 @@
 //! * [`batch`] — close a tenant's pending events into batches (window or size);
 //! * [`anchor`] — aggregate a chain's batch roots into one anchor and hand it to the backend;
 //! * [`chainweb_confirm`] — send, confirm and prove a chainweb anchor, one committed step a run;
+//! * [`log_monitor`] — check the log's new checkpoints and late anchors, then re-enqueue;
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
 //! * `runner` — the claim loop (leases, backoff, LISTEN/NOTIFY with polling as fallback);
 //! * [`sweep`] — the safety net that re-enqueues work nobody was woken for.
@@ -17,6 +18,7 @@
 pub mod anchor;
 pub mod batch;
 pub mod chainweb_confirm;
+pub mod log_monitor;
 pub mod prove;
 mod runner;
 pub mod sweep;
@@ -51,6 +53,7 @@ pub const JOBS: &[&dyn Job] = &[
     &anchor::AnchorJob,
     &prove::ProveJob,
     &chainweb_confirm::ChainwebConfirmJob,
+    &log_monitor::LogMonitorJob,
 ];
 
 /// Runs a claimed job by its kind.
@@ -176,6 +179,7 @@ mod tests {
             jobs::KIND_ANCHOR,
             jobs::KIND_PROVE,
             jobs::KIND_CHAINWEB_ANCHOR,
+            jobs::KIND_LOG_MONITOR,
         ] {
             assert!(kinds.contains(&kind), "{kind} has no runner");
         }

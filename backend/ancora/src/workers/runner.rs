@@ -24,6 +24,10 @@ pub const COALESCE: Duration = Duration::from_millis(20);
 
 /// Runs every worker until `shutdown` triggers.
 pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
+    if let Err(e) = crate::services::monitor::schedule(&state).await {
+        // The sweeper-free fallback: the next worker start schedules it.
+        tracing::warn!(error = %e, "cannot schedule the log monitor");
+    }
     let mut tasks = tokio::task::JoinSet::new();
     {
         let (state, shutdown) = (state.clone(), shutdown.clone());
