@@ -13,6 +13,8 @@ mod cli_offline;
 mod crash;
 mod e2e_embedded;
 mod log_api;
+mod log_monitor;
+mod monitor_cli;
 mod pipeline;
 mod portal;
 mod server_basics;
