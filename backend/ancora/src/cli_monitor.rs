@@ -137,7 +137,9 @@ async fn choose_key(
 ) -> Result<NoteVerifier, Failure> {
     let kept = match state {
         Some(s) => Some(parse_verifier_key(&s.log_key).map_err(|e| {
-            usage(format!("error: the state file's log key does not parse: {e}"))
+            usage(format!(
+                "error: the state file's log key does not parse: {e}"
+            ))
         })?),
         None => None,
     };
@@ -157,8 +159,11 @@ async fn choose_key(
         (None, Some(kept)) => Ok(kept),
         (None, None) => {
             let text = get_text(client, &format!("{base}/v1/log/key")).await?;
-            parse_verifier_key(text.trim())
-                .map_err(|e| usage(format!("error: {base}/v1/log/key is not a verifier key: {e}")))
+            parse_verifier_key(text.trim()).map_err(|e| {
+                usage(format!(
+                    "error: {base}/v1/log/key is not a verifier key: {e}"
+                ))
+            })
         }
     }
 }
@@ -259,9 +264,12 @@ fn load_state(path: &Path) -> Result<Option<State>, Failure> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(usage(format!("error: cannot read {}: {e}", path.display()))),
     };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| usage(format!("error: {} is not a monitor state file: {e}", path.display())))
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        usage(format!(
+            "error: {} is not a monitor state file: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Writes the state next to its final name, then renames, so a crash never leaves half a file.

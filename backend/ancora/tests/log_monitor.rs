@@ -109,9 +109,7 @@ fn metric_line(state: &AppState, prefix: &str) -> Option<String> {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn the_monitor_checks_every_new_checkpoint_and_raises_nothing_on_an_honest_log(
-    pool: PgPool,
-) {
+async fn the_monitor_checks_every_new_checkpoint_and_raises_nothing_on_an_honest_log(pool: PgPool) {
     // Arrange
     let state = state_with(pool, |_| {});
     grow_log(&state, "a", 3).await;
@@ -159,7 +157,11 @@ async fn a_checkpoint_signed_over_another_history_is_a_fork_alerted_once_and_nev
         report.new_alerts,
         vec![("fork".to_owned(), format!("checkpoint:{size}"))]
     );
-    assert_eq!(report.size, size as u64 - 1, "checked up to the last good one");
+    assert_eq!(
+        report.size,
+        size as u64 - 1,
+        "checked up to the last good one"
+    );
     assert!(again.new_alerts.is_empty(), "alerted once");
     assert_eq!(again.size, size as u64 - 1, "never moves past the fork");
     let a = alerts(&state).await;
@@ -193,7 +195,13 @@ async fn a_checkpoint_the_log_key_did_not_sign_is_a_bad_signature_alert(pool: Pg
     tx.commit().await.expect("commit");
     let name = log_signer(&state).await.name().to_owned();
     let impostor = LogSigner::from_seed(&name, [9; 32]).expect("signer");
-    replace_checkpoint(&state, &impostor, size, Hash::from_slice(&root).expect("hash")).await;
+    replace_checkpoint(
+        &state,
+        &impostor,
+        size,
+        Hash::from_slice(&root).expect("hash"),
+    )
+    .await;
 
     // Act
     let report = check(&state).await;

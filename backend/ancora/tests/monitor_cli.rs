@@ -54,7 +54,10 @@ async fn grow(port: u16, key: &str, id: &str, size: u64) -> u64 {
         if cp.size > size {
             return cp.size;
         }
-        assert!(Instant::now() < deadline, "the log did not grow past {size}");
+        assert!(
+            Instant::now() < deadline,
+            "the log did not grow past {size}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -88,7 +91,10 @@ async fn ancora_monitor_follows_a_growing_log_and_catches_a_fork_when_the_log_is
     let first = grow(server.port, &key, "a-1", 0).await;
     let (code, out, err) = monitor(&["--url", &url, "--state", &state_arg]).await;
     assert_eq!(code, 0, "{err}");
-    assert!(one_line(&out).starts_with("ok: monitor.test/log size"), "{out}");
+    assert!(
+        one_line(&out).starts_with("ok: monitor.test/log size"),
+        "{out}"
+    );
 
     // The log grows: the next run proves the new checkpoint extends the remembered one.
     let next = grow(server.port, &key, "a-2", first).await;
@@ -107,10 +113,7 @@ async fn ancora_monitor_follows_a_growing_log_and_catches_a_fork_when_the_log_is
 
     // The operator rebuilds the log on a fresh database with the same key: another history,
     // longer than the one the monitor saw.
-    let other_db = format!(
-        "{}_fork",
-        pool.connect_options().get_database().expect("name")
-    );
+    let other_db = format!("ancora_fork_{}", uuid::Uuid::now_v7().simple());
     sqlx::query(&format!("CREATE DATABASE \"{other_db}\""))
         .execute(&pool)
         .await
@@ -140,7 +143,10 @@ async fn ancora_monitor_follows_a_growing_log_and_catches_a_fork_when_the_log_is
     assert_eq!(code, 1, "stdout {out} stderr {err}");
     let line = one_line(&err);
     assert!(line.starts_with("fork: "), "{line}");
-    assert!(line.contains(&format!("does not extend size {seen}")), "{line}");
+    assert!(
+        line.contains(&format!("does not extend size {seen}")),
+        "{line}"
+    );
     assert_eq!(
         std::fs::read_to_string(&state).expect("state"),
         remembered,

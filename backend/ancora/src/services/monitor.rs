@@ -227,6 +227,8 @@ async fn alert(
         },
     )
     .await?;
-    report.new_alerts.push((kind.to_owned(), subject.to_owned()));
+    report
+        .new_alerts
+        .push((kind.to_owned(), subject.to_owned()));
     Ok(())
 }

@@ -73,7 +73,10 @@ impl MonitorConfig {
 
 impl Default for MonitorConfig {
     fn default() -> Self {
-        MonitorConfig::new(Self::DEFAULT_INTERVAL_MS, Self::DEFAULT_ANCHOR_DEADLINE_SECS)
+        MonitorConfig::new(
+            Self::DEFAULT_INTERVAL_MS,
+            Self::DEFAULT_ANCHOR_DEADLINE_SECS,
+        )
     }
 }
 
