@@ -118,6 +118,14 @@ pub struct ServiceArgs {
         default_value_t = MonitorConfig::DEFAULT_ANCHOR_DEADLINE_SECS
     )]
     pub monitor_anchor_deadline_secs: u64,
+    /// On SIGTERM or SIGINT: how long running jobs and requests may take to finish before
+    /// they are abandoned (a job's lease is then released for another process).
+    #[arg(
+        long,
+        env = "ANCORA_SHUTDOWN_GRACE_MS",
+        default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_MS
+    )]
+    pub shutdown_grace_ms: u64,
 
     #[command(flatten)]
     pub chainweb: ChainwebArgs,
@@ -307,9 +315,14 @@ pub struct Config {
     pub http: HttpConfig,
     /// What the services run with.
     pub settings: Settings,
+    /// How long a shutdown waits for running jobs and requests (see [`ServiceArgs`]).
+    pub shutdown_grace: Duration,
 }
 
 impl Config {
+    /// Default shutdown grace period, ms (Kubernetes waits 30 s before SIGKILL).
+    pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 20_000;
+
     /// Checks what cannot be checked per field: with the `chainweb` backend, nodes and a
     /// signing key must be configured and usable. Call it at start-up.
     pub fn check(&self) -> anyhow::Result<()> {
@@ -370,6 +383,7 @@ impl Config {
                     svc.monitor_anchor_deadline_secs,
                 ),
             },
+            shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),
         }
     }
 
@@ -392,6 +406,7 @@ impl Config {
                 max_proof_lag: None,
                 ..Settings::default()
             },
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }

@@ -18,5 +18,6 @@ mod monitor_cli;
 mod pipeline;
 mod portal;
 mod server_basics;
+mod shutdown;
 mod spv_api;
 mod workers;

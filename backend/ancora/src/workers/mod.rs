@@ -90,10 +90,42 @@ pub fn backoff(attempts: i32) -> Duration {
 /// Claims one job (a due one, or with `ignore_run_at` any free one) and runs it. A failure is
 /// recorded on the job (backoff, last error) and returned as [`Ran::Failed`].
 pub async fn run_one(state: &AppState, ignore_run_at: bool) -> anyhow::Result<Ran> {
+    run_one_held(state, ignore_run_at, &Held::default()).await
+}
+
+/// The jobs a process holds a lease on while it runs them, `id → attempts`: what a shutdown
+/// that cannot wait for them releases ([`jobs::release`]).
+#[derive(Clone, Debug, Default)]
+pub struct Held(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, i32>>>);
+
+impl Held {
+    fn with<T>(&self, f: impl FnOnce(&mut std::collections::HashMap<i64, i32>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Takes every held lease out, `(id, attempts)`.
+    pub fn take_all(&self) -> Vec<(i64, i32)> {
+        self.with(|m| m.drain().collect())
+    }
+}
+
+/// [`run_one`], recording the claimed job in `held` until its outcome is stored.
+pub async fn run_one_held(
+    state: &AppState,
+    ignore_run_at: bool,
+    held: &Held,
+) -> anyhow::Result<Ran> {
     let Some(job) = jobs::claim(&state.db, LEASE, ignore_run_at).await? else {
         return Ok(Ran::Nothing);
     };
-    match dispatch(state, &job).await {
+    held.with(|m| m.insert(job.id, job.attempts));
+    let ran = run_claimed(state, &job).await;
+    held.with(|m| m.remove(&job.id));
+    ran
+}
+
+async fn run_claimed(state: &AppState, job: &Queued) -> anyhow::Result<Ran> {
+    match dispatch(state, job).await {
         Ok(()) => Ok(Ran::Done),
         Err(e) => {
             let message = format!("{e:#}");
@@ -109,7 +141,7 @@ pub async fn run_one(state: &AppState, ignore_run_at: bool) -> anyhow::Result<Ra
                     kind: job.kind.clone(),
                 })
                 .inc();
-            jobs::fail(&state.db, &job, &message, backoff(job.attempts)).await?;
+            jobs::fail(&state.db, job, &message, backoff(job.attempts)).await?;
             Ok(Ran::Failed(e))
         }
     }
