@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${CHECK_INFRA_VENV:-target/infra-venv}
+case $venv in /*) ;; *) venv=$PWD/$venv ;; esac
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q yamllint==1.38.0 kubernetes-validate==1.37.0 \
@@ -23,6 +24,6 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
 fi
 cargo build -q -p ancora --bin ancora
 cargo build -q -p ancora-chainweb --features testkit --bin chainweb-devnet
-PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" infra/scripts/check_infra.py \
+PATH="$venv/bin:$PATH" "$venv/bin/python" infra/scripts/check_infra.py \
   --ancora target/debug/ancora --devnet target/debug/chainweb-devnet \
   --pg "${PGURL:-postgres://root@127.0.0.1:5432}" "$@"
