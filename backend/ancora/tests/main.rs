@@ -17,6 +17,7 @@ mod log_monitor;
 mod monitor_cli;
 mod pipeline;
 mod portal;
+mod request_id;
 mod server_basics;
 mod shutdown;
 mod spv_api;
