@@ -82,6 +82,12 @@ pub fn run(args: MonitorArgs) -> i32 {
 
 async fn monitor(args: &MonitorArgs) -> Result<String, Failure> {
     let base = args.url.trim_end_matches('/').to_owned();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(usage(format!(
+            "error: --url {:?} is not an http:// or https:// URL",
+            args.url
+        )));
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(args.timeout_ms.max(1)))
         .build()

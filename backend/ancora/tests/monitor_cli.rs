@@ -239,3 +239,23 @@ async fn ancora_monitor_exits_2_with_one_line_when_the_service_is_unreachable() 
     assert!(out.is_empty());
     assert!(one_line(&err).starts_with("unreachable: "), "{err}");
 }
+
+#[tokio::test]
+async fn ancora_monitor_refuses_a_url_that_is_not_http_and_a_key_that_is_not_one() {
+    let (code, _, err) = monitor(&["--url", "ftp://example.test"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        one_line(&err).contains("not an http:// or https:// URL"),
+        "{err}"
+    );
+
+    let (code, _, err) = monitor(&[
+        "--url",
+        "http://127.0.0.1:1",
+        "--log-key",
+        "not-a-key-nor-a-file",
+    ])
+    .await;
+    assert_eq!(code, 2);
+    assert!(one_line(&err).contains("neither a verifier key"), "{err}");
+}

@@ -155,7 +155,9 @@ pub async fn run_pending_jobs(state: &AppState) -> anyhow::Result<usize> {
 }
 
 /// Like [`run_pending_jobs`] but ignores run times, so a batch window or an anchoring tick
-/// need not elapse: runs jobs until the queue is empty.
+/// need not elapse: runs jobs until the queue is empty. Not for a queue holding the
+/// `log_monitor` job ([`crate::services::monitor::schedule`]): it always enqueues its next
+/// run, so the queue would never empty.
 pub async fn run_all_jobs_now(state: &AppState) -> anyhow::Result<usize> {
     drain(state, true).await
 }
