@@ -85,7 +85,7 @@ def rules(compose: dict, docs) -> None:
         fail("compose: the ancora services do not share one image")
     if services.get("api", {}).get("command", [None])[:2] != ["serve", "--api-only"]:
         fail("compose: the api service is not `serve --api-only`")
-    if services.get("worker", {}).get("command") != ["worker"]:
+    if services.get("worker", {}).get("command", [None])[0] != "worker":
         fail("compose: the worker service is not `worker`")
     # Dockerfile: multi-stage, final stage non-root.
     text = DOCKERFILE.read_text()
@@ -114,6 +114,10 @@ def rules(compose: dict, docs) -> None:
         fail("k8s: the API's readiness probe is not /readyz")
     if c.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
         fail("k8s: the API's liveness probe is not /healthz")
+    w = worker["spec"]["template"]["spec"]["containers"][0]
+    if w.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz" or \
+            w.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
+        fail("k8s: the workers' probes are not /readyz and /healthz on --ops-listen")
     api_labels = api["spec"]["template"]["metadata"]["labels"]
     hpas = [h for h in by_kind.get("HorizontalPodAutoscaler", [])
             if h["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -246,12 +250,22 @@ def start_as_processes(ancora: str, devnet: str, pg: str, compose: dict, logdir:
         api_args = [a.replace("0.0.0.0:8080", f"127.0.0.1:{api_port}")
                     for a in services["api"]["command"]]
         api = spawn("api", [ancora, *api_args], compose_env(services["api"], replace))
-        worker = spawn("worker", [ancora, *services["worker"]["command"]],
-                       compose_env(services["worker"], replace))
+        ops_port = free_port()
+        worker_args = [a.replace("0.0.0.0:9090", f"127.0.0.1:{ops_port}")
+                       for a in services["worker"]["command"]]
+        worker = spawn("worker", [ancora, *worker_args], compose_env(services["worker"], replace))
         url = f"http://127.0.0.1:{api_port}"
         if not wait_for("the api process is ready", lambda: get(f"{url}/readyz")[0] == 200, 60):
             return
         ok("compose api runs as a process (/readyz 200)")
+        ops = f"http://127.0.0.1:{ops_port}"
+        if not wait_for("the worker's ops address is ready",
+                        lambda: get(f"{ops}/readyz")[0] == 200, 60):
+            return
+        if "ancora_log_monitor_alerts" not in get(f"{ops}/metrics")[1]:
+            fail("the worker's /metrics lacks the log monitor's alerts")
+        else:
+            ok("compose worker serves /readyz and /metrics on --ops-listen")
         admin_env = {**base, **compose_env(services["migrate"], replace)}
         tenant = subprocess.run([ancora, "admin", "create-tenant", "Infra check"], env=admin_env,
                                 capture_output=True, text=True, check=True).stdout.strip()

@@ -126,6 +126,10 @@ pub struct ServiceArgs {
         default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_MS
     )]
     pub shutdown_grace_ms: u64,
+    /// In a process that serves no API (`worker`, `serve --workers-only`): where to serve
+    /// `/healthz`, `/readyz` and `/metrics` (its job and log-monitor metrics). Off by default.
+    #[arg(long, env = "ANCORA_OPS_LISTEN", value_name = "ADDR")]
+    pub ops_listen: Option<SocketAddr>,
 
     #[command(flatten)]
     pub chainweb: ChainwebArgs,
@@ -317,6 +321,8 @@ pub struct Config {
     pub settings: Settings,
     /// How long a shutdown waits for running jobs and requests (see [`ServiceArgs`]).
     pub shutdown_grace: Duration,
+    /// Where a process without the API serves its health and metrics endpoints, if anywhere.
+    pub ops_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -384,6 +390,7 @@ impl Config {
                 ),
             },
             shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),
+            ops_listen: svc.ops_listen,
         }
     }
 
@@ -407,6 +414,7 @@ impl Config {
                 ..Settings::default()
             },
             shutdown_grace: Duration::from_secs(5),
+            ops_listen: None,
         }
     }
 }

@@ -74,6 +74,19 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         tasks.spawn(async move { crate::workers::run(state, shutdown).await });
     }
+    if !parts.api
+        && let Some(addr) = config.ops_listen
+    {
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
+        let (app, shutdown) = (http::ops_router(state.clone()), shutdown.clone());
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.wait().await })
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
     if parts.api {
         let listener = TcpListener::bind(config.http.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "listening");

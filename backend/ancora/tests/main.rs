@@ -21,4 +21,5 @@ mod request_id;
 mod server_basics;
 mod shutdown;
 mod spv_api;
+mod worker_ops;
 mod workers;

@@ -47,6 +47,17 @@ pub fn router(state: AppState) -> Router {
     request_id::layer(router)
 }
 
+/// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`), for a process that
+/// serves no API (`ancora worker --ops-listen ADDR`).
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
 /// The router as `ancora serve` runs it: every request carries the client's address
 /// (`ConnectInfo<SocketAddr>`), which sign-in throttling counts failures by.
 pub fn app(
