@@ -301,3 +301,51 @@ async fn the_monitor_runs_as_a_queued_job_and_schedules_its_next_run(pool: PgPoo
     assert_eq!(checked.map(|(size, _)| size), Some(2));
     assert_eq!(next, vec![true]);
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_checked_checkpoint_rewritten_in_place_is_a_fork(pool: PgPool) {
+    // Arrange: the monitor has checked size 2; that checkpoint is then re-signed over another
+    // root, in place.
+    let state = state_with(pool, |_| {});
+    grow_log(&state, "a", 2).await;
+    check(&state).await;
+    let signer = log_signer(&state).await;
+    replace_checkpoint(&state, &signer, 2, Hash([3; 32])).await;
+
+    // Act
+    let report = check(&state).await;
+
+    // Assert
+    assert_eq!(
+        report.new_alerts,
+        vec![("fork".to_owned(), "checkpoint:2".to_owned())]
+    );
+    assert_eq!(report.size, 2);
+    let a = alerts(&state).await;
+    assert!(a[0].detail.contains("rewritten"), "{}", a[0].detail);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_checked_checkpoint_that_is_gone_is_a_fork(pool: PgPool) {
+    // Arrange: the monitor has checked size 2; the log is then cut back (checkpoint deleted).
+    let state = state_with(pool, |_| {});
+    grow_log(&state, "a", 2).await;
+    check(&state).await;
+    let mut tx = state.db.system_tx().await.expect("tx");
+    sqlx::query!("DELETE FROM tlog_checkpoints WHERE size = 2")
+        .execute(&mut *tx)
+        .await
+        .expect("delete");
+    tx.commit().await.expect("commit");
+
+    // Act
+    let report = check(&state).await;
+
+    // Assert
+    assert_eq!(
+        report.new_alerts,
+        vec![("fork".to_owned(), "checkpoint:2".to_owned())]
+    );
+    let a = alerts(&state).await;
+    assert!(a[0].detail.contains("is gone"), "{}", a[0].detail);
+}

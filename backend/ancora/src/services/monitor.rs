@@ -7,7 +7,8 @@
 //! (`log_monitor.<kind>`) and `ancora_log_monitor_alerts_total{kind}`. Kinds:
 //!
 //! * `fork` — a checkpoint whose root is not consistent with the last one checked (the stored
-//!   log was rewritten, or a checkpoint was signed over another history);
+//!   log was rewritten, or a checkpoint was signed over another history), or the last one
+//!   checked rewritten in place or gone;
 //! * `bad_signature` — a stored checkpoint the log's key does not open;
 //! * `late_anchor` — an anchor still not final after the deadline (a stuck Chainweb write).
 //!
@@ -137,6 +138,15 @@ async fn check_checkpoints(
         None => (0, empty_root(TLOG_ALG)),
     };
     let stored_size = i64::try_from(size).map_err(anyhow::Error::from)?;
+    if let Some(detail) = still_there(conn, stored_size, &root).await? {
+        let mut report = Report {
+            size,
+            ..Report::default()
+        };
+        let subject = format!("checkpoint:{size}");
+        alert(conn, &mut report, "fork", &subject, &detail).await?;
+        return Ok(report);
+    }
     let new = db::tlog::checkpoints_after(conn, stored_size, MAX_CHECKPOINTS_PER_RUN).await?;
     let log_size = tlog::log_size(conn).await?;
     let mut report = Report {
@@ -169,6 +179,27 @@ async fn check_checkpoints(
     }
     report.size = size;
     Ok(report)
+}
+
+/// Whether the checkpoint checked last is still stored as it was: `Some` names what changed
+/// (rewritten in place, or gone: the log was truncated or restored from an older copy).
+async fn still_there(
+    conn: &mut PgConnection,
+    size: i64,
+    root: &Hash,
+) -> Result<Option<String>, MonitorError> {
+    if size == 0 {
+        return Ok(None);
+    }
+    Ok(match db::tlog::checkpoint_at(conn, size).await? {
+        None => Some(format!(
+            "the checkpoint of size {size} checked before is gone (the log was truncated)"
+        )),
+        Some(cp) if cp.root[..] != root.0[..] => Some(format!(
+            "the checkpoint of size {size} checked before was rewritten with another root"
+        )),
+        Some(_) => None,
+    })
 }
 
 /// Whether the signed checkpoint `cp` (stored as `stored`) extends `(size, root)`: `Ok(Err)`
