@@ -39,6 +39,14 @@ pub struct DatabaseArgs {
     /// Database connection pool size.
     #[arg(long, env = "ANCORA_DB_POOL", default_value_t = DatabaseConfig::DEFAULT_POOL)]
     pub db_pool: u32,
+    /// How long a request waits for a database connection before it answers 503 (with
+    /// `Retry-After`): while the database is away, every request fails this fast.
+    #[arg(
+        long,
+        env = "ANCORA_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = DatabaseConfig::DEFAULT_ACQUIRE_TIMEOUT_MS
+    )]
+    pub db_acquire_timeout_ms: u64,
 }
 
 /// The HTTP server's limits (`serve`).
@@ -54,6 +62,22 @@ pub struct HttpArgs {
         default_value_t = HttpConfig::DEFAULT_REQUEST_TIMEOUT_MS
     )]
     pub request_timeout_ms: u64,
+    /// A connection that has not sent a complete request head this long after it opened, or
+    /// after its previous answer (an idle keep-alive connection), is closed.
+    #[arg(
+        long,
+        env = "ANCORA_HEADER_READ_TIMEOUT_MS",
+        default_value_t = HttpConfig::DEFAULT_HEADER_READ_TIMEOUT_MS
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Most client connections served at once; further clients wait in the listen backlog
+    /// until one closes. Keep it below the process's open-file limit.
+    #[arg(
+        long,
+        env = "ANCORA_MAX_CONNECTIONS",
+        default_value_t = HttpConfig::DEFAULT_MAX_CONNECTIONS
+    )]
+    pub max_connections: usize,
 }
 
 /// What the services run with (`serve`, `worker`).
@@ -265,11 +289,15 @@ pub struct DatabaseConfig {
     pub data_dir: PathBuf,
     /// Database connection pool size.
     pub pool: u32,
+    /// Longest wait for a pooled connection.
+    pub acquire_timeout: Duration,
 }
 
 impl DatabaseConfig {
     /// Default pool size.
     pub const DEFAULT_POOL: u32 = 16;
+    /// Default acquire timeout, ms.
+    pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 1500;
     /// Default data directory.
     pub const DEFAULT_DATA_DIR: &'static str = "ancora-data";
 
@@ -279,6 +307,7 @@ impl DatabaseConfig {
             url: a.database_url.clone(),
             data_dir: a.data_dir.clone(),
             pool: a.db_pool.max(2),
+            acquire_timeout: Duration::from_millis(a.db_acquire_timeout_ms.max(1)),
         }
     }
 }
@@ -292,6 +321,10 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// A request (body included) that takes longer is answered 408.
     pub request_timeout: Duration,
+    /// Longest wait for a complete request head (also bounds idle keep-alive connections).
+    pub header_read_timeout: Duration,
+    /// Most client connections served at once.
+    pub max_connections: usize,
 }
 
 impl HttpConfig {
@@ -299,6 +332,10 @@ impl HttpConfig {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
     /// Default request timeout, ms.
     pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+    /// Default header-read (and keep-alive idle) timeout, ms.
+    pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+    /// Default cap on concurrent connections (below the usual 1024 open files).
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
     /// The defaults, listening on `listen`.
     pub fn new(listen: SocketAddr) -> Self {
@@ -306,6 +343,8 @@ impl HttpConfig {
             listen,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_millis(Self::DEFAULT_REQUEST_TIMEOUT_MS),
+            header_read_timeout: Duration::from_millis(Self::DEFAULT_HEADER_READ_TIMEOUT_MS),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -364,6 +403,9 @@ impl Config {
         if let Some(h) = http {
             http_config.max_body_bytes = h.max_body_bytes;
             http_config.request_timeout = Duration::from_millis(h.request_timeout_ms);
+            http_config.header_read_timeout =
+                Duration::from_millis(h.header_read_timeout_ms.max(1));
+            http_config.max_connections = h.max_connections.max(1);
         }
         Config {
             database: DatabaseConfig::from_args(db),
@@ -402,6 +444,7 @@ impl Config {
                 url: None,
                 data_dir: std::env::temp_dir().join("ancora-test"),
                 pool: 8,
+                acquire_timeout: crate::db::ACQUIRE_TIMEOUT,
             },
             http: HttpConfig::new(listen),
             settings: Settings {

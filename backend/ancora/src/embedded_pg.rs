@@ -6,6 +6,14 @@
 //! `postgres` user (Postgres refuses to run as root), and if that user cannot reach the data
 //! directory (say, under `/root`), the cluster lives under `/var/lib/ancora/clusters/` and the
 //! data directory records where.
+//!
+//! **Nobody else on the machine gets in.** The cluster has no Unix socket
+//! (`unix_socket_directories = ''`) and listens on 127.0.0.1 only, and every connection must
+//! authenticate with SCRAM-SHA-256 (`pg_hba.conf`, set by `initdb --auth=scram-sha-256`) as the
+//! `ancora` superuser, whose password is generated at `initdb` and kept in
+//! `DATA_DIR/pg-password` (mode 0600, readable by the user running Ancora only). A cluster made
+//! by an older Ancora with `trust` is secured the first time a newer one starts it: a password
+//! is generated and set, `pg_hba.conf` is rewritten to `scram-sha-256`, and the server reloads.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,6 +24,9 @@ use anyhow::{Context, bail};
 /// Name of the cluster's superuser and of Ancora's database in it.
 const DB_NAME: &str = "ancora";
 
+/// The superuser's password file, in the data directory.
+pub const PASSWORD_FILE: &str = "pg-password";
+
 /// A private cluster this process started or joined.
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
@@ -24,6 +35,8 @@ pub struct EmbeddedPostgres {
     port: u16,
     run_as: Option<String>,
     started_here: bool,
+    password_file: PathBuf,
+    password: String,
 }
 
 impl EmbeddedPostgres {
@@ -46,12 +59,15 @@ impl EmbeddedPostgres {
             );
         }
         let cluster_dir = cluster_dir_for(data_dir, run_as.as_deref())?;
+        let password_file = data_dir.join(PASSWORD_FILE);
         let mut pg = EmbeddedPostgres {
             bin_dir,
             cluster_dir,
             port: 0,
             run_as,
             started_here: false,
+            password: read_or_create_password(&password_file)?,
+            password_file,
         };
         if !pg.cluster_dir.join("PG_VERSION").exists() {
             pg.init()?;
@@ -63,17 +79,103 @@ impl EmbeddedPostgres {
             pg.start()?;
             pg.started_here = true;
         }
+        if pg.trusts_anyone()? {
+            pg.secure_legacy_cluster()?;
+        }
         Ok(pg)
     }
 
-    /// URL of the `ancora` database (created by [`Self::ensure_database`]).
+    /// The port the cluster listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where the superuser's password is kept (mode 0600).
+    pub fn password_file(&self) -> &Path {
+        &self.password_file
+    }
+
+    /// URL of the `ancora` database (created by [`Self::ensure_database`]). It holds the
+    /// password: never log it.
     pub fn url(&self) -> String {
-        format!("postgres://{DB_NAME}@127.0.0.1:{}/{DB_NAME}", self.port)
+        self.url_of(DB_NAME)
     }
 
     /// URL of the cluster's maintenance database.
     fn admin_url(&self) -> String {
-        format!("postgres://{DB_NAME}@127.0.0.1:{}/postgres", self.port)
+        self.url_of("postgres")
+    }
+
+    fn url_of(&self, db: &str) -> String {
+        // The password is hex: nothing in it needs escaping in a URL.
+        format!(
+            "postgres://{DB_NAME}:{}@127.0.0.1:{}/{db}",
+            self.password, self.port
+        )
+    }
+
+    fn hba_path(&self) -> PathBuf {
+        self.cluster_dir.join("pg_hba.conf")
+    }
+
+    /// True when `pg_hba.conf` lets any connection in without a password.
+    fn trusts_anyone(&self) -> anyhow::Result<bool> {
+        let hba = std::fs::read_to_string(self.hba_path())
+            .context("cannot read the embedded cluster's pg_hba.conf")?;
+        Ok(hba_lines(&hba).any(|fields| fields.contains(&"trust")))
+    }
+
+    /// Secures a cluster made with `trust` by an older Ancora: sets the generated password
+    /// (over the still-trusting connection), requires SCRAM in `pg_hba.conf`, reloads.
+    fn secure_legacy_cluster(&self) -> anyhow::Result<()> {
+        tracing::warn!(
+            "the embedded Postgres trusted local connections; requiring its password now"
+        );
+        let trusting_url = format!("postgres://{DB_NAME}@127.0.0.1:{}/postgres", self.port);
+        let password = self.password.clone();
+        let set = async move {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&trusting_url).await?;
+            sqlx::query("SET password_encryption = 'scram-sha-256'")
+                .execute(&mut conn)
+                .await?;
+            // The password is hex (checked when read), so quoting it as a literal is safe;
+            // ALTER ROLE takes no bind parameters.
+            sqlx::query(&format!("ALTER ROLE {DB_NAME} PASSWORD '{password}'"))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            anyhow::Ok(())
+        };
+        // Called from a blocking thread (see `server::open_database`) or outside any runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.block_on(set),
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(set),
+        }
+        .context("cannot set the embedded Postgres password")?;
+        let hba = std::fs::read_to_string(self.hba_path())?;
+        let secured: String = hba
+            .lines()
+            .map(|l| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                if !l.trim_start().starts_with('#') && fields.last() == Some(&"trust") {
+                    format!(
+                        "{} scram-sha-256\n",
+                        &l[..l.rfind("trust").unwrap_or(l.len())].trim_end()
+                    )
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(self.hba_path(), secured)?;
+        let dir = self.cluster_dir.display().to_string();
+        self.run(&self.bin("pg_ctl"), &["-D", &dir, "reload"])
+            .context("pg_ctl reload failed")?;
+        Ok(())
     }
 
     /// Creates the `ancora` database when it does not exist yet.
@@ -120,21 +222,36 @@ impl EmbeddedPostgres {
         self.chown_to_runner(&self.cluster_dir)?;
         let dir = self.cluster_dir.display().to_string();
         tracing::info!(dir = %dir, "creating the embedded Postgres cluster");
-        self.run(
+        // initdb reads the superuser's password from a file the cluster's user can read: a
+        // 0600 copy beside the cluster, removed right after.
+        let name = self
+            .cluster_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "pg".into());
+        let pwfile = self
+            .cluster_dir
+            .with_file_name(format!(".{name}.initdb-password"));
+        write_private(&pwfile, &self.password)?;
+        self.chown_to_runner(&pwfile)?;
+        let pwfile_arg = format!("--pwfile={}", pwfile.display());
+        let made = self.run(
             &self.bin("initdb"),
             &[
                 "-D",
                 &dir,
                 "-U",
                 DB_NAME,
-                "--auth=trust",
+                "--auth=scram-sha-256",
+                &pwfile_arg,
                 "-E",
                 "UTF8",
                 "--no-locale",
                 "--no-sync",
             ],
-        )
-        .context("initdb failed")?;
+        );
+        let _ = std::fs::remove_file(&pwfile);
+        made.context("initdb failed")?;
         let port = free_port()?;
         // Commits stay synchronous (an acknowledged event is on disk); commit_delay lets the
         // commits of concurrent ingest requests share one WAL flush (group commit): +15–20 %
@@ -284,6 +401,51 @@ fn cluster_dir_for(data_dir: &Path, run_as: Option<&str>) -> anyhow::Result<Path
     std::fs::create_dir_all(&dir)?;
     std::fs::write(&pointer, dir.display().to_string())?;
     Ok(dir)
+}
+
+/// The non-comment lines of a `pg_hba.conf`, split into fields.
+fn hba_lines(hba: &str) -> impl Iterator<Item = Vec<&str>> {
+    hba.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| !f.is_empty())
+}
+
+/// The password in `path`, or a new random one (32 bytes, hex) written there with mode 0600.
+fn read_or_create_password(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let pw = text.trim().to_owned();
+            if pw.len() < 32 || !pw.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!(
+                    "{} does not hold an Ancora-generated password (hex)",
+                    path.display()
+                );
+            }
+            Ok(pw)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let pw = hex::encode(rand::random::<[u8; 32]>());
+            write_private(path, &pw)?;
+            Ok(pw)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Writes `text` to a new file at `path` readable and writable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 fn read_port(cluster_dir: &Path) -> anyhow::Result<u16> {

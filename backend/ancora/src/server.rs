@@ -4,9 +4,13 @@
 //! `ANCORA_SHUTDOWN_GRACE_MS`) are abandoned and their leases released; the exit comes within
 //! the grace period plus [`SHUTDOWN_BACKSTOP`].
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::support::Shutdown;
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::app::AppState;
 use crate::config::{Config, DatabaseConfig};
@@ -41,7 +45,12 @@ pub struct Database {
 pub async fn open_database(config: &DatabaseConfig) -> anyhow::Result<Database> {
     match &config.url {
         Some(url) => Ok(Database {
-            db: Db::connect(url.expose_secret(), config.pool).await?,
+            db: Db::connect_tuned(
+                url.expose_secret().parse()?,
+                config.pool,
+                config.acquire_timeout,
+            )
+            .await?,
             embedded: None,
         }),
         None => {
@@ -50,7 +59,8 @@ pub async fn open_database(config: &DatabaseConfig) -> anyhow::Result<Database> 
                 tokio::task::spawn_blocking(move || EmbeddedPostgres::start_or_join(&data_dir))
                     .await??;
             pg.ensure_database().await?;
-            let db = Db::connect(&pg.url(), config.pool).await?;
+            let db =
+                Db::connect_tuned(pg.url().parse()?, config.pool, config.acquire_timeout).await?;
             Ok(Database {
                 db,
                 embedded: Some(pg),
@@ -90,7 +100,8 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
     if parts.api {
         let listener = TcpListener::bind(config.http.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        let app = http::app(state.clone());
+        let app = http::router(state.clone());
+        let limits = ConnLimits::from(&config.http);
         tasks.spawn({
             let (bp, db, shutdown) = (state.admission.clone(), state.db.clone(), shutdown.clone());
             async move {
@@ -104,12 +115,7 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { shutdown.wait().await })
-                .await
-                .map_err(anyhow::Error::from)
-        });
+        tasks.spawn(serve_http(listener, app, limits, shutdown));
     }
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -134,6 +140,93 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
     }
     state.db.pool().close().await;
     drop(database);
+    Ok(())
+}
+
+/// What one HTTP listener allows its clients.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    /// Longest wait for a complete request head, counted from the connection's opening or
+    /// its previous answer; the connection is then closed. This bounds slow-header clients
+    /// and idle keep-alive connections alike.
+    pub header_read_timeout: Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
+}
+
+impl From<&crate::config::HttpConfig> for ConnLimits {
+    fn from(h: &crate::config::HttpConfig) -> Self {
+        ConnLimits {
+            header_read_timeout: h.header_read_timeout,
+            max_connections: h.max_connections,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, then lets open connections finish their
+/// requests. Each connection holds one of `limits.max_connections` permits, taken before it is
+/// accepted: past the cap, new clients wait in the kernel's backlog and the open-file limit is
+/// never reached, so `/healthz` stays reachable once the slow clients time out. Every request
+/// carries its client's address (`ConnectInfo<SocketAddr>`, which sign-in throttling counts by).
+pub async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnLimits,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p?,
+            _ = shutdown.wait() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        );
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open 30 s after shutdown; leaving them");
+    }
     Ok(())
 }
 

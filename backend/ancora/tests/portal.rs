@@ -18,6 +18,7 @@ mod fixture;
 
 mod audit_anchor;
 mod pages;
+mod security;
 mod server_side;
 
 const PASSWORD: &str = "a long enough password";
@@ -27,7 +28,10 @@ const EVENT: &str = "inv-2026-0003";
 /// (`None`: the request carries no `ConnectInfo`, as with `oneshot`).
 struct Browser<'a> {
     app: &'a TestApp,
+    /// The session cookie (`name=value`).
     cookie: Option<String>,
+    /// The anonymous CSRF cookie (`ancora_csrf=…`), set on a first visit.
+    anon: Option<String>,
     csrf: Option<String>,
     ip: Option<std::net::SocketAddr>,
 }
@@ -55,15 +59,22 @@ impl<'a> Browser<'a> {
         Browser {
             app,
             cookie: None,
+            anon: None,
             csrf: None,
             ip: None,
         }
     }
 
     async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
-        let req = match &self.cookie {
-            Some(c) => req.header(header::COOKIE, c),
-            None => req,
+        let jar: Vec<&str> = [&self.anon, &self.cookie]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let req = if jar.is_empty() {
+            req
+        } else {
+            req.header(header::COOKIE, jar.join("; "))
         };
         let req = match self.ip {
             Some(ip) => req.extension(axum::extract::ConnectInfo(ip)),
@@ -76,16 +87,22 @@ impl<'a> Browser<'a> {
             .expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
-        if let Some(set) = headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
+        for set in headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
         {
             let pair = set.split(';').next().unwrap_or("").to_owned();
-            self.cookie = if pair.ends_with('=') {
+            let value = if pair.ends_with('=') {
                 None
             } else {
-                Some(pair)
+                Some(pair.clone())
             };
+            if pair.starts_with("ancora_csrf=") {
+                self.anon = value;
+            } else {
+                self.cookie = value;
+            }
         }
         let body = resp
             .into_body()
@@ -364,8 +381,13 @@ async fn signing_in_rotates_the_session_id_and_signing_out_ends_it(pool: PgPool)
     let t = tenant_with_event(&app).await;
     let email = user(&app, t, Role::Auditor).await;
     let mut b = Browser::new(&app);
-    let login = b.get("/login").await;
-    let set = login
+    b.get("/login").await;
+    let before = b.cookie.clone();
+    let p = b
+        .post("/login", &[("email", &email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let set = p
         .headers
         .get(header::SET_COOKIE)
         .and_then(|v| v.to_str().ok())
@@ -375,11 +397,6 @@ async fn signing_in_rotates_the_session_id_and_signing_out_ends_it(pool: PgPool)
         set.contains("HttpOnly") && set.contains("SameSite=Lax"),
         "{set}"
     );
-    let before = b.cookie.clone();
-    let p = b
-        .post("/login", &[("email", &email), ("password", PASSWORD)])
-        .await;
-    assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_ne!(b.cookie, before, "a new session id after sign-in");
     assert_eq!(b.get(&format!("/t/{t}")).await.status, StatusCode::OK);
     let old_cookie = b.cookie.clone();

@@ -93,6 +93,19 @@ async fn the_embedded_defaults_bootstrap_once_and_stop_their_cluster_on_shutdown
     server.stop().await;
     let printed = std::fs::read_to_string(&second_log).expect("log");
     assert!(!printed.contains("curl"), "bootstrapped twice:\n{printed}");
+    // The embedded cluster's password is in its 0600 file and in no log.
+    let password = std::fs::read_to_string(data.join(ancora::embedded_pg::PASSWORD_FILE))
+        .expect("password file");
+    let password = password.trim();
+    assert!(password.len() >= 32);
+    for log in [&first_log, &second_log] {
+        let text = std::fs::read_to_string(log).expect("log");
+        assert!(
+            !text.contains(password),
+            "the database password is in {}",
+            log.display()
+        );
+    }
 }
 
 #[test]

@@ -34,6 +34,12 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// A transaction.
 pub type Tx = Transaction<'static, Postgres>;
 
+/// How long a caller waits for a pooled connection by default (`ANCORA_DB_ACQUIRE_TIMEOUT_MS`).
+/// While the database is away every request fails after this long (answered 503 with
+/// `Retry-After`, see [`is_unavailable`]) instead of hanging; each attempt connects afresh, so
+/// service resumes as soon as the database is back.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// The database handle every part of the service shares.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -43,10 +49,29 @@ pub struct Db {
 impl Db {
     /// Connects a pool.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
-        let opts: PgConnectOptions = url.parse()?;
+        Self::connect_with(url.parse()?, max_connections).await
+    }
+
+    /// Connects a pool with parsed options.
+    pub async fn connect_with(
+        opts: PgConnectOptions,
+        max_connections: u32,
+    ) -> anyhow::Result<Self> {
+        Self::connect_tuned(opts, max_connections, ACQUIRE_TIMEOUT).await
+    }
+
+    /// Connects a pool with parsed options and an acquire timeout.
+    pub async fn connect_tuned(
+        opts: PgConnectOptions,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
+            // No connection goes back to the pool inside a transaction (see
+            // [`idle_outside_transaction`]).
+            .after_release(|conn, _| idle_outside_transaction(conn))
             // No JIT: every statement here is a short OLTP one, and on tables whose statistics
             // are stale (autovacuum off, a fresh bulk load) the planner's estimates cross the
             // JIT threshold and compiling took longer than running (156 ms of JIT for a 0.1 ms
@@ -129,6 +154,67 @@ impl Db {
             .await?;
         Ok(tx)
     }
+}
+
+/// The pool's release check: true when the connection is outside any transaction block, so it
+/// may be reused; false (the pool then closes it, and the server rolls back) when it is inside
+/// one. sqlx 0.8 counts a transaction only once `BEGIN` has answered, so a task cancelled while
+/// `BEGIN` is in flight releases a connection that is in a transaction without knowing it
+/// (upstream issue transact-rs/sqlx#4393); the next user would then run inside that stray
+/// transaction. The check relies on a documented Postgres rule: `statement_timestamp()` equals
+/// `transaction_timestamp()` exactly in the first statement of a transaction, which this query
+/// is unless a transaction block is open. It goes over the simple query protocol on purpose
+/// (a query without arguments, not a checked macro): there the statement is one message, so the two
+/// timestamps are equal outside a transaction block; the extended protocol stamps Parse/Bind
+/// and Execute apart, and would now and then see a transaction where there is none. In an aborted transaction the
+/// query fails, and the pool closes the connection too.
+fn idle_outside_transaction(
+    conn: &mut sqlx::PgConnection,
+) -> futures_util::future::BoxFuture<'_, sqlx::Result<bool>> {
+    Box::pin(async move {
+        use sqlx::Row as _;
+        let row = sqlx::Executor::fetch_one(
+            conn,
+            "SELECT statement_timestamp() <> transaction_timestamp()",
+        )
+        .await?;
+        let inside: bool = row.try_get(0)?;
+        if inside {
+            tracing::warn!("a connection was released inside a transaction; closing it");
+        }
+        Ok(!inside)
+    })
+}
+
+/// True when `e` means the database cannot be reached or cannot serve right now: no pooled
+/// connection within [`ACQUIRE_TIMEOUT`], a connection lost or refused, or the server shutting
+/// down, starting or out of connections. Such a request is answered 503 with `Retry-After`.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),
+        _ => false,
+    }
+}
+
+/// True when Postgres refused text it cannot store: a NUL character (22021, 22P05). The
+/// request's input is at fault (400), not the service.
+pub fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c == "22021" || c == "22P05"),
+        _ => false,
+    }
+}
+
+/// The first `sqlx::Error` in `e`'s chain of causes, if any.
+pub fn sqlx_cause(e: &anyhow::Error) -> Option<&sqlx::Error> {
+    e.chain().find_map(|c| c.downcast_ref::<sqlx::Error>())
 }
 
 /// True when `e` is a unique-constraint violation on `constraint` (for mapping to 409).

@@ -44,8 +44,16 @@ impl FromStr for TenantId {
     }
 }
 
-/// An event's id within its tenant: 1–256 bytes of UTF-8 without control characters.
-/// Parsing is the only way to make one, so holding an `EventId` means it is valid.
+/// An event's id within its tenant: 1–256 bytes of UTF-8 without control characters and
+/// without invisible formatting characters. Parsing is the only way to make one, so holding an
+/// `EventId` means it is valid.
+///
+/// Refused characters (general categories `Cc`, `Cf`, `Zl`, `Zp`): the C0/C1 controls and NUL,
+/// the zero-width characters (U+200B–U+200D, U+2060, U+FEFF), the direction marks and
+/// overrides (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069, U+061C), the soft hyphen, tag
+/// characters and the line/paragraph separators. Such a character makes two ids look the same
+/// to a person (or an id read backwards) while they differ in the proof; ids are refused, not
+/// normalised, so the id a client sends is the id it gets back and the one the leaf binds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(String);
 
@@ -58,6 +66,11 @@ pub enum EventIdError {
     /// Holds a control character.
     #[error("must not contain control characters")]
     Control,
+    /// Holds an invisible formatting or direction character (zero-width space, bidi override…).
+    #[error(
+        "must not contain invisible or direction-changing characters (found U+{0:04X}): zero-width and bidi formatting characters are refused"
+    )]
+    Invisible(u32),
 }
 
 impl EventId {
@@ -72,6 +85,9 @@ impl EventId {
         }
         if text.chars().any(char::is_control) {
             return Err(EventIdError::Control);
+        }
+        if let Some(c) = text.chars().find(|c| is_invisible(*c)) {
+            return Err(EventIdError::Invisible(u32::from(c)));
         }
         Ok(EventId(text))
     }
@@ -96,6 +112,20 @@ impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// True for the characters [`EventId`] refuses besides controls: format characters (`Cf`:
+/// zero-width, bidi marks and overrides, BOM, soft hyphen, tags) and the line and paragraph
+/// separators (`Zl`, `Zp`).
+fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::Control
+    )
 }
 
 /// Ids that are UUIDs: parsed from text, shown as hyphenated lowercase.
@@ -166,6 +196,36 @@ mod tests {
         );
         assert_eq!(EventId::parse("a\nb"), Err(EventIdError::Control));
         assert!(EventId::parse(EventId::generate().into_string()).is_ok());
+    }
+
+    #[test]
+    fn event_ids_refuse_invisible_and_direction_changing_characters() {
+        for c in [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{2060}',
+            '\u{061C}',
+            '\u{2028}',
+            '\u{E0041}',
+        ] {
+            let id = format!("inv{c}1");
+            assert_eq!(
+                EventId::parse(id),
+                Err(EventIdError::Invisible(u32::from(c))),
+                "U+{:04X} accepted",
+                u32::from(c)
+            );
+        }
+        assert!(EventId::parse("facture-é-日本-🙂 #1").is_ok());
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// 503 with Retry-After: the database is away or saturated; nothing was done.
+    #[error("the service cannot reach its database right now; retry in a few seconds")]
+    Unavailable,
     /// 408: the client stalled.
     #[error("request timed out")]
     Timeout,
@@ -137,6 +140,11 @@ impl ApiError {
                 "too-many-requests",
                 "Too many requests",
             ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout", "Request timeout"),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -168,10 +176,34 @@ pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: Str
     resp
 }
 
+/// Seconds a client is asked to wait when the database is away.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 2;
+
+impl ApiError {
+    /// An internal error caused by the database being away becomes [`ApiError::Unavailable`],
+    /// and one caused by text Postgres cannot store (a NUL) a 400: neither is a server fault.
+    fn classified(self) -> Self {
+        let ApiError::Internal(e) = &self else {
+            return self;
+        };
+        match crate::db::sqlx_cause(e) {
+            Some(s) if crate::db::is_unavailable(s) => {
+                tracing::warn!(error = %s, "database unavailable; answering 503");
+                ApiError::Unavailable
+            }
+            Some(s) if crate::db::is_unstorable_text(s) => ApiError::BadRequest(
+                "the request holds a NUL character or text that cannot be stored".into(),
+            ),
+            _ => self,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title) = self.parts();
-        let detail = match &self {
+        let this = self.classified();
+        let (status, slug, title) = this.parts();
+        let detail = match &this {
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 "an internal error occurred; it has been logged".to_owned()
@@ -179,8 +211,13 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut resp = problem_response(status, slug, title, detail);
-        if let ApiError::TooMany { retry_after, .. } = &self
-            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        let retry_after = match &this {
+            ApiError::TooMany { retry_after, .. } => Some(*retry_after),
+            ApiError::Unavailable => Some(UNAVAILABLE_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }

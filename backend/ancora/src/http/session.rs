@@ -2,6 +2,8 @@
 //! migration 20261126000004). The cookie is HttpOnly, SameSite=Lax, and Secure unless the
 //! service is reached over plain http on localhost. The session holds the user id and the
 //! CSRF token, nothing else; the id is rotated at sign-in and the session deleted at sign-out.
+//! A session is stored only once it holds something (at sign-in): a visitor who only looks at
+//! the sign-in page leaves no row (tower-sessions saves a session only when it was modified).
 //! Sessions that expire without a sign-out are deleted by [`delete_expired_periodically`],
 //! which `ancora serve` runs beside the HTTP server.
 
@@ -74,17 +76,9 @@ pub async fn sign_out(session: &Session) -> Result<(), SessionError> {
     session.flush().await
 }
 
-/// The session's CSRF token, created on first use.
-pub async fn csrf_token(session: &Session) -> Result<String, SessionError> {
-    if let Some(t) = session.get::<String>(CSRF).await? {
-        return Ok(t);
-    }
-    let t = new_token();
-    session.insert(CSRF, &t).await?;
-    Ok(t)
-}
-
-/// The CSRF token if one was issued (never creates one).
+/// The CSRF token of a signed-in session (issued at sign-in); `None` for a visitor, whose
+/// forms carry the anonymous token of [`crate::http::portal::csrf`] instead. Never creates
+/// one: reading a session never stores it.
 pub async fn existing_csrf_token(session: &Session) -> Result<Option<String>, SessionError> {
     session.get::<String>(CSRF).await
 }
@@ -112,7 +106,8 @@ pub async fn delete_expired_periodically(
     }
 }
 
-fn new_token() -> String {
+/// A fresh random token (32 bytes, base64url).
+pub fn new_token() -> String {
     use base64::Engine as _;
     let bytes: [u8; 32] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

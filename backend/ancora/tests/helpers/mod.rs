@@ -44,6 +44,19 @@ impl TestApp {
         }
     }
 
+    /// The app over a database handle of its own (a pool made by [`Db::connect_with`], with
+    /// the service's pool options), with the test configuration changed by `tune`.
+    pub fn from_db(db: Db, tune: impl FnOnce(&mut Config)) -> Self {
+        let addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        let mut config = Config::for_tests(addr);
+        tune(&mut config);
+        let state = AppState::new(db, config);
+        TestApp {
+            router: http::router(state.clone()),
+            state,
+        }
+    }
+
     /// A new tenant.
     pub async fn tenant(&self) -> TenantId {
         ancora::admin::create_tenant(&self.state.db, "Test tenant", "test")

@@ -103,6 +103,9 @@ pub(super) async fn submit_and_close(
     events: Vec<EventInput>,
     policy: &str,
 ) -> ApiResult<RequestBatch> {
+    // The role first: a key that may not submit must not close the tenant's pending batch
+    // either (ingest checks again; this one guards the flush before it).
+    authorize(auth, Action::SubmitEvents)?;
     // Close what is pending first, so the request's batch starts with its own events.
     crate::services::batching::flush(state, auth.tenant, "window").await?;
     let receipts = ingest::ingest_events(state, auth, events, IngestOptions::default()).await?;

@@ -3,10 +3,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::extract::{Path, Query};
 use super::fmt::{seg, ts};
 use super::{Chrome, PortalResult, Viewer};
 use crate::db::{audit, portal_pages as q};

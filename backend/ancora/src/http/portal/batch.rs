@@ -3,11 +3,12 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::extract::{Path, Query};
 use super::fmt::{b64url, seg, ts, ts_opt};
 use super::{Chrome, PortalError, PortalResult, Viewer};
 use crate::db::{batches, portal_pages as q};

@@ -5,13 +5,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::extract::{Path, Query};
 use super::fmt::{csv_field, digest, parse_digest, qs, seg, ts};
 use super::{Chrome, Ctx, PortalError, PortalResult, Viewer};
 use crate::db::{events, portal_pages as q};

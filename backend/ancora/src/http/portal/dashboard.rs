@@ -3,9 +3,10 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
+use super::extract::Path;
 use super::fmt::ts_opt;
 use super::{Chrome, PortalResult, Viewer};
 use crate::db::portal_pages as q;

@@ -37,6 +37,9 @@ pub enum PortalError {
     /// 413.
     #[error("too large")]
     TooLarge,
+    /// 503 with Retry-After: the database is away; try again shortly.
+    #[error("unavailable")]
+    Unavailable,
     /// 500, logged.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -59,7 +62,16 @@ impl From<sqlx::Error> for PortalError {
 
 impl From<tower_sessions::session::Error> for PortalError {
     fn from(e: tower_sessions::session::Error) -> Self {
-        PortalError::Internal(anyhow::anyhow!("session store: {e}"))
+        use tower_sessions::session::Error as S;
+        use tower_sessions::session_store::Error as Store;
+        match e {
+            // The Postgres store reports its database's failures as text; they are outages.
+            S::Store(Store::Backend(m)) => {
+                tracing::warn!(error = %m, "session store unavailable; answering 503");
+                PortalError::Unavailable
+            }
+            e => PortalError::Internal(anyhow::anyhow!("session store: {e}")),
+        }
     }
 }
 
@@ -126,7 +138,23 @@ impl IntoResponse for PortalError {
                 "Too large",
                 format!("That is larger than the {} KiB this page accepts. A proof bundle is a few kilobytes: check that you chose the right file.", super::MAX_BUNDLE_BYTES / 1024),
             ),
+            PortalError::Unavailable => {
+                return unavailable_page();
+            }
             PortalError::Internal(e) => {
+                match crate::db::sqlx_cause(&e) {
+                    Some(s) if crate::db::is_unavailable(s) => {
+                        tracing::warn!(error = %s, "database unavailable; answering 503");
+                        return unavailable_page();
+                    }
+                    Some(s) if crate::db::is_unstorable_text(s) => {
+                        return PortalError::BadRequest(
+                            "A field holds a NUL character or text that cannot be stored.".into(),
+                        )
+                        .into_response();
+                    }
+                    _ => {}
+                }
                 tracing::error!(error = ?e, "portal internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -143,4 +171,21 @@ impl IntoResponse for PortalError {
         };
         (status, page).into_response()
     }
+}
+
+/// The 503 page, with `Retry-After`.
+fn unavailable_page() -> Response {
+    let heading = "Temporarily unavailable";
+    let page = ErrorPage {
+        chrome: Chrome::bare(heading),
+        status: 503,
+        heading,
+        message: "The service cannot reach its database at the moment. Nothing was changed; try again in a few seconds.".to_owned(),
+    };
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, page).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(crate::http::error::UNAVAILABLE_RETRY_AFTER),
+    );
+    resp
 }

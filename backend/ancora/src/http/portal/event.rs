@@ -4,9 +4,10 @@
 use ancora_proof::bundle::{Status, TrustPoint, verify_bundle};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
+use super::extract::Path;
 use super::fmt::{b64url, digest, seg, ts};
 use super::{Chrome, PortalError, PortalResult, Viewer};
 use crate::db::events;

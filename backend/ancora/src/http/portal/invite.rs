@@ -5,13 +5,13 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sha2::Digest as _;
 use time::OffsetDateTime;
 
+use super::extract::{Form, Path};
 use super::{Chrome, PortalError, PortalResult, Viewer};
 use crate::db::{Tx, audit, portal as q};
 use crate::domain::TenantId;

@@ -2,13 +2,13 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::extract::{Form, Path};
 use super::fmt::{ts, ts_opt};
 use super::{Chrome, Ctx, PortalError, PortalResult, Viewer};
 use crate::db::{api_keys, audit, portal_pages as q};

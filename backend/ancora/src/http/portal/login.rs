@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::extract::{Form, Query};
 use super::{Chrome, PortalResult, Viewer};
 use crate::db::{audit, portal as q};
 use crate::http::{AppState, session};
@@ -171,11 +171,39 @@ pub async fn logout(viewer: Viewer) -> PortalResult<Response> {
     Ok(Redirect::to("/login").into_response())
 }
 
-/// Only same-site paths: `/x`, never `//host` or `https://…`.
+/// Only same-site paths: `/x`, never `//host`, `/\\host` or `https://…`. Every character must
+/// be printable ASCII other than `\\`: browsers drop tabs and newlines from URLs (so
+/// `/\t/evil.example` becomes `//evil.example`, another host) and read `\\` as `/`, and a
+/// control character cannot go into a `Location` header at all. Anything else goes to `/`.
 pub fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let printable = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if printable && next.starts_with('/') && !next.starts_with("//") {
         next.to_owned()
     } else {
         "/".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_keeps_same_site_paths_and_drops_everything_that_can_leave_the_site() {
+        assert_eq!(safe_next("/t/abc/events?q=x%20y"), "/t/abc/events?q=x%20y");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/x",
+            "/\r/x",
+            "/ /evil.example",
+            "https://evil.example",
+            "evil",
+            "/é",
+            "",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?} kept");
+        }
     }
 }

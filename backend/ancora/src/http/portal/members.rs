@@ -3,11 +3,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::extract::{Form, Path};
 use super::fmt::ts;
 use super::{Chrome, Ctx, PortalError, PortalResult, Viewer, invite};
 use crate::db::{audit, portal as pq, portal_pages as q};

@@ -14,6 +14,7 @@ pub mod csrf;
 mod dashboard;
 mod error;
 mod event;
+mod extract;
 mod fmt;
 mod invite;
 mod keys;
@@ -99,7 +100,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
         .route("/static/ancora-verify.js", get(verify_js))
-        .layer(axum::middleware::from_fn(csrf::protect))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::protect,
+        ))
         .layer(super::session::layer(state))
 }
 

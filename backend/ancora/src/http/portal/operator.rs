@@ -2,11 +2,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::extract::Form;
 use super::{Chrome, PortalError, PortalResult, Viewer, invite};
 use crate::db::{audit, tenants};
 use crate::domain::TenantId;

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use ancora_proof::bundle::{Bundle, Report, Trust, verify_bundle};
 use ancora_reports::{RangeEntry, RangeFormat, RangeHeader, RangeReportWriter};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::catalog::parse_time;
+use super::extract::{Path, Query};
 use super::{Ctx, PortalError, PortalResult, Viewer};
 use crate::db::{audit, batches, portal_pages as q};
 use crate::domain::TenantId;

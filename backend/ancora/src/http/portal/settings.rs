@@ -3,11 +3,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::extract::{Form, Path};
 use super::{Chrome, PortalResult, Viewer};
 use crate::db::{audit, tenants};
 use crate::http::AppState;

@@ -6,13 +6,13 @@
 use ancora_proof::bundle::{Bundle, verify_bundle};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::event::Step;
+use super::extract::{Form, Multipart, Path};
 use super::{Chrome, Ctx, MAX_BUNDLE_BYTES, PortalError, PortalResult, Viewer};
 use crate::http::AppState;
 use crate::services::authorization::Action;
@@ -86,7 +86,7 @@ pub async fn upload(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(tenant): Path<String>,
-    mut form: Multipart,
+    Multipart(mut form): Multipart,
 ) -> PortalResult<Response> {
     let ctx = viewer.require(Action::VerifyBundle, &tenant)?;
     let mut data = Vec::new();

@@ -32,7 +32,14 @@ impl FromRequestParts<AppState> for Viewer {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, m)| PortalError::Internal(anyhow::anyhow!("session layer: {m}")))?;
-        let csrf = session::csrf_token(&session).await?;
+        let csrf = match session::existing_csrf_token(&session).await? {
+            Some(t) => t,
+            None => parts
+                .extensions
+                .get::<super::csrf::AnonToken>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+        };
         let path = parts
             .uri
             .path_and_query()

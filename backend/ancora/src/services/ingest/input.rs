@@ -25,7 +25,8 @@ pub const MAX_ID_BYTES: usize = EventId::MAX_BYTES;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
-    /// The tenant's id for the event (1–256 bytes, no control characters); generated when
+    /// The tenant's id for the event (1–256 bytes, no control characters, no invisible or
+    /// direction-changing formatting characters: see [`crate::domain::EventId`]); generated when
     /// absent (a UUID v7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -152,6 +153,9 @@ pub(super) fn check_metadata(m: serde_json::Value) -> Result<String, String> {
     if !m.is_object() {
         return Err(".metadata must be a JSON object".into());
     }
+    if holds_nul(&m) {
+        return Err(".metadata must not contain NUL characters (\\u0000)".into());
+    }
     let text = m.to_string();
     if text.len() > MAX_METADATA_BYTES {
         return Err(format!(
@@ -160,6 +164,16 @@ pub(super) fn check_metadata(m: serde_json::Value) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+/// True when a key or string anywhere in `v` holds U+0000, which Postgres' `jsonb` refuses.
+fn holds_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(holds_nul),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 pub(super) fn parse_signature(text: &str) -> Result<Signature, String> {
