@@ -95,6 +95,9 @@ pw_log=$(mktemp)
 e2e/portal/run.sh 2>&1 | tee "$pw_log"
 pw_passed=$(grep -Eo '[0-9]+ passed' "$pw_log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
 
+log "deployment files (infra/): linters, schemas, and the compose commands as processes"
+PGURL="${DATABASE_URL%/*}" infra/scripts/check-infra.sh
+
 if [ -d backend/proof/fuzz ]; then
   log "fuzz targets build (not run)"
   (cd backend/proof/fuzz && cargo build --locked -q)

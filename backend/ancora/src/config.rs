@@ -20,7 +20,7 @@ use secrecy::SecretString;
 
 pub use crate::services::settings::{
     AnchorBackendKind, BatchingConfig, BillingConfig, ChainwebConfig, DEFAULT_MAX_PROOF_LAG_MS,
-    LogConfig, Settings, WritePath,
+    LogConfig, MonitorConfig, Settings, WritePath,
 };
 
 /// Where the database is.
@@ -127,6 +127,33 @@ pub struct ServiceArgs {
         default_value_t = DEFAULT_MAX_PROOF_LAG_MS
     )]
     pub max_proof_lag_ms: u64,
+    /// How often the log monitor checks new checkpoints and late anchors.
+    #[arg(
+        long,
+        env = "ANCORA_MONITOR_INTERVAL_MS",
+        default_value_t = MonitorConfig::DEFAULT_INTERVAL_MS
+    )]
+    pub monitor_interval_ms: u64,
+    /// An anchor that has not reached its trust point (Chainweb finality) this many seconds
+    /// after it was made raises a `late_anchor` alert.
+    #[arg(
+        long,
+        env = "ANCORA_MONITOR_ANCHOR_DEADLINE_SECS",
+        default_value_t = MonitorConfig::DEFAULT_ANCHOR_DEADLINE_SECS
+    )]
+    pub monitor_anchor_deadline_secs: u64,
+    /// On SIGTERM or SIGINT: how long running jobs and requests may take to finish before
+    /// they are abandoned (a job's lease is then released for another process).
+    #[arg(
+        long,
+        env = "ANCORA_SHUTDOWN_GRACE_MS",
+        default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_MS
+    )]
+    pub shutdown_grace_ms: u64,
+    /// In a process that serves no API (`worker`, `serve --workers-only`): where to serve
+    /// `/healthz`, `/readyz` and `/metrics` (its job and log-monitor metrics). Off by default.
+    #[arg(long, env = "ANCORA_OPS_LISTEN", value_name = "ADDR")]
+    pub ops_listen: Option<SocketAddr>,
 
     #[command(flatten)]
     pub chainweb: ChainwebArgs,
@@ -423,9 +450,16 @@ pub struct Config {
     pub http: HttpConfig,
     /// What the services run with.
     pub settings: Settings,
+    /// How long a shutdown waits for running jobs and requests (see [`ServiceArgs`]).
+    pub shutdown_grace: Duration,
+    /// Where a process without the API serves its health and metrics endpoints, if anywhere.
+    pub ops_listen: Option<SocketAddr>,
 }
 
 impl Config {
+    /// Default shutdown grace period, ms (Kubernetes waits 30 s before SIGKILL).
+    pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 20_000;
+
     /// Checks what cannot be checked per field: with the `chainweb` backend, nodes and a
     /// signing key must be configured and usable. Call it at start-up.
     pub fn check(&self) -> anyhow::Result<()> {
@@ -485,7 +519,13 @@ impl Config {
                 anchor_backend: svc.chainweb.anchor_backend,
                 chainweb: chainweb_from_args(&svc.chainweb),
                 billing: svc.billing.to_config()?,
+                monitor: MonitorConfig::new(
+                    svc.monitor_interval_ms,
+                    svc.monitor_anchor_deadline_secs,
+                ),
             },
+            shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),
+            ops_listen: svc.ops_listen,
         })
     }
 
@@ -515,6 +555,8 @@ impl Config {
                 },
                 ..Settings::default()
             },
+            shutdown_grace: Duration::from_secs(5),
+            ops_listen: None,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The `ancora` binary: `serve | worker | migrate | admin | verify | spv | chainweb`.
+//! The `ancora` binary: `serve | worker | migrate | admin | verify | monitor | spv | chainweb`.
 #![forbid(unsafe_code)]
 
+mod cli_monitor;
 mod cli_offline;
 
 use std::net::SocketAddr;
@@ -33,6 +34,9 @@ enum Command {
     Admin(AdminArgs),
     /// Verify a proof bundle offline (exit 0 verified, 1 a step fails, 2 bad input).
     Verify(cli_offline::VerifyArgs),
+    /// Watch a running Ancora's transparency log: checkpoints signed and consistent (exit 0),
+    /// a fork or a bad signature (exit 1), unreachable (exit 2).
+    Monitor(cli_monitor::MonitorArgs),
     /// Chainweb SPV proofs, offline.
     #[command(subcommand)]
     Spv(cli_offline::SpvCommand),
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
     // The offline commands need no runtime, configuration or logging.
     let offline = match cli.command {
         Command::Verify(args) => Some(cli_offline::run_verify(args)),
+        Command::Monitor(args) => Some(cli_monitor::run(args)),
         Command::Spv(cli_offline::SpvCommand::Verify(args)) => {
             Some(cli_offline::run_spv_verify(args))
         }
@@ -160,7 +165,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let config = DatabaseConfig::from_args(&args.database);
             return ancora::admin::run(args.command, &config).await;
         }
-        Command::Verify(_) | Command::Spv(_) | Command::Chainweb(_) => {
+        Command::Verify(_) | Command::Monitor(_) | Command::Spv(_) | Command::Chainweb(_) => {
             anyhow::bail!("internal: an offline command reached the service runtime")
         }
     }

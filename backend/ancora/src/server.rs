@@ -1,5 +1,8 @@
 //! Process start-up and shut-down: choose the database (configured or embedded), migrate, run
-//! the API and/or the workers until SIGINT or SIGTERM, then stop cleanly.
+//! the API and/or the workers until SIGINT or SIGTERM, then stop cleanly: the listener closes,
+//! in-flight requests finish, no new job is claimed, running jobs finish or (after
+//! `ANCORA_SHUTDOWN_GRACE_MS`) are abandoned and their leases released; the exit comes within
+//! the grace period plus [`SHUTDOWN_BACKSTOP`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +17,10 @@ use crate::config::{Config, DatabaseConfig};
 use crate::db::Db;
 use crate::embedded_pg::EmbeddedPostgres;
 use crate::http;
+
+/// How long past the grace period a shutdown waits for the HTTP server and the workers before
+/// abandoning them.
+pub const SHUTDOWN_BACKSTOP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Which parts of the service this process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +84,19 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         tasks.spawn(async move { crate::workers::run(state, shutdown).await });
     }
+    if !parts.api
+        && let Some(addr) = config.ops_listen
+    {
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
+        let (app, shutdown) = (http::ops_router(state.clone()), shutdown.clone());
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.wait().await })
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
     if parts.api {
         let listener = TcpListener::bind(config.http.listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
@@ -107,10 +127,23 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     shutdown.trigger();
-    while let Some(res) = tasks.join_next().await {
-        if let Ok(Err(e)) = res {
-            tracing::error!(error = %e, "task ended with an error");
+    // The workers give their jobs `shutdown_grace` (then release them); in-flight requests get
+    // as long. This bound is the backstop that makes the exit time bounded whatever hangs.
+    let bound = config.shutdown_grace + SHUTDOWN_BACKSTOP;
+    let drained = tokio::time::timeout(bound, async {
+        while let Some(res) = tasks.join_next().await {
+            if let Ok(Err(e)) = res {
+                tracing::error!(error = %e, "task ended with an error");
+            }
         }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            bound_ms = bound.as_millis() as u64,
+            "tasks still running at the shutdown bound were abandoned"
+        );
+        tasks.shutdown().await;
     }
     state.db.pool().close().await;
     drop(database);

@@ -4,7 +4,7 @@
 //! layer and the layers below it, never one above:
 //!
 //! 1. process:    `main.rs`, `lib.rs`, `server.rs`, `bootstrap.rs`, `admin.rs`, `cli_offline.rs`,
-//!    `embedded_pg.rs` — the CLI, start-up and shut-down, the embedded Postgres;
+//!    `cli_monitor.rs`, `embedded_pg.rs` — the CLI, start-up and shut-down, the embedded Postgres;
 //! 2. interfaces: `http/`, `workers/` — they translate; and the two never import each other;
 //! 3. app:        `app.rs`, `config.rs` — the one application state and the parsed
 //!    configuration: the process builds them and hands them down, and the interfaces name
@@ -30,6 +30,7 @@ fn layer_of(rel: &str) -> Option<(usize, &'static str)> {
                 "bootstrap.rs",
                 "admin.rs",
                 "cli_offline.rs",
+                "cli_monitor.rs",
                 "embedded_pg.rs",
             ],
         ),

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use crate::helpers::process::*;
 
 /// Submits batches of `per_request` events until `stop`; returns the acknowledged ids.
-async fn submit_until(
+pub async fn submit_until(
     port: u16,
     key: String,
     prefix: String,

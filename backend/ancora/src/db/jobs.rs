@@ -104,6 +104,27 @@ pub async fn fail(db: &Db, job: &Job, error: &str, backoff: Duration) -> sqlx::R
     tx.commit().await
 }
 
+/// Frees the leases of claimed jobs `(id, attempts)` a stopping process abandons, so another
+/// process can claim them at once instead of after the lease. A job claimed again meanwhile
+/// (another attempt number) or finished (gone) is left alone. Returns how many were freed.
+pub async fn release(db: &Db, held: &[(i64, i32)]) -> sqlx::Result<u64> {
+    let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
+    let attempts: Vec<i32> = held.iter().map(|h| h.1).collect();
+    let mut tx = db.system_tx().await?;
+    let n = sqlx::query!(
+        "UPDATE jobs j SET locked_until = NULL \
+         FROM UNNEST($1::bigint[], $2::integer[]) AS h(id, attempts) \
+         WHERE j.id = h.id AND j.attempts = h.attempts",
+        &ids,
+        &attempts
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Enqueues a job in the caller's transaction. With a `dedupe` key, a pending job with that
 /// key is kept and only its run time moves earlier.
 pub async fn enqueue(
@@ -352,6 +373,26 @@ pub async fn enqueue_billing_report(
         None,
         json!({}),
         Some(KIND_BILLING_REPORT),
+        run_at,
+    )
+    .await
+}
+
+/// Job kind: check the log's new checkpoints and late anchors ([`crate::services::monitor`]).
+pub const KIND_LOG_MONITOR: &str = "log_monitor";
+
+/// Enqueues the log monitor's run at `run_at` (in the caller's transaction), or moves the
+/// pending one earlier: one pending monitor job exists.
+pub async fn enqueue_log_monitor_job(
+    conn: &mut PgConnection,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    enqueue(
+        conn,
+        KIND_LOG_MONITOR,
+        None,
+        json!({}),
+        Some("log_monitor"),
         run_at,
     )
     .await

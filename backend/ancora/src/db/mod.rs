@@ -11,6 +11,7 @@ pub mod chainweb;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod monitor;
 pub mod portal;
 pub mod portal_pages;
 pub mod proofs;

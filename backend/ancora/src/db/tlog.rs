@@ -125,6 +125,23 @@ pub async fn latest_checkpoint(conn: &mut PgConnection) -> sqlx::Result<Option<S
     .await
 }
 
+/// The checkpoints larger than `size`, smallest first, at most `limit` (the log monitor reads
+/// them in order).
+pub async fn checkpoints_after(
+    conn: &mut PgConnection,
+    size: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<StoredCheckpoint>> {
+    sqlx::query_as!(
+        StoredCheckpoint,
+        "SELECT size, root, note FROM tlog_checkpoints WHERE size > $1 ORDER BY size LIMIT $2",
+        size,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
 /// The checkpoint at `size`, if one was signed.
 pub async fn checkpoint_at(
     conn: &mut PgConnection,

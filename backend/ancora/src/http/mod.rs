@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod portal;
+pub mod request_id;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -26,7 +27,7 @@ pub use error::{ApiError, ApiResult};
 /// The whole router with its layers.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.http.max_body_bytes;
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -48,6 +49,18 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .with_state(state);
+    request_id::layer(router)
+}
+
+/// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`), for a process that
+/// serves no API (`ancora worker --ops-listen ADDR`).
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
         .with_state(state)
 }
 

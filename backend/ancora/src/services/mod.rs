@@ -7,6 +7,8 @@
 //! * [`anchoring`] — aggregate batch roots into anchors and bind them to trust points, one
 //!   backend a file (`tlog`, `chainweb`);
 //! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
+//! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
+//!   point in time;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
@@ -19,6 +21,7 @@ pub mod authorization;
 pub mod batching;
 pub mod billing;
 pub mod ingest;
+pub mod monitor;
 pub mod passwords;
 pub mod proofs;
 pub mod settings;

@@ -29,6 +29,8 @@ pub struct Settings {
     pub max_proof_lag: Option<Duration>,
     /// Plans, quotas, rate limits and Stripe.
     pub billing: BillingConfig,
+    /// The log monitor.
+    pub monitor: MonitorConfig,
 }
 
 impl Default for Settings {
@@ -42,7 +44,42 @@ impl Default for Settings {
             chainweb: ChainwebConfig::unconfigured(),
             max_proof_lag: Some(Duration::from_millis(DEFAULT_MAX_PROOF_LAG_MS)),
             billing: BillingConfig::default(),
+            monitor: MonitorConfig::default(),
         }
+    }
+}
+
+/// The log monitor's settings ([`crate::services::monitor`]).
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    /// How often the monitor looks at the log and the anchors.
+    pub interval: Duration,
+    /// An anchor not final this long after it was made raises a `late_anchor` alert.
+    pub anchor_deadline: Duration,
+}
+
+impl MonitorConfig {
+    /// Default interval between two runs, ms.
+    pub const DEFAULT_INTERVAL_MS: u64 = 10_000;
+    /// Default bound on the time an anchor takes to reach its trust point, seconds (Chainweb's
+    /// 6 confirmations take about 3 minutes; a quarter of an hour means something is stuck).
+    pub const DEFAULT_ANCHOR_DEADLINE_SECS: u64 = 900;
+
+    /// The section from its raw values.
+    pub fn new(interval_ms: u64, anchor_deadline_secs: u64) -> Self {
+        MonitorConfig {
+            interval: Duration::from_millis(interval_ms.max(100)),
+            anchor_deadline: Duration::from_secs(anchor_deadline_secs),
+        }
+    }
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig::new(
+            Self::DEFAULT_INTERVAL_MS,
+            Self::DEFAULT_ANCHOR_DEADLINE_SECS,
+        )
     }
 }
 

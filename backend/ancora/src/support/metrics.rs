@@ -27,7 +27,13 @@ pub struct JobLabels {
     pub kind: String,
 }
 
-/// Every metric the service exports.
+/// Labels of the log monitor's alert counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    /// `fork`, `bad_signature` or `late_anchor`.
+    pub kind: String,
+}
+
 /// Labels of the quota refusals counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
 pub struct QuotaLabels {
@@ -35,6 +41,7 @@ pub struct QuotaLabels {
     pub quota: String,
 }
 
+/// Every metric the service exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
     /// Events acknowledged by the API.
@@ -64,6 +71,10 @@ pub struct Metrics {
     pub quota_refusals: Family<QuotaLabels, Counter>,
     /// Requests refused with 429 by an API key's rate limit.
     pub rate_limited: Counter,
+    /// Problems the log monitor found, by kind (each counted once).
+    pub log_monitor_alerts: Family<AlertLabels, Counter>,
+    /// Size of the last checkpoint the log monitor found consistent with every earlier one.
+    pub log_monitor_checked_size: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -158,8 +169,22 @@ impl Metrics {
             "Requests refused with 429 by an API key's rate limit",
             rate_limited.clone(),
         );
+        let log_monitor_alerts = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "log_monitor_alerts",
+            "Problems the log monitor found (fork, bad_signature, late_anchor), each once",
+            log_monitor_alerts.clone(),
+        );
+        let log_monitor_checked_size = Gauge::default();
+        registry.register(
+            "log_monitor_checked_size",
+            "Size of the last checkpoint the log monitor found consistent",
+            log_monitor_checked_size.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            log_monitor_alerts,
+            log_monitor_checked_size,
             quota_refusals,
             rate_limited,
             ingest_held,

@@ -4,6 +4,7 @@
 //! * [`batch`] — close a tenant's pending events into batches (window or size);
 //! * [`anchor`] — aggregate a chain's batch roots into one anchor and hand it to the backend;
 //! * [`chainweb_confirm`] — send, confirm and prove a chainweb anchor, one committed step a run;
+//! * [`log_monitor`] — check the log's new checkpoints and late anchors, then re-enqueue;
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
 //! * [`billing_report`] — report usage to Stripe (scheduled every reporting interval);
 //! * `runner` — the claim loop (leases, backoff, LISTEN/NOTIFY with polling as fallback);
@@ -19,6 +20,7 @@ pub mod anchor;
 pub mod batch;
 pub mod billing_report;
 pub mod chainweb_confirm;
+pub mod log_monitor;
 pub mod prove;
 mod runner;
 pub mod sweep;
@@ -54,6 +56,7 @@ pub const JOBS: &[&dyn Job] = &[
     &prove::ProveJob,
     &chainweb_confirm::ChainwebConfirmJob,
     &billing_report::BillingReportJob,
+    &log_monitor::LogMonitorJob,
 ];
 
 /// Runs a claimed job by its kind.
@@ -90,10 +93,42 @@ pub fn backoff(attempts: i32) -> Duration {
 /// Claims one job (a due one, or with `ignore_run_at` any free one) and runs it. A failure is
 /// recorded on the job (backoff, last error) and returned as [`Ran::Failed`].
 pub async fn run_one(state: &AppState, ignore_run_at: bool) -> anyhow::Result<Ran> {
+    run_one_held(state, ignore_run_at, &Held::default()).await
+}
+
+/// The jobs a process holds a lease on while it runs them, `id → attempts`: what a shutdown
+/// that cannot wait for them releases ([`jobs::release`]).
+#[derive(Clone, Debug, Default)]
+pub struct Held(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, i32>>>);
+
+impl Held {
+    fn with<T>(&self, f: impl FnOnce(&mut std::collections::HashMap<i64, i32>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Takes every held lease out, `(id, attempts)`.
+    pub fn take_all(&self) -> Vec<(i64, i32)> {
+        self.with(|m| m.drain().collect())
+    }
+}
+
+/// [`run_one`], recording the claimed job in `held` until its outcome is stored.
+pub async fn run_one_held(
+    state: &AppState,
+    ignore_run_at: bool,
+    held: &Held,
+) -> anyhow::Result<Ran> {
     let Some(job) = jobs::claim(&state.db, LEASE, ignore_run_at).await? else {
         return Ok(Ran::Nothing);
     };
-    match dispatch(state, &job).await {
+    held.with(|m| m.insert(job.id, job.attempts));
+    let ran = run_claimed(state, &job).await;
+    held.with(|m| m.remove(&job.id));
+    ran
+}
+
+async fn run_claimed(state: &AppState, job: &Queued) -> anyhow::Result<Ran> {
+    match dispatch(state, job).await {
         Ok(()) => Ok(Ran::Done),
         Err(e) => {
             let message = format!("{e:#}");
@@ -109,7 +144,7 @@ pub async fn run_one(state: &AppState, ignore_run_at: bool) -> anyhow::Result<Ra
                     kind: job.kind.clone(),
                 })
                 .inc();
-            jobs::fail(&state.db, &job, &message, backoff(job.attempts)).await?;
+            jobs::fail(&state.db, job, &message, backoff(job.attempts)).await?;
             Ok(Ran::Failed(e))
         }
     }
@@ -123,7 +158,9 @@ pub async fn run_pending_jobs(state: &AppState) -> anyhow::Result<usize> {
 }
 
 /// Like [`run_pending_jobs`] but ignores run times, so a batch window or an anchoring tick
-/// need not elapse: runs jobs until the queue is empty.
+/// need not elapse: runs jobs until the queue is empty. Not for a queue holding the
+/// `log_monitor` job ([`crate::services::monitor::schedule`]): it always enqueues its next
+/// run, so the queue would never empty.
 pub async fn run_all_jobs_now(state: &AppState) -> anyhow::Result<usize> {
     drain(state, true).await
 }
@@ -180,6 +217,7 @@ mod tests {
             jobs::KIND_PROVE,
             jobs::KIND_CHAINWEB_ANCHOR,
             jobs::KIND_BILLING_REPORT,
+            jobs::KIND_LOG_MONITOR,
         ] {
             assert!(kinds.contains(&kind), "{kind} has no runner");
         }

@@ -1,13 +1,18 @@
 //! The worker runtime: a few runner tasks claiming jobs, a LISTEN task that wakes them when
 //! any process commits new work, polling as the fallback (a lost notification costs at most
 //! [`POLL`]), and the sweeper.
+//!
+//! Shutdown: once the signal triggers no runner claims another job; each finishes the one it
+//! runs. Jobs still running after the grace period (`ANCORA_SHUTDOWN_GRACE_MS`) are abandoned:
+//! their transactions roll back (a job commits all of its work at once, so nothing half-done
+//! stays) and their leases are released at once for another process.
 
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
 use time::OffsetDateTime;
 
-use super::{Ran, run_one, sweep};
+use super::{Held, Ran, run_one_held, sweep};
 use crate::app::AppState;
 use crate::db::jobs;
 use crate::support::Shutdown;
@@ -24,6 +29,10 @@ pub const COALESCE: Duration = Duration::from_millis(20);
 
 /// Runs every worker until `shutdown` triggers.
 pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
+    if let Err(e) = crate::services::monitor::schedule(&state).await {
+        // The sweeper-free fallback: the next worker start schedules it.
+        tracing::warn!(error = %e, "cannot schedule the log monitor");
+    }
     let mut tasks = tokio::task::JoinSet::new();
     {
         let (state, shutdown) = (state.clone(), shutdown.clone());
@@ -37,28 +46,61 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
         let (state, shutdown) = (state.clone(), shutdown.clone());
         tasks.spawn(async move { super::billing_report::schedule(state, shutdown).await });
     }
+    let held = Held::default();
     for _ in 0..RUNNERS {
-        let (state, shutdown) = (state.clone(), shutdown.clone());
-        tasks.spawn(async move { runner(state, shutdown).await });
+        let (state, shutdown, held) = (state.clone(), shutdown.clone(), held.clone());
+        tasks.spawn(async move { runner(state, shutdown, held).await });
     }
     tracing::info!(runners = RUNNERS, "workers started");
-    while let Some(res) = tasks.join_next().await {
-        if let Err(e) = res {
-            tracing::error!(error = %e, "a worker task ended abnormally");
+    loop {
+        tokio::select! {
+            res = tasks.join_next() => match res {
+                None => return Ok(()),
+                Some(Err(e)) => tracing::error!(error = %e, "a worker task ended abnormally"),
+                Some(Ok(())) => {}
+            },
+            _ = shutdown.wait() => break,
         }
     }
+    let grace = state.config.shutdown_grace;
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(res) = tasks.join_next().await {
+            if let Err(e) = res {
+                tracing::error!(error = %e, "a worker task ended abnormally");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tasks.shutdown().await;
+        let abandoned = held.take_all();
+        tracing::warn!(
+            jobs = abandoned.len(),
+            grace_ms = grace.as_millis() as u64,
+            "jobs still running after the grace period were abandoned"
+        );
+        if !abandoned.is_empty() {
+            match jobs::release(&state.db, &abandoned).await {
+                Ok(n) => tracing::info!(released = n, "leases released"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot release leases; they expire by themselves")
+                }
+            }
+        }
+    }
+    tracing::info!("workers stopped");
     Ok(())
 }
 
 /// One runner: claim and run jobs while any is due, else sleep until the next is due, a
 /// wake-up, or the poll interval.
-async fn runner(state: AppState, shutdown: Shutdown) {
+async fn runner(state: AppState, shutdown: Shutdown, held: Held) {
     while !shutdown.is_triggered() {
         // Register for wake-ups before looking, so a notification in between is not lost.
         let notified = state.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let wait = match run_one(&state, false).await {
+        let wait = match run_one_held(&state, false, &held).await {
             Ok(Ran::Done | Ran::Failed(_)) => continue,
             Ok(Ran::Nothing) => until_next_due(&state).await,
             Err(e) => {

@@ -85,6 +85,25 @@ impl Server {
         self.child.wait().await.expect("reap");
     }
 
+    /// Sends SIGTERM and waits (at most `within`, then SIGKILL and a panic) for the exit:
+    /// the exit status and how long the shutdown took.
+    pub async fn terminate(mut self, within: Duration) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(sent.success());
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => (status.expect("reap"), started.elapsed()),
+            Err(_) => {
+                self.child.start_kill().expect("SIGKILL");
+                panic!("ancora serve did not exit within {within:?} of SIGTERM");
+            }
+        }
+    }
+
     /// Stops the process with SIGTERM (a clean shutdown) and waits for it.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
