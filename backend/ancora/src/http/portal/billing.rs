@@ -226,36 +226,23 @@ async fn answer(
     ctx: &Ctx,
     result: Result<String, BillingError>,
 ) -> PortalResult<Response> {
-    match result {
-        Ok(url) => Ok(Redirect::to(&url).into_response()),
-        Err(BillingError::Invalid(m)) => {
-            render(
-                state,
-                viewer,
-                ctx,
-                Some(m),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(BillingError::Provider(ProviderError::NotConfigured)) => {
-            let m = "Stripe is not configured on this deployment: ask the operator to change your plan.".to_owned();
-            render(
-                state,
-                viewer,
-                ctx,
-                Some(m),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+    let (message, status) = match result {
+        Ok(url) => return Ok(Redirect::to(&url).into_response()),
+        Err(BillingError::Invalid(m)) => (m, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(BillingError::Provider(ProviderError::NotConfigured)) => (
+            "Stripe is not configured on this deployment: ask the operator to change your plan."
+                .to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(BillingError::Provider(e)) => {
             tracing::warn!(error = %e, tenant_id = %ctx.tenant, "Stripe Checkout failed");
-            let m =
+            (
                 "Stripe could not start Checkout just now; nothing changed. Try again in a moment."
-                    .to_owned();
-            render(state, viewer, ctx, Some(m), StatusCode::BAD_GATEWAY).await
+                    .to_owned(),
+                StatusCode::BAD_GATEWAY,
+            )
         }
-        Err(e) => Err(internal(e)),
-    }
+        Err(e) => return Err(internal(e)),
+    };
+    render(state, viewer, ctx, Some(message), status).await
 }
