@@ -687,3 +687,51 @@ async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_
     assert!(notes.contains("as fetched from node"), "{notes}");
     assert!(notes.contains(&node.base_url()), "{notes}");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_range_report_checks_a_chainweb_final_event_against_the_header_the_service_verified(
+    pool: PgPool,
+) {
+    let node = TestNode::start().await.expect("node");
+    let app = crate::helpers::TestApp::with_config(pool, |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 10;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        c.settings.chainweb = chainweb(vec![node.base_url()], WritePath::Direct);
+    });
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    app.post_events(
+        &key,
+        serde_json::json!([{ "id": "rr-1", "digest": format!("sha256:{:064x}", 11) }]),
+    )
+    .await;
+    drive(&app.state).await.expect("fast proof, send");
+    node.mine(7);
+    drive(&app.state).await.expect("final");
+
+    let email = crate::portal::user(&app, tenant, Role::Auditor).await;
+    let mut b = crate::portal::Browser::new(&app);
+    b.sign_in(&email, crate::portal::PASSWORD).await;
+    let range = b
+        .get(&format!(
+            "/t/{tenant}/reports/range?from=2000-01-01&to=2100-01-01&format=json"
+        ))
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&range.body).expect("a JSON range report");
+    let entry = v["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["event_id"] == "rr-1")
+        .unwrap_or_else(|| panic!("rr-1 in the range report: {v}"));
+    assert_eq!(entry["verdict"], "verified", "{entry}");
+    let points = entry["trust_points"].as_array().expect("trust points");
+    let cw = points
+        .iter()
+        .find(|p| p["type"] == "chainweb")
+        .unwrap_or_else(|| panic!("a Chainweb trust point: {entry}"));
+    // Before the fix the range was checked against the log key alone: the Chainweb trust
+    // point was left unchecked.
+    assert_eq!(cw["status"], "verified", "{cw}");
+}

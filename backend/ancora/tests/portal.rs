@@ -22,12 +22,12 @@ mod pages;
 mod security;
 mod server_side;
 
-const PASSWORD: &str = "a long enough password";
+pub(crate) const PASSWORD: &str = "a long enough password";
 const EVENT: &str = "inv-2026-0003";
 
 /// A browser: one cookie, the last page's CSRF token, and the client address the server sees
 /// (`None`: the request carries no `ConnectInfo`, as with `oneshot`).
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     /// The session cookie (`name=value`).
     cookie: Option<String>,
@@ -37,10 +37,10 @@ struct Browser<'a> {
     ip: Option<std::net::SocketAddr>,
 }
 
-struct Page {
+pub(crate) struct Page {
     status: StatusCode,
     headers: axum::http::HeaderMap,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Page {
@@ -56,7 +56,7 @@ impl Page {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Browser {
             app,
             cookie: None,
@@ -123,7 +123,7 @@ impl<'a> Browser<'a> {
         page
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         self.send(Request::builder().uri(path), Body::empty()).await
     }
 
@@ -146,7 +146,7 @@ impl<'a> Browser<'a> {
         self.send(req, Body::from(s.finish())).await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         self.get("/login").await;
         let p = self
             .post("/login", &[("email", email), ("password", password)])
@@ -218,7 +218,7 @@ async fn tenant_with_event(app: &TestApp) -> TenantId {
     t
 }
 
-async fn user(app: &TestApp, tenant: TenantId, role: Role) -> String {
+pub(crate) async fn user(app: &TestApp, tenant: TenantId, role: Role) -> String {
     let email = format!("{role}-{}@example.test", Uuid::now_v7().simple());
     ancora::admin::create_user(
         &app.state.db,

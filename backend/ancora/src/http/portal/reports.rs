@@ -271,8 +271,9 @@ async fn stream_report(
         }
     };
     record_download(&state, &ctx, ext, &header.scope).await?;
-    // One trust for the whole range: the log key (every bundle since the fast path has a log
-    // trust point); Chainweb headers are looked up per event on the event's own report.
+    // The log key for the whole range (every bundle since the fast path has a log trust point);
+    // a Chainweb trust point is checked against the header the service verified its SPV proof
+    // against, looked up once per block (`write_range`).
     let trust = server_trust(&state, None).await?;
     let (tx_chunks, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let tenant = ctx.tenant;
@@ -310,6 +311,8 @@ async fn write_range(
     out: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
     let mut w = RangeReportWriter::new(Vec::with_capacity(64 * 1024), fmt, header)?;
+    // Trust per Chainweb block (log key + that block's stored header), built on first use.
+    let mut by_block: std::collections::HashMap<String, Trust> = std::collections::HashMap::new();
     let mut tx = state.db.tenant_tx(tenant).await?;
     {
         let mut rows = q::range_rows(&mut tx, tenant, from, to, batch);
@@ -332,6 +335,19 @@ async fn write_range(
                 .transpose()?;
             match parsed {
                 Some(b) => {
+                    let trust = match b.chainweb() {
+                        None => trust,
+                        Some(cw) => {
+                            let block = cw.block_hash.to_b64url();
+                            if !by_block.contains_key(&block) {
+                                let t = crate::services::proofs::server_trust(state, Some(&b))
+                                    .await?
+                                    .trust;
+                                by_block.insert(block.clone(), t);
+                            }
+                            by_block.get(&block).unwrap_or(trust)
+                        }
+                    };
                     let r = verify_bundle(&b, trust);
                     w.push(RangeEntry::Proved {
                         bundle: &b,
