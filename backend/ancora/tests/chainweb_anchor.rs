@@ -689,7 +689,7 @@ async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_range_report_checks_a_chainweb_final_event_against_the_header_the_service_verified(
+async fn the_portal_and_range_reports_check_a_chainweb_final_event_against_the_verified_header(
     pool: PgPool,
 ) {
     let node = TestNode::start().await.expect("node");
@@ -734,4 +734,28 @@ async fn a_range_report_checks_a_chainweb_final_event_against_the_header_the_ser
     // Before the fix the range was checked against the log key alone: the Chainweb trust
     // point was left unchecked.
     assert_eq!(cw["status"], "verified", "{cw}");
+
+    // The event page: verified, every step ok (the trusted-header step included), where the
+    // header came from, and the command that re-checks it without Ancora.
+    let page = b.get(&format!("/t/{tenant}/events/rr-1")).await;
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(html.contains("Verdict: verified"), "{html}");
+    assert!(
+        !html.contains("badge unchecked") && !html.contains("badge failed"),
+        "{html}"
+    );
+    assert!(html.contains("trusted block header"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "block header as fetched from node {}",
+            node.base_url()
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "ancora verify rr-1.bundle.json --log-key LOG.key --chainweb-node https://&#60;node&#62;"
+        ),
+        "{html}"
+    );
 }

@@ -34,7 +34,7 @@ pub const REPORT_VERSION: u32 = 1;
 /// The command that re-checks a bundle without Ancora: `BUNDLE` is the bundle file, `LOG.key`
 /// the log's verifier key, `<node>` a Chainweb node the reader chooses. Only the flags the
 /// bundle's trust points need are given.
-pub(crate) fn verify_command(bundle: &Bundle) -> String {
+pub fn verify_command(bundle: &Bundle) -> String {
     let mut cmd = String::from("ancora verify BUNDLE");
     if bundle.tlog().is_some() {
         cmd.push_str(" --log-key LOG.key");

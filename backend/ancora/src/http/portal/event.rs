@@ -55,6 +55,8 @@ pub struct EventPage {
     pub verdict: Option<&'static str>,
     /// The trust point, in words.
     pub trust: String,
+    /// The command that re-checks the bundle without Ancora.
+    pub recheck: Option<String>,
     /// Base of download links (`/t/…/events/…`).
     pub base: String,
     /// May download reports.
@@ -82,6 +84,9 @@ pub async fn page(
             }),
         _ => None,
     };
+    let recheck = bundle.as_ref().map(|b| {
+        ancora_reports::verify_command(b).replace("BUNDLE", &format!("{}.bundle.json", e.id))
+    });
     let (steps, verdict, trust) = match &bundle {
         None => (Vec::new(), None, String::new()),
         Some(b) => {
@@ -153,6 +158,7 @@ pub async fn page(
         steps,
         verdict,
         trust,
+        recheck,
         can_report: ctx.can(Action::DownloadReport),
     }
     .into_response())
