@@ -11,7 +11,7 @@ use std::time::Duration;
 use ancora::app::AppState;
 use ancora::config::{AnchorBackendKind, ChainwebConfig, WritePath};
 use ancora::db::chainweb::ChainwebRow;
-use ancora::domain::Role;
+use ancora::domain::{Role, TenantId};
 use ancora::http::auth::Auth;
 use ancora::services::anchoring::chainweb::Details;
 use ancora::workers::{self, Ran};
@@ -19,6 +19,7 @@ use ancora_chainweb::testkit::TestNode;
 use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, RequestKey};
 use ancora_proof::bundle::{Trust, verify_bundle};
 use secrecy::SecretString;
+use sha2::Digest as _;
 use sqlx::PgPool;
 
 use super::workers::{bundle_of, events, state_with, submit, tenant};
@@ -61,6 +62,31 @@ async fn drive(state: &AppState) -> anyhow::Result<usize> {
 }
 
 /// The one chainweb anchor there is.
+/// An app on the `chainweb` backend against a fresh node double, with one event `id` proved
+/// on the log and its Chainweb transaction sent (mine 7 blocks and drive to make it final).
+async fn chainweb_event_proved_on_the_log(
+    pool: PgPool,
+    id: &str,
+) -> (TestNode, crate::helpers::TestApp, TenantId, String) {
+    let node = TestNode::start().await.expect("node");
+    let app = crate::helpers::TestApp::with_config(pool, |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 10;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        c.settings.chainweb = chainweb(vec![node.base_url()], WritePath::Direct);
+    });
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(id.as_bytes()))
+    );
+    app.post_events(&key, serde_json::json!([{ "id": id, "digest": digest }]))
+        .await;
+    drive(&app.state).await.expect("fast proof, send");
+    (node, app, tenant, key)
+}
+
 async fn anchor(state: &AppState) -> (ChainwebRow, Details) {
     let id = sqlx::query_scalar!("SELECT id FROM anchors WHERE backend = 'chainweb'")
         .fetch_one(state.db.pool())
@@ -634,21 +660,7 @@ async fn the_audit_api_answers_the_chain_written_and_the_real_request_key(pool: 
 async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_and_says_where_from(
     pool: PgPool,
 ) {
-    let node = TestNode::start().await.expect("node");
-    let app = crate::helpers::TestApp::with_config(pool, |c| {
-        c.settings.batching.window = Duration::ZERO;
-        c.settings.batching.anchor_interval = Duration::ZERO;
-        c.settings.batching.chain_count = 10;
-        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
-        c.settings.chainweb = chainweb(vec![node.base_url()], WritePath::Direct);
-    });
-    let (_, key) = app.tenant_with_key(Role::Submitter).await;
-    app.post_events(
-        &key,
-        serde_json::json!([{ "id": "sv-1", "digest": format!("sha256:{:064x}", 9) }]),
-    )
-    .await;
-    drive(&app.state).await.expect("fast proof, send");
+    let (node, app, _, key) = chainweb_event_proved_on_the_log(pool, "sv-1").await;
     let (_, _, event) = app
         .request(axum::http::Method::GET, "/v1/events/sv-1", Some(&key), None)
         .await;
@@ -692,21 +704,7 @@ async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_
 async fn the_portal_and_range_reports_check_a_chainweb_final_event_against_the_verified_header(
     pool: PgPool,
 ) {
-    let node = TestNode::start().await.expect("node");
-    let app = crate::helpers::TestApp::with_config(pool, |c| {
-        c.settings.batching.window = Duration::ZERO;
-        c.settings.batching.anchor_interval = Duration::ZERO;
-        c.settings.batching.chain_count = 10;
-        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
-        c.settings.chainweb = chainweb(vec![node.base_url()], WritePath::Direct);
-    });
-    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
-    app.post_events(
-        &key,
-        serde_json::json!([{ "id": "rr-1", "digest": format!("sha256:{:064x}", 11) }]),
-    )
-    .await;
-    drive(&app.state).await.expect("fast proof, send");
+    let (node, app, tenant, _) = chainweb_event_proved_on_the_log(pool, "rr-1").await;
     node.mine(7);
     drive(&app.state).await.expect("final");
 
