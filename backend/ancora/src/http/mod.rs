@@ -27,10 +27,7 @@ pub use error::{ApiError, ApiResult};
 /// The whole router with its layers.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.http.max_body_bytes;
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    let router = ops_routes()
         .nest("/v1", api::routes())
         .merge(portal::routes(&state))
         .fallback(not_found)
@@ -56,12 +53,15 @@ pub fn router(state: AppState) -> Router {
 /// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`), for a process that
 /// serves no API (`ancora worker --ops-listen ADDR`).
 pub fn ops_router(state: AppState) -> Router {
+    ops_routes().fallback(not_found).with_state(state)
+}
+
+/// `/healthz`, `/readyz` and `/metrics`: in every router.
+fn ops_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .with_state(state)
 }
 
 /// The router as a make-service for `axum::serve`: every request carries the client's address
