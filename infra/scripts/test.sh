@@ -4,12 +4,13 @@
 #   - PostgreSQL: uses DATABASE_URL if set, else the server on 127.0.0.1:5432 if it admits the
 #     current user, else a private throwaway cluster (installing Debian's postgresql if the
 #     binaries are missing);
-#   - cargo-nextest, if missing;
+#   - cargo-nextest and cargo-deny, if missing;
 #   - Node.js and npm, the npm packages of the tests (Kadena's JS libraries for the differential
 #     test, Playwright, the JS SDK's build tools), Debian's Chromium and poppler-utils (no
 #     browser download).
-# Then: rustfmt check, clippy (warnings are errors), the proof core's and the service's tests
-# (nextest), doc tests, the .sqlx offline data check, and the fuzz targets' build.
+# Then: rustfmt check, clippy (warnings are errors), cargo deny (licenses, bans, sources), the
+# proof core's and the service's tests (nextest; the short form of the reliability suite, see
+# e2e/bench/reliability.sh), doc tests, the .sqlx offline data check, and the fuzz targets' build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -64,6 +65,7 @@ npm ci --prefix backend/chainweb/tests/js --no-audit --no-fund --loglevel=error
 
 # --- Rust tools ------------------------------------------------------------------------------
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked
 # Build against the committed .sqlx offline data, never a live schema.
 export SQLX_OFFLINE=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -73,6 +75,9 @@ cargo fmt --all --check
 
 log "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "dependencies: licenses, bans, sources (cargo deny, deny.toml; no advisories: their database cannot be fetched here)"
+cargo deny --locked check licenses bans sources
 
 log "offline query data (.sqlx/) matches the queries"
 PGURL="${DATABASE_URL%/*}" infra/scripts/sqlx-prepare.sh --check

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::helpers::TestApp;
 
 #[path = "../../reports/tests/fixture.rs"]
-mod fixture;
+pub(crate) mod fixture;
 
 mod audit_anchor;
 mod billing_page;
@@ -33,21 +33,21 @@ pub(crate) struct Browser<'a> {
     cookie: Option<String>,
     /// The anonymous CSRF cookie (`ancora_csrf=…`), set on a first visit.
     anon: Option<String>,
-    csrf: Option<String>,
+    pub(crate) csrf: Option<String>,
     ip: Option<std::net::SocketAddr>,
 }
 
 pub(crate) struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
     pub(crate) body: Vec<u8>,
 }
 
 impl Page {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -66,7 +66,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
+    pub(crate) async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
         let jar: Vec<&str> = [&self.anon, &self.cookie]
             .into_iter()
             .flatten()
@@ -127,7 +127,7 @@ impl<'a> Browser<'a> {
         self.send(Request::builder().uri(path), Body::empty()).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         let token = self.csrf.clone().unwrap_or_default();
         all.push(("csrf", &token));
@@ -167,6 +167,12 @@ fn csrf_in(html: &str) -> Option<String> {
 
 /// A tenant with one proved event (the fixture's bundle) in one batch.
 async fn tenant_with_event(app: &TestApp) -> TenantId {
+    tenant_with_named_event(app, EVENT).await.0
+}
+
+/// A tenant with one proved event named `event` (the fixture's bundle) in one batch: the
+/// tenant and the batch.
+pub(crate) async fn tenant_with_named_event(app: &TestApp, event: &str) -> (TenantId, Uuid) {
     let t = app.tenant().await;
     let bundle = fixture::bundle();
     let batch = Uuid::now_v7();
@@ -175,7 +181,7 @@ async fn tenant_with_event(app: &TestApp) -> TenantId {
         "INSERT INTO events (tenant_id, id, digest_alg, digest, submitter, received_at, received_at_micros, leaf_hash) \
          VALUES ($1, $2, 'sha256', $3, 'ak_test', now(), 1767225600000003, $4) RETURNING seq",
         t.0,
-        EVENT,
+        event,
         [7u8; 32].as_slice(),
         [9u8; 32].as_slice()
     )
@@ -207,7 +213,7 @@ async fn tenant_with_event(app: &TestApp) -> TenantId {
     sqlx::query!(
         "INSERT INTO proofs (tenant_id, event_id, batch_id, bundle, leaf_index) VALUES ($1, $2, $3, $4, 3)",
         t.0,
-        EVENT,
+        event,
         batch,
         serde_json::to_value(&bundle).expect("json")
     )
@@ -215,7 +221,7 @@ async fn tenant_with_event(app: &TestApp) -> TenantId {
     .await
     .expect("proof");
     tx.commit().await.expect("commit");
-    t
+    (t, batch)
 }
 
 pub(crate) async fn user(app: &TestApp, tenant: TenantId, role: Role) -> String {

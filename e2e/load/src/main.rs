@@ -26,6 +26,7 @@
 //! submitter would send.
 //!
 //! The scratch database is dropped at the end unless `--keep-db`.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,6 +1,7 @@
 //! Block headers, binary and JSON: decoding never panics, and a binary header that decodes
 //! re-encodes to the same bytes.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use ancora_proof::chainweb::BlockHeader;
 use libfuzzer_sys::fuzz_target;

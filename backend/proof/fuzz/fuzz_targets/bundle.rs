@@ -2,6 +2,7 @@
 //! a bundle that parses re-serializes and parses to the same value, and verifying any parsed
 //! bundle (with no trust given) returns a report instead of panicking.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use ancora_proof::bundle::{Bundle, Trust, verify_bundle};
 use ancora_proof::event::EventLeaf;

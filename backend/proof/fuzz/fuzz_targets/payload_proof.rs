@@ -1,6 +1,7 @@
 //! New-format payload proofs (`/pact/spv2`): decoding never panics, and whatever decodes
 //! survives its own JSON.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use ancora_proof::spv::PayloadProof;
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,7 @@
 //! The binary Merkle proof object: decoding never panics, and whatever decodes re-encodes
 //! to the same bytes.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use ancora_proof::merkle::MerkleProof;
 use libfuzzer_sys::fuzz_target;

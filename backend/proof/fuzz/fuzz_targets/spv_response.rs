@@ -1,6 +1,7 @@
 //! A `/pact/spv` response of any bytes: decoding never panics, and whatever decodes
 //! re-encodes to a response that decodes to the same proof.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use ancora_proof::spv::TransactionOutputProof;
 use libfuzzer_sys::fuzz_target;
