@@ -187,6 +187,18 @@ fn declared_routes() -> BTreeSet<(String, String)> {
     let mut found = BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read");
+        // Routes mounted any other way would escape the scan: only the one nest is known.
+        for other in [".nest(", ".nest_service(", ".route_service("] {
+            for (at, _) in text.match_indices(other) {
+                let call = &text[at..(at + 40).min(text.len())];
+                assert!(
+                    call.starts_with(".nest(\"/v1\", api::routes())"),
+                    "{}: {call:?} mounts routes the isolation scan does not see; teach \
+                     declared_routes() about it",
+                    file.display()
+                );
+            }
+        }
         let prefix = if file.starts_with(http.join("api")) {
             "/v1"
         } else {
@@ -195,7 +207,12 @@ fn declared_routes() -> BTreeSet<(String, String)> {
         let mut rest = text.as_str();
         while let Some(at) = rest.find(".route(") {
             rest = &rest[at + ".route(".len()..];
-            let open = rest.find('"').expect("a path literal after .route(");
+            let open = rest.len() - rest.trim_start().len();
+            assert!(
+                rest[open..].starts_with('"'),
+                "{}: .route( without a string literal path; the isolation scan needs one",
+                file.display()
+            );
             let close = open + 1 + rest[open + 1..].find('"').expect("closing quote");
             let path = format!("{prefix}{}", &rest[open + 1..close]);
             // The method router: up to the `.route(` call's closing parenthesis.
