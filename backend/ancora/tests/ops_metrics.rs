@@ -45,7 +45,10 @@ async fn metrics_follow_events_from_ingest_to_proof_reads(pool: PgPool) {
     // Before any worker sampled, the sampled gauges are left out, not reported as zeros.
     let before = scrape(&app).await;
     assert!(!before.contains("ancora_pending_events"), "{before}");
-    assert!(value(&before, "ancora_db_pool_max_connections") >= Some(1.0), "{before}");
+    assert!(
+        value(&before, "ancora_db_pool_max_connections") >= Some(1.0),
+        "{before}"
+    );
 
     let (s, _) = app.post_events(&key, events("m", 5)).await;
     assert_eq!(s, StatusCode::ACCEPTED);
