@@ -205,6 +205,7 @@ async fn a_loopback_receiver_gets_signed_deliveries_retried_after_a_500_and_noth
 
     let got = rx.deliveries();
     assert!(!got.is_empty(), "deliveries arrived");
+
     for r in rx.got() {
         assert!(
             signature_ok(&r, &secret),

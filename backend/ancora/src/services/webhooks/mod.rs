@@ -125,8 +125,9 @@ pub async fn register(
     let checked = guard::check(url, cfg.allow_loopback).await?;
     let id = Uuid::now_v7();
     let secret = new_secret();
+    let ping_id = Uuid::now_v7();
     let ping = serde_json::to_vec(&json!({
-        "id": Uuid::now_v7(),
+        "id": ping_id,
         "type": "webhook.ping",
         "createdAt": rfc3339(OffsetDateTime::now_utc()),
         "tenantId": tenant,
@@ -140,7 +141,7 @@ pub async fn register(
         cfg,
         &checked,
         secret.expose_secret(),
-        id,
+        ping_id,
         "webhook.ping",
         ping,
     )
