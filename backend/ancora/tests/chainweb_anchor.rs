@@ -29,7 +29,7 @@ const KEY_HEX: &str = "070707070707070707070707070707070707070707070707070707070
 
 /// Chainweb settings for tests: the given nodes, chains 0–9 (the double's), fast retries, a
 /// poll interval long enough that a waiting job is never due by itself.
-fn chainweb(nodes: Vec<String>, write_path: WritePath) -> ChainwebConfig {
+pub(crate) fn chainweb(nodes: Vec<String>, write_path: WritePath) -> ChainwebConfig {
     let mut cw = ChainwebConfig::unconfigured();
     cw.nodes = nodes;
     cw.network = "mainnet01".into();

@@ -498,3 +498,74 @@ async fn the_portal_page_adds_shows_the_secret_once_lists_deliveries_and_deletes
     assert_eq!(deleted.status, StatusCode::OK);
     assert!(deleted.text().contains("No webhooks yet."));
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_chainweb_anchor_that_fails_for_good_is_one_signed_anchor_failed_delivery_per_tenant(
+    pool: PgPool,
+) {
+    use ancora::config::{AnchorBackendKind, WritePath};
+    let node = ancora_chainweb::testkit::TestNode::start()
+        .await
+        .expect("node");
+    let app = TestApp::with_config(pool, |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 10;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        c.settings.chainweb =
+            crate::chainweb_anchor::chainweb(vec![node.base_url()], WritePath::Contract);
+        c.settings.webhooks.allow_loopback = true;
+    });
+    let (url, rx) = receiver(Behaviour::FailFirst(None)).await;
+    let (tenant, owner) = app.tenant_with_key(Role::Owner).await;
+    let (_, created) = register(&app, &owner, &url, json!(["anchor.failed"])).await;
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let submitter = app.key(tenant, Role::Submitter).await;
+    let ids = submit(&app, &submitter, "f", 2).await;
+
+    let max = ancora::services::anchoring::confirm::MAX_FAILURES;
+    node.gas_error_next(max);
+    for _ in 0..max {
+        crate::chainweb_anchor::drive(&app.state)
+            .await
+            .expect("sent");
+        node.mine(7);
+        crate::chainweb_anchor::drive(&app.state)
+            .await
+            .expect("failure is an outcome");
+    }
+    workers::run_pending_jobs(&app.state)
+        .await
+        .expect("deliveries");
+
+    let got = rx.deliveries();
+    assert_eq!(
+        got.len(),
+        1,
+        "one anchor.failed delivery, nothing else wanted"
+    );
+    let v = got[0].json();
+    assert!(signature_ok(&got[0], &secret));
+    assert_eq!(v["type"], "anchor.failed", "{v}");
+    assert_eq!(v["tenantId"], json!(tenant.to_string()));
+    assert!(
+        v["data"]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Gas limit"),
+        "{v}"
+    );
+    let batch = {
+        let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+        ancora::db::batches::batches_of_events(&mut tx, tenant, &ids)
+            .await
+            .expect("batch")[0]
+    };
+    assert!(
+        v["data"]["batches"]
+            .as_array()
+            .expect("batches")
+            .contains(&json!(batch.to_string())),
+        "{v}"
+    );
+}
