@@ -12,6 +12,7 @@
 //!   portal and the API alike;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
+//! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
@@ -25,6 +26,7 @@ pub mod authorization;
 pub mod batch_metadata;
 pub mod batching;
 pub mod billing;
+pub mod health;
 pub mod ingest;
 pub mod monitor;
 pub mod passwords;
@@ -64,7 +66,7 @@ pub struct Services {
 impl Services {
     /// The services over `db` with `settings`.
     pub fn new(db: Db, settings: Settings) -> Self {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_enabled(settings.metrics));
         Services {
             billing: Arc::new(billing::Billing::new(
                 db.clone(),
