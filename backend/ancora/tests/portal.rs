@@ -264,6 +264,7 @@ fn get_routes(t: TenantId) -> Vec<(String, Action)> {
         (format!("/t/{t}/members"), Action::ReadMembers),
         (format!("/t/{t}/keys"), Action::ReadApiKeys),
         (format!("/t/{t}/settings"), Action::ReadSettings),
+        (format!("/t/{t}/webhooks"), Action::ReadWebhooks),
         (format!("/t/{t}/billing"), Action::ViewUsage),
     ]
 }
