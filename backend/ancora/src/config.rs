@@ -642,8 +642,14 @@ pub const TOOLING_VARIABLES: &[&str] = &[
     "ANCORA_CHAINWEB_TEST_KEY_ENV",
 ];
 
-/// Prefixes of tooling variables (the browser end-to-end harness's `ANCORA_E2E_…`).
-pub const TOOLING_PREFIXES: &[&str] = &["ANCORA_E2E_", "ANCORA_TEST_"];
+/// Prefixes of tooling variables (the browser end-to-end harness's `ANCORA_E2E_…`; the
+/// reliability suite's `ANCORA_FAULT_…` and `ANCORA_FUZZ_…`).
+pub const TOOLING_PREFIXES: &[&str] = &[
+    "ANCORA_E2E_",
+    "ANCORA_TEST_",
+    "ANCORA_FAULT_",
+    "ANCORA_FUZZ_",
+];
 
 /// Every `ANCORA_…` setting: each flag's `env` in `cli` and its subcommands, plus
 /// [`SETTINGS_OUTSIDE_FLAGS`]. Sorted, no repeats.

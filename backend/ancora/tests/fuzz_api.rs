@@ -190,6 +190,11 @@ async fn mutated_api_bodies_never_get_a_500_or_a_non_problem_error(pool: PgPool)
         ),
         (
             "POST",
+            "/v1/webhooks",
+            json!({ "url": "https://hooks.example.test/a", "events": ["event.proved"] }),
+        ),
+        (
+            "POST",
             "/v1/billing/stripe/webhook",
             json!({ "id": "evt_1", "type": "invoice.paid", "data": { "object": {} } }),
         ),

@@ -122,6 +122,16 @@ static ROUTES: &[Route] = &[
     r("GET", "/v1/submitter-keys", Key(Action::ReadSubmitterKeys)),
     r("PUT", "/v1/submitter-keys/policy", Key(Action::ManageSubmitterKeys)).body(r#"{"require_signatures":false}"#),
     r("POST", "/v1/submitter-keys/{id}/revoke", Key(Action::ManageSubmitterKeys)),
+    r("GET", "/v1/batches/{batch_id}", Key(Action::ReadEvents)),
+    r("GET", "/v1/events/{id}/report.pdf", Key(Action::DownloadReport)),
+    r("GET", "/v1/events/{id}/report.json", Key(Action::DownloadReport)),
+    r("GET", "/v1/batches/{batch_id}/report.pdf", Key(Action::DownloadReport)),
+    r("GET", "/v1/batches/{batch_id}/report.json", Key(Action::DownloadReport)),
+    r("GET", "/v1/reports/range", Key(Action::DownloadReport)),
+    r("GET", "/v1/webhooks", Key(Action::ReadWebhooks)),
+    r("POST", "/v1/webhooks", Key(Action::ManageWebhooks)).body(r#"{"url":"not a url","events":["event.proved"]}"#),
+    r("GET", "/v1/webhooks/deliveries", Key(Action::ReadWebhooks)),
+    r("DELETE", "/v1/webhooks/{id}", Key(Action::ManageWebhooks)).absent(),
     // Portal
     r("GET", "/", Public),
     r("GET", "/login", Public),
@@ -156,6 +166,9 @@ static ROUTES: &[Route] = &[
     r("POST", "/t/{tenant}/keys/{key}/revoke", Member(Action::ManageApiKeys)).absent(),
     r("GET", "/t/{tenant}/settings", Member(Action::ReadSettings)),
     r("POST", "/t/{tenant}/settings", Member(Action::ChangeSettings)),
+    r("GET", "/t/{tenant}/webhooks", Member(Action::ReadWebhooks)),
+    r("POST", "/t/{tenant}/webhooks", Member(Action::ManageWebhooks)).body("url=not-a-url"),
+    r("POST", "/t/{tenant}/webhooks/{id}/delete", Member(Action::ManageWebhooks)).absent(),
     r("GET", "/t/{tenant}/billing", Member(Action::ViewUsage)),
     r("POST", "/t/{tenant}/billing/checkout", Member(Action::ManageBilling)).body("plan=no-such-plan"),
     r("POST", "/t/{tenant}/billing/manage", Member(Action::ManageBilling)),
@@ -345,7 +358,10 @@ impl Fixture {
 
 /// `path` with its parameters filled from `f`. A new parameter name needs a line here.
 fn fill(path: &str, f: &Fixture) -> String {
-    let id = if path.starts_with("/v1/spv/") {
+    let id = if ["/v1/spv/", "/v1/webhooks/", "/t/{tenant}/webhooks/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
         Uuid::now_v7().to_string()
     } else if path.starts_with("/v1/submitter-keys/") {
         f.submitter_key.to_string()
@@ -369,7 +385,7 @@ fn fill(path: &str, f: &Fixture) -> String {
     match path {
         "/v1/events" => format!("{filled}?digest=sha256:{}", hex::encode([7u8; 32])),
         "/v1/log/consistency" => format!("{filled}?from=0&to=0"),
-        "/t/{tenant}/reports/range" => {
+        "/t/{tenant}/reports/range" | "/v1/reports/range" => {
             format!("{filled}?from=2000-01-01&to=2100-01-01&format=json")
         }
         _ => filled,
