@@ -19,6 +19,7 @@ mod log_monitor;
 mod monitor_cli;
 mod pipeline;
 mod portal;
+mod read_bench;
 mod request_id;
 mod resilience;
 mod security;
