@@ -5,6 +5,7 @@ mod helpers;
 mod admin_cli;
 mod api_auth;
 mod api_events;
+mod api_key_cache;
 mod architecture;
 mod audit_api;
 mod billing;

@@ -10,6 +10,7 @@
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
+//! * [`authentication`] — API keys, through a cache that key changes invalidate at once;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
 //! * [`passwords`] — argon2id hashing;
@@ -17,6 +18,7 @@
 
 pub mod admission;
 pub mod anchoring;
+pub mod authentication;
 pub mod authorization;
 pub mod batching;
 pub mod billing;
@@ -52,6 +54,8 @@ pub struct Services {
     pub admission: Arc<admission::Admission>,
     /// Plans, metering, quotas and rate limits.
     pub billing: Arc<billing::Billing>,
+    /// The cache of authenticated API keys.
+    pub keys: Arc<authentication::KeyCache>,
 }
 
 impl Services {
@@ -69,6 +73,7 @@ impl Services {
             metrics,
             wake: Arc::new(Notify::new()),
             admission: Arc::default(),
+            keys: Arc::default(),
         }
     }
 }

@@ -75,6 +75,16 @@ pub struct Metrics {
     pub log_monitor_alerts: Family<AlertLabels, Counter>,
     /// Size of the last checkpoint the log monitor found consistent with every earlier one.
     pub log_monitor_checked_size: Gauge,
+    /// API keys authenticated from the in-process cache.
+    pub api_key_cache_hits: Counter,
+    /// API keys looked up in the database (not cached, expired, or the cache out of use).
+    pub api_key_cache_misses: Counter,
+    /// Proof reads answered from the in-process cache of rendered bundles.
+    pub proof_cache_hits: Counter,
+    /// Proof reads that read the database.
+    pub proof_cache_misses: Counter,
+    /// Bytes of rendered bundles in the proof cache.
+    pub proof_cache_bytes: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -181,8 +191,43 @@ impl Metrics {
             "Size of the last checkpoint the log monitor found consistent",
             log_monitor_checked_size.clone(),
         );
+        let api_key_cache_hits = Counter::default();
+        registry.register(
+            "api_key_cache_hits",
+            "API keys authenticated from the in-process cache",
+            api_key_cache_hits.clone(),
+        );
+        let api_key_cache_misses = Counter::default();
+        registry.register(
+            "api_key_cache_misses",
+            "API keys looked up in the database",
+            api_key_cache_misses.clone(),
+        );
+        let proof_cache_hits = Counter::default();
+        registry.register(
+            "proof_cache_hits",
+            "Proof reads answered from the in-process cache of rendered bundles",
+            proof_cache_hits.clone(),
+        );
+        let proof_cache_misses = Counter::default();
+        registry.register(
+            "proof_cache_misses",
+            "Proof reads that read the database",
+            proof_cache_misses.clone(),
+        );
+        let proof_cache_bytes = Gauge::default();
+        registry.register(
+            "proof_cache_bytes",
+            "Bytes of rendered bundles in the proof cache",
+            proof_cache_bytes.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            api_key_cache_hits,
+            api_key_cache_misses,
+            proof_cache_hits,
+            proof_cache_misses,
+            proof_cache_bytes,
             log_monitor_alerts,
             log_monitor_checked_size,
             quota_refusals,
