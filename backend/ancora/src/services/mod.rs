@@ -9,6 +9,7 @@
 //! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
+//! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authentication`] — API keys, through a cache that key changes invalidate at once;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
@@ -22,6 +23,7 @@ pub mod authentication;
 pub mod authorization;
 pub mod batching;
 pub mod billing;
+pub mod health;
 pub mod ingest;
 pub mod monitor;
 pub mod passwords;
@@ -61,7 +63,7 @@ pub struct Services {
 impl Services {
     /// The services over `db` with `settings`.
     pub fn new(db: Db, settings: Settings) -> Self {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_enabled(settings.metrics));
         Services {
             billing: Arc::new(billing::Billing::new(
                 db.clone(),
