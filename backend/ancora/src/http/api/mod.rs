@@ -5,9 +5,11 @@ pub mod batches;
 pub mod billing;
 pub mod events;
 pub mod log;
+pub mod reports;
 pub mod spv;
 pub mod submitter_keys;
 pub mod verify;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -24,4 +26,6 @@ pub fn routes() -> Router<AppState> {
         .merge(batches::routes())
         .merge(spv::routes())
         .merge(billing::routes())
+        .merge(reports::routes())
+        .merge(webhooks::routes())
 }
