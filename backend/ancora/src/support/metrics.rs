@@ -172,10 +172,6 @@ pub struct Metrics {
     pub api_key_cache_hits: Counter,
     /// API keys looked up in the database (not cached, expired, or the cache out of use).
     pub api_key_cache_misses: Counter,
-    /// Proof reads answered from the in-process cache of rendered bundles.
-    pub proof_cache_hits: Counter,
-    /// Proof reads that read the database.
-    pub proof_cache_misses: Counter,
     /// Bytes of rendered bundles in the proof cache.
     pub proof_cache_bytes: Gauge,
     /// Database pool connections by state (set before each scrape).
@@ -352,18 +348,6 @@ impl Metrics {
             "API keys looked up in the database",
             api_key_cache_misses.clone(),
         );
-        let proof_cache_hits = Counter::default();
-        registry.register(
-            "proof_cache_hits",
-            "Proof reads answered from the in-process cache of rendered bundles",
-            proof_cache_hits.clone(),
-        );
-        let proof_cache_misses = Counter::default();
-        registry.register(
-            "proof_cache_misses",
-            "Proof reads that read the database",
-            proof_cache_misses.clone(),
-        );
         let proof_cache_bytes = Gauge::default();
         registry.register(
             "proof_cache_bytes",
@@ -431,8 +415,6 @@ impl Metrics {
             registry: Mutex::new(registry),
             api_key_cache_hits,
             api_key_cache_misses,
-            proof_cache_hits,
-            proof_cache_misses,
             proof_cache_bytes,
             sampled_registry: Mutex::new(sampled),
             sampled_once: AtomicBool::new(false),
