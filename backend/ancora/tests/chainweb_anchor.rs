@@ -695,7 +695,7 @@ async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_
 
     assert_eq!(status, axum::http::StatusCode::OK, "{report}");
     assert_eq!(report["report"]["verdict"], "verified", "{report}");
-    let notes = report["trust"]["chainweb_headers"].to_string();
+    let notes = report["trust"]["chainwebHeaders"].to_string();
     assert!(notes.contains("as fetched from node"), "{notes}");
     assert!(notes.contains(&node.base_url()), "{notes}");
 }

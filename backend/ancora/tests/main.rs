@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin_cli;
 mod api_auth;
+mod api_casing;
 mod api_events;
 mod architecture;
 mod audit_api;
@@ -14,6 +15,7 @@ mod cli_offline;
 mod crash;
 mod e2e_embedded;
 mod embedded_auth;
+mod idempotent_writes;
 mod log_api;
 mod log_monitor;
 mod monitor_cli;

@@ -2,6 +2,7 @@
 //! and never know about HTTP or job runners: `http/` and `workers/` (above) translate; `db/`
 //! and `domain/` (below) store and name things.
 //!
+//! * [`idempotency`] — `Idempotency-Key`: one effect per key, the first answer replayed;
 //! * [`ingest`] — validate, check signatures, store durably, answer with receipts;
 //! * [`batching`] — close a tenant's pending events into Merkle batches;
 //! * [`anchoring`] — aggregate batch roots into anchors and bind them to trust points, one
@@ -20,6 +21,7 @@ pub mod anchoring;
 pub mod authorization;
 pub mod batching;
 pub mod billing;
+pub mod idempotency;
 pub mod ingest;
 pub mod monitor;
 pub mod passwords;

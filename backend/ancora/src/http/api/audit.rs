@@ -8,7 +8,7 @@
 //!   the configured chains; `null` under `tlog`, which writes no chain); `txHash` is `null`
 //!   until the anchoring tick builds the transaction: `GET /v1/audit/proof/{batchId}` answers
 //!   both, with the real request key, once known. A `tenantId`
-//!   other than the API key's tenant is a 403.
+//!   other than the API key's tenant is a 403. `Idempotency-Key` makes a retry safe.
 //! * `GET /v1/audit/proof/{batchId}` → `{batchId, status, proof, blockHash, timestamp,
 //!   verifierHints}`: the batch root's proof up to the trust point (`proof.anchor` and
 //!   `proof.trustPoint` are exactly the bundle sections of that name), the trusted root
@@ -22,7 +22,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -38,6 +38,7 @@ use super::batches::{parse_batch_id, submit_and_close};
 use crate::db;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
 use crate::services::ingest::EventInput;
 use crate::services::settings::AnchorBackendKind;
@@ -46,11 +47,11 @@ use crate::services::settings::AnchorBackendKind;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/audit/batch", post(submit))
-        .route("/audit/proof/{batch_id}", get(proof))
+        .route("/audit/proof/{batchId}", get(proof))
         .route("/audit/catalog", get(catalog))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AuditBatch {
     events: Vec<EventInput>,
@@ -71,8 +72,10 @@ struct AuditBatchResponse {
 async fn submit(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<AuditBatch>,
 ) -> ApiResult<Response> {
+    authorize(&auth, Action::SubmitEvents)?;
     if let Some(t) = &body.tenant_id
         && t.parse::<Uuid>().ok() != Some(auth.tenant.0)
     {
@@ -89,18 +92,28 @@ async fn submit(
             )));
         }
     };
-    let batch = submit_and_close(&state, &auth, body.events, policy).await?;
-    // The chain actually written (the routed chain mapped onto the configured ones) under
-    // the `chainweb` backend; `tlog` writes no chain. The request key exists once the next
-    // anchoring tick has built the transaction: `GET /v1/audit/proof/{batchId}` has it then.
-    let submitted_to_chain = (state.settings.anchor_backend == AnchorBackendKind::Chainweb)
-        .then(|| state.settings.chainweb.chain_for(batch.target_chain));
-    let answer = AuditBatchResponse {
-        batch_id: batch.batch_id,
-        submitted_to_chain,
-        tx_hash: None,
-    };
-    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/audit/batch", &body)?;
+    idempotency::once(&state, auth.tenant, keyed, |_| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let batch = submit_and_close(&state, &auth, body.events, policy, None).await?;
+            // The chain actually written (the routed chain mapped onto the configured ones)
+            // under the `chainweb` backend; `tlog` writes no chain. The request key exists
+            // once the next anchoring tick has built the transaction:
+            // `GET /v1/audit/proof/{batchId}` has it then.
+            let submitted_to_chain = (state.settings.anchor_backend
+                == AnchorBackendKind::Chainweb)
+                .then(|| state.settings.chainweb.chain_for(batch.target_chain));
+            let answer = AuditBatchResponse {
+                batch_id: batch.batch_id,
+                submitted_to_chain,
+                tx_hash: None,
+            };
+            let answer = serde_json::to_value(answer).map_err(anyhow::Error::from)?;
+            Ok((StatusCode::ACCEPTED, answer))
+        }
+    })
+    .await
 }
 
 async fn proof(

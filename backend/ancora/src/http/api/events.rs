@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::db::events::EventStatus;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
 use crate::services::ingest::{self, EventInput, IngestOptions, Receipt};
 
@@ -46,6 +47,7 @@ struct SubmitBody {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct SubmitResponse {
     receipts: Vec<Receipt>,
 }
@@ -56,24 +58,28 @@ async fn submit(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitBody>,
 ) -> ApiResult<Response> {
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?
-                .to_owned(),
-        ),
-    };
-    let options = IngestOptions {
-        idempotency_key,
-        batch_after: None,
-    };
-    let receipts = ingest::ingest_events(&state, &auth, body.events, options).await?;
-    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { receipts })).into_response())
+    authorize(&auth, Action::SubmitEvents)?;
+    // The key is bound to the events (the body's only member), as it always was.
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/events", &body.events)?;
+    idempotency::once(&state, auth.tenant, keyed, |claim| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let options = IngestOptions {
+                idempotency: claim,
+                batch_after: None,
+            };
+            let receipts = ingest::ingest_events(&state, &auth, body.events, options).await?;
+            let answer = serde_json::to_value(SubmitResponse { receipts })
+                .map_err(anyhow::Error::from)?;
+            Ok((StatusCode::ACCEPTED, answer))
+        }
+    })
+    .await
 }
 
 /// One event as the API shows it.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct EventView {
     id: String,
     digest: String,
@@ -177,6 +183,7 @@ struct FindParams {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct FindResponse {
     events: Vec<EventView>,
 }

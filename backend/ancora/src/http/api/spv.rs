@@ -23,11 +23,11 @@ use ancora_chainweb::{ChainId, Error as NodeError, RequestKey};
 use ancora_proof::chainweb::BlockHeader;
 use ancora_proof::spv::{SpvVerification, TransactionOutputProof, verify_against_header};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -38,6 +38,7 @@ use crate::domain::TenantId;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::error::problem_response;
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, AppState};
 use crate::services::billing::Metric;
 use crate::services::proofs::ProofCache;
@@ -154,7 +155,7 @@ fn chain_arg(v: &Value, field: &str) -> SpvResult<u32> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FetchBody {
     chain_id: Value,
@@ -180,12 +181,12 @@ fn view(p: &SpvProof) -> Value {
     })
 }
 
-fn answer(stored: &Value, cached: bool) -> Response {
+fn answer(stored: &Value, cached: bool) -> Value {
     let mut v = stored.clone();
     if let Some(o) = v.as_object_mut() {
         o.insert("cached".into(), Value::Bool(cached));
     }
-    Json(v).into_response()
+    v
 }
 
 async fn count_usage(state: &AppState, tenant: TenantId) -> SpvResult<()> {
@@ -209,10 +210,24 @@ async fn check_quota(state: &AppState, tenant: TenantId) -> SpvResult<()> {
 async fn fetch(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<FetchBody>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
-    check_quota(&state, auth.tenant).await?;
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/spv", &body)?;
+    idempotency::once(&state, auth.tenant, keyed, |_| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let answer = fetch_proof(&state, &auth, body).await?;
+            Ok((StatusCode::OK, answer))
+        }
+    })
+    .await
+}
+
+/// The proof `body` asks for: cached, stored, or fetched from a node and verified.
+async fn fetch_proof(state: &AppState, auth: &Auth, body: FetchBody) -> SpvResult<Value> {
+    check_quota(state, auth.tenant).await?;
     let chain = chain_arg(&body.chain_id, "chainId")?;
     let target = match &body.target_chain_id {
         Some(t) => chain_arg(t, "targetChainId")?,
@@ -224,7 +239,7 @@ async fn fetch(
     let cache_key = (tenant.0, format!("rk:{chain}:{target}:{key}"));
 
     if let Some(hit) = CACHE.get(&cache_key) {
-        count_usage(&state, tenant).await?;
+        count_usage(state, tenant).await?;
         return Ok(answer(&hit, true));
     }
     let stored = {
@@ -242,7 +257,7 @@ async fn fetch(
     };
     if let Some(p) = stored {
         let v = remember(tenant, &p);
-        count_usage(&state, tenant).await?;
+        count_usage(state, tenant).await?;
         return Ok(answer(&v, true));
     }
 

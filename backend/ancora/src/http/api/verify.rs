@@ -1,18 +1,22 @@
 //! `POST /v1/proof/verify` `{"bundle": {...}}`: the proof core's verification report for a
-//! bundle, checked against this server's own transparency-log key and nothing else.
+//! bundle, checked against this server's own transparency-log key and nothing else. The
+//! report is the one `ancora verify --json` prints, with its keys in camelCase like every
+//! `/v1` body (`reportVersion`, `trustPoints`, `leafHash`, …); the bundle sent in is not
+//! changed.
 //!
 //! The server fetches no Chainweb header, so a bundle anchored on Chainweb reports its
 //! "trusted block header" step as failed here; the answer's `trust` says exactly what was
 //! trusted, so nobody mistakes the server's verdict for an independent one. Independent
 //! verification is `ancora verify` (or the web verifier) with keys and headers of one's own.
 
-use ancora_proof::bundle::{Bundle, Report, verify_bundle};
+use ancora_proof::bundle::{Bundle, verify_bundle};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::casing::camel_case_keys;
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
 
@@ -28,13 +32,16 @@ struct VerifyBody {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct VerifyResponse {
-    report: Report,
+    /// The proof core's report ([`ancora_proof::bundle::Report`]) with camelCase keys, like every `/v1` body.
+    report: serde_json::Value,
     trust: TrustUsed,
 }
 
 /// What the server trusted.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TrustUsed {
     /// Verifier keys (`<origin>+<hash>+<key>`) of the logs trusted: this server's own only.
     log_keys: Vec<String>,
@@ -59,7 +66,7 @@ async fn verify(
         .map_err(ApiError::Internal)?;
     let report = verify_bundle(&bundle, &used.trust);
     Ok(Json(VerifyResponse {
-        report,
+        report: camel_case_keys(serde_json::to_value(&report).map_err(anyhow::Error::from)?),
         trust: TrustUsed {
             log_keys: used
                 .trust

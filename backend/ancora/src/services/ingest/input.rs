@@ -7,7 +7,6 @@ use ancora_proof::event::ContentDigest;
 use base64::Engine as _;
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 use uuid::Uuid;
 
 use super::IngestError;
@@ -59,24 +58,6 @@ pub(super) fn check_count(n: usize) -> Result<(), IngestError> {
         )));
     }
     Ok(())
-}
-
-pub(super) fn check_idempotency_key(key: &str) -> Result<(), IngestError> {
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(IngestError::BadRequest(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// SHA-256 of the events' canonical JSON (fields in declaration order, metadata keys sorted),
-/// so a retry that only reformats its body is still recognised as the same request.
-pub(super) fn request_hash(events: &[EventInput]) -> Vec<u8> {
-    let mut h = sha2::Sha256::new();
-    h.update(b"POST /v1/events\n");
-    h.update(serde_json::to_vec(events).unwrap_or_default());
-    h.finalize().to_vec()
 }
 
 /// One event, validated.
