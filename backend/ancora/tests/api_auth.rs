@@ -178,7 +178,7 @@ async fn submitter_keys_are_registered_listed_revoked_and_audited(pool: PgPool) 
     assert_eq!(created, StatusCode::CREATED, "{key}");
     assert_problem(&again, StatusCode::CONFLICT, "already exists");
     assert_eq!(revoked, StatusCode::OK);
-    assert!(revoked_key["revoked_at"].is_string());
+    assert!(revoked_key["revokedAt"].is_string());
     assert_eq!(list["requireSignatures"], false);
     assert_eq!(list["keys"][0]["name"], "gate-1");
     let actions = app.audit_actions(tenant).await;

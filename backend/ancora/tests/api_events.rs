@@ -605,10 +605,7 @@ async fn a_proved_event_shows_its_bundle_which_the_server_verifies_and_a_tampere
     assert_eq!(proof_status, StatusCode::OK);
     assert_eq!(verify_status, StatusCode::OK, "{report}");
     assert_eq!(report["report"]["verdict"], "verified", "{report}");
-    assert_eq!(
-        report["trust"]["logKeys"].as_array().map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(report["trust"]["logKeys"].as_array().map(Vec::len), Some(1));
     assert!(
         report["trust"]["chainwebHeaders"]
             .as_array()

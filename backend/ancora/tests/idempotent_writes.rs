@@ -43,8 +43,7 @@ async fn count(app: &TestApp, sql: &str, tenant: TenantId) -> i64 {
         .expect("count")
 }
 
-const EVENTS: &str =
-    "SELECT count(*) FROM events WHERE tenant_id = $1 AND submitter <> 'audit'";
+const EVENTS: &str = "SELECT count(*) FROM events WHERE tenant_id = $1 AND submitter <> 'audit'";
 const SUBMITTER_KEYS: &str = "SELECT count(*) FROM submitter_keys WHERE tenant_id = $1";
 const SPV_REQUESTS: &str = "SELECT coalesce(sum(count), 0)::bigint FROM usage_counters \
                             WHERE tenant_id = $1 AND metric = 'spv_requests'";
@@ -60,7 +59,8 @@ struct Write {
 
 /// Events without ids: a retry that ran again would store new events with new ids.
 fn event_body(uri: &str, tag: &str) -> Value {
-    let events = json!([{ "digest": digest_of(tag) }, { "digest": digest_of(&format!("{tag}-2")) }]);
+    let events =
+        json!([{ "digest": digest_of(tag) }, { "digest": digest_of(&format!("{tag}-2")) }]);
     match uri {
         "/v1/audit/batch" => json!({ "events": events, "policy": "realtime" }),
         "/v1/events/batch" => json!({ "events": events, "batchSize": 2 }),
@@ -70,7 +70,11 @@ fn event_body(uri: &str, tag: &str) -> Value {
 
 fn key_body(tag: &str) -> Value {
     let sk = SigningKey::from_bytes(&<[u8; 32]>::try_from(&sha(tag)[..]).expect("32"));
-    json!({ "name": format!("dev-{tag}"), "publicKey": STANDARD.encode(sk.verifying_key().as_bytes()) })
+    let name: String = tag
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    json!({ "name": format!("dev{name}"), "publicKey": STANDARD.encode(sk.verifying_key().as_bytes()) })
 }
 
 fn sha(text: &str) -> Vec<u8> {
@@ -140,7 +144,11 @@ async fn a_replay_answers_the_first_status_and_body_and_changes_nothing(pool: Pg
             assert!(replayed(replay), "{}: marked as a replay", w.uri);
         }
         assert!(!replayed(&first));
-        assert_problem(&other, StatusCode::UNPROCESSABLE_ENTITY, "different request body");
+        assert_problem(
+            &other,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "different request body",
+        );
         assert_eq!(unkeyed.0, w.created, "{}: {}", w.uri, unkeyed.2);
         assert!(
             count(&app, w.effect, tenant).await > effect,

@@ -19,6 +19,7 @@ mod idempotent_writes;
 mod log_api;
 mod log_monitor;
 mod monitor_cli;
+mod openapi;
 mod pipeline;
 mod portal;
 mod request_id;

@@ -29,12 +29,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db;
 use crate::domain::BatchId;
 use crate::domain::TenantId;
+use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::extract::ApiJson;
 use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
@@ -49,17 +52,23 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The body of `POST /v1/events/batch`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SubmitBatch {
+    /// 1 to 10 000 events.
     events: Vec<EventInput>,
+    /// When sent, must equal the number of events.
     #[serde(default)]
     batch_size: Option<u64>,
+    /// Seconds the batch's Chainweb transaction may wait to be mined (60–86400; `chainweb`
+    /// backend only, refused under `tlog`).
     #[serde(default)]
+    #[schema(minimum = 60, maximum = 86400)]
     ttl: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+/// The batch the request's first event went into.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BatchIdResponse {
     batch_id: Uuid,
@@ -93,6 +102,20 @@ fn chain_ttl(state: &AppState, ttl: Option<u64>) -> ApiResult<Option<i32>> {
     Ok(i32::try_from(ttl).ok())
 }
 
+/// Submit events as one batch, closed at once.
+#[utoipa::path(
+    post,
+    path = "/v1/events/batch",
+    tag = "batches",
+    params(IdempotencyKeyHeader),
+    request_body = SubmitBatch,
+    responses(
+        (status = 202, description = "Stored and closed into a batch", body = BatchIdResponse),
+        (status = 402, description = "The month's event quota would be crossed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An id is stored with another digest, or a request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn submit_batch(
     State(state): State<AppState>,
     auth: Auth,
@@ -188,21 +211,40 @@ pub(super) fn parse_batch_id(raw: &str) -> ApiResult<Uuid> {
         .map_err(|_| ApiError::NotFound(format!("no batch {raw:?}")))
 }
 
-#[derive(Debug, Serialize)]
+/// Every event's bundle of a batch, in tree order.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BatchProofs {
     batch_id: Uuid,
+    /// `closed`, `anchored` or `proved`.
     status: String,
+    /// Empty until the batch is proved.
     proofs: Vec<EventProof>,
 }
 
-#[derive(Debug, Serialize)]
+/// One event's proof.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventProof {
     event_id: String,
+    /// The proof bundle (format version 2).
+    #[schema(value_type = Object)]
     bundle: serde_json::Value,
 }
 
+/// Every event's proof bundle of a batch.
+#[utoipa::path(
+    get,
+    path = "/v1/proof/{batchId}",
+    tag = "batches",
+    params(("batchId" = String, Path, description = "The batch id (a UUID)")),
+    responses(
+        (status = 200, description = "The batch is proved: every bundle", body = BatchProofs),
+        (status = 202, description = "Not proved yet: no proofs", body = BatchProofs),
+        (status = 404, description = "No such batch in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn batch_proofs(
     State(state): State<AppState>,
     auth: Auth,

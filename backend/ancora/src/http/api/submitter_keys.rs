@@ -17,16 +17,19 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::audit::{AuditEntry, record};
 use crate::db::submitter_keys::{self as keys, SubmitterKey};
 use crate::db::{self, is_unique_violation};
+use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::extract::ApiJson;
 use crate::http::idempotency;
-use crate::services::idempotency::Claim;
 use crate::http::{ApiError, ApiResult, AppState};
+use crate::services::idempotency::Claim;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -36,15 +39,18 @@ pub fn routes() -> Router<AppState> {
         .route("/submitter-keys/{id}/revoke", post(revoke))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The body of `POST /v1/submitter-keys`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateBody {
+    /// 1 to 100 characters of A–Z, a–z, 0–9, `.`, `_` or `-`; never reused.
     name: String,
+    /// The 32-byte Ed25519 public key, base64 or hex.
     public_key: String,
 }
 
 /// A key as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct KeyView {
     id: Uuid,
@@ -103,6 +109,19 @@ fn parse_public_key(text: &str) -> Result<[u8; 32], ApiError> {
     Ok(bytes)
 }
 
+/// Register a submitter key.
+#[utoipa::path(
+    post,
+    path = "/v1/submitter-keys",
+    tag = "submitter keys",
+    params(IdempotencyKeyHeader),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Registered", body = KeyView),
+        (status = 409, description = "The name is taken, or a request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -168,13 +187,22 @@ async fn register(
     Ok(key)
 }
 
-#[derive(Debug, Serialize)]
+/// The tenant's keys and its signature policy.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ListResponse {
     require_signatures: bool,
     keys: Vec<KeyView>,
 }
 
+/// The tenant's submitter keys and signature policy.
+#[utoipa::path(
+    get,
+    path = "/v1/submitter-keys",
+    tag = "submitter keys",
+    responses((status = 200, description = "Keys, oldest first", body = ListResponse)),
+    security(("bearer" = []))
+)]
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListResponse>> {
     authorize(&auth, Action::ReadSubmitterKeys)?;
     let mut tx = state.db.tenant_tx(auth.tenant).await?;
@@ -186,6 +214,18 @@ async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListR
     }))
 }
 
+/// Revoke a submitter key (idempotent).
+#[utoipa::path(
+    post,
+    path = "/v1/submitter-keys/{id}/revoke",
+    tag = "submitter keys",
+    params(("id" = String, Path, description = "The key's id (a UUID)")),
+    responses(
+        (status = 200, description = "The key, revoked", body = KeyView),
+        (status = 404, description = "No such key in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn revoke(
     State(state): State<AppState>,
     auth: Auth,
@@ -213,12 +253,23 @@ async fn revoke(
     Ok(Json(key.into()))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The tenant's signature policy.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Policy {
+    /// When true, every event must carry a valid submitter signature.
     require_signatures: bool,
 }
 
+/// Set the signature policy.
+#[utoipa::path(
+    put,
+    path = "/v1/submitter-keys/policy",
+    tag = "submitter keys",
+    request_body = Policy,
+    responses((status = 200, description = "The policy now", body = Policy)),
+    security(("bearer" = []))
+)]
 async fn set_policy(
     State(state): State<AppState>,
     auth: Auth,

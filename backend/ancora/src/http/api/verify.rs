@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::casing::camel_case_keys;
@@ -25,22 +26,27 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/proof/verify", post(verify))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/proof/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyBody {
+    /// A proof bundle (format version 1 or 2).
+    #[schema(value_type = Object)]
     bundle: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+/// The verifier's report and what it trusted.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct VerifyResponse {
     /// The proof core's report ([`ancora_proof::bundle::Report`]) with camelCase keys, like every `/v1` body.
+    #[schema(value_type = Object)]
     report: serde_json::Value,
     trust: TrustUsed,
 }
 
 /// What the server trusted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TrustUsed {
     /// Verifier keys (`<origin>+<hash>+<key>`) of the logs trusted: this server's own only.
@@ -51,6 +57,15 @@ struct TrustUsed {
     note: &'static str,
 }
 
+/// Verify a proof bundle with this server's own trust.
+#[utoipa::path(
+    post,
+    path = "/v1/proof/verify",
+    tag = "proofs",
+    request_body = VerifyBody,
+    responses((status = 200, description = "The report (its `verdict` says whether the bundle verified)", body = VerifyResponse)),
+    security(("bearer" = []))
+)]
 async fn verify(
     State(state): State<AppState>,
     auth: Auth,

@@ -21,7 +21,7 @@ pub const MAX_ID_BYTES: usize = EventId::MAX_BYTES;
 
 /// One event as submitted. Unknown fields are refused: a misspelt `signature` must not turn
 /// into an unsigned event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// The tenant's id for the event (1–256 bytes, no control characters, no invisible or
@@ -37,6 +37,7 @@ pub struct EventInput {
     pub content: Option<String>,
     /// A JSON object kept with the event (not part of the proof).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     /// Ed25519 signature over [`signed_message`], base64 or base64url.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,7 +14,7 @@ use crate::services::Services;
 ///
 /// Its JSON is camelCase like every `/v1` body (`leafHash`, `receivedAt`, `receivedAtMicros`,
 /// `statusUrl`); the snake_case names of answers stored before 2026-12 are still read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Receipt {
     /// The event id.
@@ -23,6 +23,7 @@ pub struct Receipt {
     pub digest: String,
     /// The leaf's node hash in the batch tree, base64url (as in proof bundles).
     #[serde(alias = "leaf_hash")]
+    #[schema(value_type = String)]
     pub leaf_hash: Hash,
     /// When Ancora received it (RFC 3339, microseconds).
     #[serde(with = "time::serde::rfc3339", alias = "received_at")]
