@@ -10,6 +10,7 @@
 //! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
+//! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
@@ -21,6 +22,7 @@ pub mod anchoring;
 pub mod authorization;
 pub mod batching;
 pub mod billing;
+pub mod health;
 pub mod idempotency;
 pub mod ingest;
 pub mod monitor;
@@ -59,7 +61,7 @@ pub struct Services {
 impl Services {
     /// The services over `db` with `settings`.
     pub fn new(db: Db, settings: Settings) -> Self {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_enabled(settings.metrics));
         Services {
             billing: Arc::new(billing::Billing::new(
                 db.clone(),

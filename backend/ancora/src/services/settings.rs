@@ -31,6 +31,8 @@ pub struct Settings {
     pub billing: BillingConfig,
     /// The log monitor.
     pub monitor: MonitorConfig,
+    /// Prometheus metrics on (`ANCORA_METRICS`, default on).
+    pub metrics: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             max_proof_lag: Some(Duration::from_millis(DEFAULT_MAX_PROOF_LAG_MS)),
             billing: BillingConfig::default(),
             monitor: MonitorConfig::default(),
+            metrics: true,
         }
     }
 }
@@ -279,7 +282,8 @@ impl ChainwebConfig {
                 .map_err(|e| anyhow::anyhow!("ANCORA_CHAINWEB_KEY: {e}"));
         }
         match &self.key_file {
-            Some(path) => Ok(SecretKey::from_file(path)?),
+            Some(path) => SecretKey::from_file(path)
+                .map_err(|e| anyhow::anyhow!("ANCORA_CHAINWEB_KEY_FILE: {e}")),
             None => anyhow::bail!(
                 "no Chainweb signing key: set ANCORA_CHAINWEB_KEY_FILE (or ANCORA_CHAINWEB_KEY)"
             ),
