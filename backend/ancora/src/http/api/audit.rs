@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AuditBatch {
     /// 1 to 10 000 events.
+    #[schema(min_items = 1, max_items = 10000)]
     events: Vec<EventInput>,
     /// `realtime` or `window` (the default): recorded on the batch.
     #[serde(default)]

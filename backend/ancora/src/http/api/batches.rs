@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SubmitBatch {
     /// 1 to 10 000 events.
+    #[schema(min_items = 1, max_items = 10000)]
     events: Vec<EventInput>,
     /// When sent, must equal the number of events.
     #[serde(default)]

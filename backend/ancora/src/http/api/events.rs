@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct SubmitBody {
     /// 1 to 10 000 events, stored all or none.
+    #[schema(min_items = 1, max_items = 10000)]
     events: Vec<EventInput>,
 }
 
@@ -195,8 +196,8 @@ async fn show(
     Ok(Json(view(&state, e, bundle)))
 }
 
-/// The stored bundle through the proof cache (one indexed lookup on a miss); only when there
-/// is none does it look up the event, to tell "no such event" from "not proved yet".
+// The stored bundle through the proof cache (one indexed lookup on a miss); only when there
+// is none does it look up the event, to tell "no such event" from "not proved yet".
 /// The event's proof bundle alone.
 ///
 /// 404 with `Retry-After: 1` while the event is not proved yet.

@@ -166,6 +166,7 @@ struct FetchBody {
     #[schema(value_type = ChainIdArg)]
     chain_id: Value,
     /// The transaction's request key (base64url).
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}=?$")]
     request_key: String,
     /// The chain whose block the proof leads to (default: `chainId`).
     #[serde(default)]

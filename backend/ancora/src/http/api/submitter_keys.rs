@@ -44,8 +44,10 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateBody {
     /// 1 to 100 characters of A–Z, a–z, 0–9, `.`, `_` or `-`; never reused.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     name: String,
     /// The 32-byte Ed25519 public key, base64 or hex.
+    #[schema(pattern = "^([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$")]
     public_key: String,
 }
 

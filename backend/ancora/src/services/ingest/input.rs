@@ -28,12 +28,15 @@ pub struct EventInput {
     /// direction-changing formatting characters: see [`crate::domain::EventId`]); generated when
     /// absent (a UUID v7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 256)]
     pub id: Option<String>,
     /// `sha256:<hex>` or `sha512_256:<hex>`; exactly one of `digest` and `content`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(sha256|sha512_256):[0-9a-fA-F]{64}$")]
     pub digest: Option<String>,
     /// The content itself, base64; Ancora keeps its SHA-256 (and the bytes, for a while).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9+/_-]*={0,2}$")]
     pub content: Option<String>,
     /// A JSON object kept with the event (not part of the proof).
     #[serde(default, skip_serializing_if = "Option::is_none")]
