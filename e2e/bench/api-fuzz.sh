@@ -104,7 +104,7 @@ for role in owner admin auditor submitter billing anonymous; do
   rc=$?
   set -e
   # "Test cases:" is followed by "  N generated, N passed[, N failed]…".
-  line=$(grep -A1 '^Test cases:' "$out" | tail -1 | sed 's/^ *//')
+  line=$(grep -A1 '^Test cases:' "$out" | tail -1 | sed 's/^ *//' || true)
   n=$(echo "$line" | grep -Eo '^[0-9]+' || echo 0)
   # Failures read "…, N failed" or "…, found N unique failures".
   failed=$(echo "$line" | grep -Eo '[0-9]+ (unique failures?|failed)' | grep -Eo '^[0-9]+' || true)
@@ -113,6 +113,10 @@ for role in owner admin auditor submitter billing anonymous; do
   echo "api-fuzz: $role: ${line:-no summary} (exit $rc)"
   total_cases=$((total_cases + n))
   total_failures=$((total_failures + failed))
+  if [ -z "$line" ]; then
+    echo "api-fuzz: $role: schemathesis gave no summary:" >&2
+    tail -20 "$out" >&2
+  fi
   if [ "$rc" != 0 ]; then
     status=1
     sed -n '/FAILURES/,/SUMMARY/p' "$out" | head -120
