@@ -17,6 +17,16 @@ use sqlx::PgPool;
 use super::helpers::routes::api_routes;
 use super::helpers::{TestApp, assert_problem, digest_of};
 
+/// Routes whose JSON answer is a document of its own format, not an API body: the OpenAPI
+/// document (OpenAPI's keys) and verification reports (`report_format`, `report_version`:
+/// a versioned file format, like proof bundles).
+const DOCUMENTS: [&str; 4] = [
+    "/v1/openapi.json",
+    "/v1/events/{id}/report.json",
+    "/v1/batches/{batchId}/report.json",
+    "/v1/reports/range",
+];
+
 /// Keys whose values are not the API's own naming.
 const FOREIGN: [&str; 3] = ["metadata", "header", "subject"];
 
@@ -248,6 +258,61 @@ async fn every_v1_json_answer_is_camel_case(pool: PgPool) {
             "/v1/billing/stripe/webhook".into(),
             Some(json!({})),
         ),
+        (
+            "GET",
+            "/v1/batches/{batchId}",
+            format!("/v1/batches/{batch_id}"),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/events/{id}/report.pdf",
+            "/v1/events/c-1/report.pdf".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/events/{id}/report.json",
+            "/v1/events/c-1/report.json".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/batches/{batchId}/report.pdf",
+            format!("/v1/batches/{batch_id}/report.pdf"),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/batches/{batchId}/report.json",
+            format!("/v1/batches/{batch_id}/report.json"),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/reports/range",
+            "/v1/reports/range?from=2000-01-01&to=2100-01-01".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/v1/webhooks",
+            "/v1/webhooks".into(),
+            Some(json!({ "url": "http://10.0.0.1/hook", "events": ["event.proved"] })),
+        ),
+        ("GET", "/v1/webhooks", "/v1/webhooks".into(), None),
+        (
+            "GET",
+            "/v1/webhooks/deliveries",
+            "/v1/webhooks/deliveries?limit=5".into(),
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/webhooks/{id}",
+            format!("/v1/webhooks/{}", uuid::Uuid::nil()),
+            None,
+        ),
         // The OpenAPI document's keys are the OpenAPI format's (paths, media types, schema
         // names): called, not walked.
         ("GET", "/v1/openapi.json", "/v1/openapi.json".into(), None),
@@ -265,7 +330,7 @@ async fn every_v1_json_answer_is_camel_case(pool: PgPool) {
             "{method} {uri}: {status} {answer}"
         );
         covered.insert((method.to_owned(), route.to_owned()));
-        if is_json(&headers) && route != "/v1/openapi.json" {
+        if is_json(&headers) && !DOCUMENTS.contains(&route) {
             walked += 1;
             snake_keys(&answer, &format!("{method} {uri} →"), &mut offenders);
         }

@@ -22,6 +22,7 @@ pub mod tenants;
 pub mod tlog;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -125,21 +125,28 @@ pub enum Action {
     ViewUsage,
     /// Portal: subscribe or change plan through Stripe Checkout.
     ManageBilling,
+    /// API and portal: list webhook endpoints and their recent deliveries.
+    ReadWebhooks,
+    /// API and portal: register and delete webhook endpoints.
+    ManageWebhooks,
 }
 
 impl Action {
     /// The API's actions.
-    pub const API: [Action; 6] = [
+    pub const API: [Action; 9] = [
         Action::SubmitEvents,
         Action::ReadEvents,
         Action::VerifyProof,
         Action::ReadSubmitterKeys,
         Action::ManageSubmitterKeys,
         Action::ViewUsage,
+        Action::DownloadReport,
+        Action::ReadWebhooks,
+        Action::ManageWebhooks,
     ];
 
     /// Every portal action, for tests that walk the matrix.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::ViewDashboard,
         Action::ReadCatalog,
         Action::DownloadReport,
@@ -155,6 +162,8 @@ impl Action {
         Action::ManageTenants,
         Action::ViewUsage,
         Action::ManageBilling,
+        Action::ReadWebhooks,
+        Action::ManageWebhooks,
     ];
 
     /// The roles allowed to take this action in a tenant (empty for platform actions).
@@ -172,10 +181,12 @@ impl Action {
             | Action::ReadAuditLog
             | Action::ReadMembers
             | Action::ReadApiKeys
-            | Action::ReadSettings => &[Owner, Admin, Auditor],
-            Action::InviteMember | Action::ManageApiKeys | Action::ChangeSettings => {
-                &[Owner, Admin]
-            }
+            | Action::ReadSettings
+            | Action::ReadWebhooks => &[Owner, Admin, Auditor],
+            Action::InviteMember
+            | Action::ManageApiKeys
+            | Action::ChangeSettings
+            | Action::ManageWebhooks => &[Owner, Admin],
             Action::GrantOwner => &[Owner],
             Action::ViewUsage | Action::ManageBilling => &[Owner, Admin, Billing],
             Action::ManageTenants => &[],

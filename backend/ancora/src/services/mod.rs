@@ -4,10 +4,13 @@
 //!
 //! * [`idempotency`] — `Idempotency-Key`: one effect per key, the first answer replayed;
 //! * [`ingest`] — validate, check signatures, store durably, answer with receipts;
+//! * [`batch_metadata`] — the seed's batch metadata (root, chain, block, proof URL);
 //! * [`batching`] — close a tenant's pending events into Merkle batches;
 //! * [`anchoring`] — aggregate batch roots into anchors and bind them to trust points, one
 //!   backend a file (`tlog`, `chainweb`);
 //! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
+//! * [`reports`] — verification reports (PDF, JSON; an event, a batch, a range), for the
+//!   portal and the API alike;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
 //! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
@@ -15,11 +18,13 @@
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
 //! * [`passwords`] — argon2id hashing;
+//! * [`webhooks`] — tenants' endpoints, signed deliveries with retries, SSRF checks;
 //! * [`settings`] — what they run with, one section each.
 
 pub mod admission;
 pub mod anchoring;
 pub mod authorization;
+pub mod batch_metadata;
 pub mod batching;
 pub mod billing;
 pub mod health;
@@ -28,7 +33,9 @@ pub mod ingest;
 pub mod monitor;
 pub mod passwords;
 pub mod proofs;
+pub mod reports;
 pub mod settings;
+pub mod webhooks;
 
 use std::sync::Arc;
 

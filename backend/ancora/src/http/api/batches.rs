@@ -2,7 +2,9 @@
 //!
 //! * `POST /v1/events/batch {events[], batchSize?, ttl?}` → `202 {batchId}`;
 //! * `GET /v1/proof/{batchId}` → `{batchId, status, proofs: [{eventId, bundle}]}`, every event's
-//!   bundle in tree order (`202` with no proofs while the batch is not proved yet).
+//!   bundle in tree order (`202` with no proofs while the batch is not proved yet);
+//! * `GET /v1/batches/{batchId}` → the batch's metadata
+//!   ([`crate::services::batch_metadata`]) and its `status` (`closed | anchored | proved`).
 //!
 //! **A synchronous batch id.** In the seed a batch id existed only once a window closed. Here
 //! the request's events are stored durably (through [`crate::services::ingest`], like every event) and
@@ -41,6 +43,7 @@ use crate::http::error::Problem;
 use crate::http::extract::ApiJson;
 use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
+use crate::services::batch_metadata::{self, BatchMetadata};
 use crate::services::ingest::{self, EventInput, IngestOptions};
 use crate::services::settings::AnchorBackendKind;
 
@@ -49,6 +52,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events/batch", post(submit_batch))
         .route("/proof/{batchId}", get(batch_proofs))
+        .route("/batches/{batchId}", get(show))
 }
 
 /// The body of `POST /v1/events/batch`.
@@ -210,6 +214,42 @@ pub(super) fn parse_batch_id(raw: &str) -> ApiResult<Uuid> {
     raw.parse::<BatchId>()
         .map(|b| b.0)
         .map_err(|_| ApiError::NotFound(format!("no batch {raw:?}")))
+}
+
+/// `GET /v1/batches/{batchId}`: the metadata and the state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct BatchView {
+    #[serde(flatten)]
+    metadata: BatchMetadata,
+    status: String,
+}
+
+/// A batch's metadata (the seed's) and its status.
+#[utoipa::path(
+    get,
+    path = "/v1/batches/{batchId}",
+    tag = "batches",
+    params(("batchId" = String, Path, description = "The batch id (a UUID)")),
+    responses(
+        (status = 200, description = "The batch", body = BatchView),
+        (status = 404, description = "No such batch in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn show(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<BatchView>> {
+    authorize(&auth, Action::ReadEvents)?;
+    let batch_id = parse_batch_id(&raw)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let found = batch_metadata::for_batch(&mut tx, &state.settings, auth.tenant, batch_id).await?;
+    tx.commit().await?;
+    let (metadata, status) =
+        found.ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
+    Ok(Json(BatchView { metadata, status }))
 }
 
 /// Every event's bundle of a batch, in tree order.

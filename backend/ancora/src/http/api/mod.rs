@@ -6,9 +6,11 @@ pub mod billing;
 pub mod events;
 pub mod log;
 pub mod openapi;
+pub mod reports;
 pub mod spv;
 pub mod submitter_keys;
 pub mod verify;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -25,5 +27,7 @@ pub fn routes() -> Router<AppState> {
         .merge(batches::routes())
         .merge(spv::routes())
         .merge(billing::routes())
+        .merge(reports::routes())
+        .merge(webhooks::routes())
         .merge(openapi::routes())
 }

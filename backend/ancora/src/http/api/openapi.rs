@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, OpenApi};
 
-use super::{audit, batches, billing, events, log, spv, submitter_keys, verify};
+use super::{audit, batches, billing, events, log, reports, spv, submitter_keys, verify, webhooks};
 use crate::http::AppState;
 use crate::http::error::Problem;
 
@@ -58,6 +58,16 @@ pub fn routes() -> Router<AppState> {
         spv::read,
         billing::usage,
         billing::webhook,
+        batches::show,
+        reports::event_pdf,
+        reports::event_json,
+        reports::batch_pdf,
+        reports::batch_json,
+        reports::range,
+        webhooks::create,
+        webhooks::list,
+        webhooks::deliveries,
+        webhooks::remove,
         openapi_json,
     ),
     components(schemas(Problem)),
@@ -70,6 +80,8 @@ pub fn routes() -> Router<AppState> {
         (name = "spv", description = "Chainweb SPV proofs as a service"),
         (name = "submitter keys", description = "Ed25519 keys that sign events"),
         (name = "billing", description = "Usage, quotas and Stripe's webhook"),
+        (name = "reports", description = "Verification reports (PDF, and JSON in the report format of its own)"),
+        (name = "webhooks", description = "Signed deliveries when proofs are ready"),
         (name = "meta", description = "This document"),
     )
 )]
