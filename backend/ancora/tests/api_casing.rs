@@ -298,7 +298,7 @@ async fn every_v1_json_answer_is_camel_case(pool: PgPool) {
             "POST",
             "/v1/webhooks",
             "/v1/webhooks".into(),
-            Some(json!({ "url": "http://10.0.0.1/hook", "events": ["event.proved"] })),
+            Some(json!({ "url": "ftp://example.invalid/hook", "events": ["event.proved"] })),
         ),
         ("GET", "/v1/webhooks", "/v1/webhooks".into(), None),
         (

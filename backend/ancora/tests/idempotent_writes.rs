@@ -107,20 +107,37 @@ fn writes() -> Vec<Write> {
             created: StatusCode::CREATED,
             effect: SUBMITTER_KEYS,
         },
+        Write {
+            uri: "/v1/webhooks",
+            role: Role::Owner,
+            created: StatusCode::CREATED,
+            effect: WEBHOOKS,
+        },
     ]
 }
 
+const WEBHOOKS: &str = "SELECT count(*) FROM webhook_endpoints WHERE tenant_id = $1";
+
 fn body_for(w: &Write, tag: &str) -> Value {
-    if w.uri == "/v1/submitter-keys" {
-        key_body(tag)
-    } else {
-        event_body(w.uri, tag)
+    match w.uri {
+        "/v1/submitter-keys" => key_body(tag),
+        "/v1/webhooks" => {
+            // A port per tag: another body is another request.
+            let port = 1024 + sha(tag)[0] as u16 * 100 + sha(tag)[1] as u16 % 100;
+            json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["event.proved"] })
+        }
+        _ => event_body(w.uri, tag),
     }
+}
+
+/// The app, with webhook receivers on 127.0.0.1 allowed.
+fn app(pool: PgPool) -> TestApp {
+    TestApp::with_config(pool, |c| c.settings.webhooks.allow_loopback = true)
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_replay_answers_the_first_status_and_body_and_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool);
+    let app = app(pool);
     for w in writes() {
         // Arrange
         let (tenant, key) = app.tenant_with_key(w.role).await;
@@ -160,7 +177,7 @@ async fn a_replay_answers_the_first_status_and_body_and_changes_nothing(pool: Pg
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn concurrent_requests_with_one_key_make_one_effect_and_get_one_answer(pool: PgPool) {
-    let app = TestApp::new(pool);
+    let app = app(pool);
     for w in writes() {
         // Arrange
         let (tenant, key) = app.tenant_with_key(w.role).await;
