@@ -129,16 +129,26 @@ async fn the_first_use_of_a_key_records_last_used_at(pool: PgPool) {
     app.request(Method::GET, "/v1/events/none", Some(&key), None)
         .await;
 
-    // Assert
-    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
-    let used = sqlx::query_scalar!(
-        "SELECT last_used_at FROM api_keys WHERE tenant_id = $1",
-        tenant.0
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .expect("key");
-    assert!(used.is_some());
+    // Assert: written in the background, soon.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+        let used = sqlx::query_scalar!(
+            "SELECT last_used_at FROM api_keys WHERE tenant_id = $1",
+            tenant.0
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .expect("key");
+        if used.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "last_used_at not written within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::services::admission::AdmissionError;
+use crate::services::authentication::AuthenticationError;
 use crate::services::authorization::Denied;
 use crate::services::billing::webhook::WebhookError;
 use crate::services::billing::{BillingError, QuotaExceeded, rfc3339};
@@ -99,6 +100,19 @@ impl From<IngestError> for ApiError {
             IngestError::Overloaded(a) => a.into(),
             IngestError::Quota(q) => ApiError::PaymentRequired(q),
             IngestError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<AuthenticationError> for ApiError {
+    fn from(e: AuthenticationError) -> Self {
+        match e {
+            AuthenticationError::Unknown | AuthenticationError::Revoked => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            AuthenticationError::Suspended => ApiError::Forbidden(e.to_string()),
+            AuthenticationError::Storage(e) => e.into(),
+            AuthenticationError::Internal(e) => ApiError::Internal(e),
         }
     }
 }

@@ -15,6 +15,7 @@
 //!   point in time;
 //! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
+//! * [`authentication`] — API keys, through a cache that key changes invalidate at once;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
 //! * [`passwords`] — argon2id hashing;
@@ -23,6 +24,7 @@
 
 pub mod admission;
 pub mod anchoring;
+pub mod authentication;
 pub mod authorization;
 pub mod batch_metadata;
 pub mod batching;
@@ -63,6 +65,8 @@ pub struct Services {
     pub admission: Arc<admission::Admission>,
     /// Plans, metering, quotas and rate limits.
     pub billing: Arc<billing::Billing>,
+    /// The cache of authenticated API keys.
+    pub keys: Arc<authentication::KeyCache>,
 }
 
 impl Services {
@@ -80,6 +84,7 @@ impl Services {
             metrics,
             wake: Arc::new(Notify::new()),
             admission: Arc::default(),
+            keys: Arc::default(),
         }
     }
 }

@@ -168,6 +168,12 @@ pub struct Metrics {
     pub log_monitor_alerts: Family<AlertLabels, Counter>,
     /// Size of the last checkpoint the log monitor found consistent with every earlier one.
     pub log_monitor_checked_size: Gauge,
+    /// API keys authenticated from the in-process cache.
+    pub api_key_cache_hits: Counter,
+    /// API keys looked up in the database (not cached, expired, or the cache out of use).
+    pub api_key_cache_misses: Counter,
+    /// Bytes of rendered bundles in the proof cache.
+    pub proof_cache_bytes: Gauge,
     /// Database pool connections by state (set before each scrape).
     pub db_pool_connections: Family<PoolLabels, Gauge>,
     /// The pool's maximum size.
@@ -330,6 +336,24 @@ impl Metrics {
             "Size of the last checkpoint the log monitor found consistent",
             log_monitor_checked_size.clone(),
         );
+        let api_key_cache_hits = Counter::default();
+        registry.register(
+            "api_key_cache_hits",
+            "API keys authenticated from the in-process cache",
+            api_key_cache_hits.clone(),
+        );
+        let api_key_cache_misses = Counter::default();
+        registry.register(
+            "api_key_cache_misses",
+            "API keys looked up in the database",
+            api_key_cache_misses.clone(),
+        );
+        let proof_cache_bytes = Gauge::default();
+        registry.register(
+            "proof_cache_bytes",
+            "Bytes of rendered bundles in the proof cache",
+            proof_cache_bytes.clone(),
+        );
         let db_pool_connections = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -389,6 +413,9 @@ impl Metrics {
         Metrics {
             enabled,
             registry: Mutex::new(registry),
+            api_key_cache_hits,
+            api_key_cache_misses,
+            proof_cache_bytes,
             sampled_registry: Mutex::new(sampled),
             sampled_once: AtomicBool::new(false),
             log_monitor_alerts,
