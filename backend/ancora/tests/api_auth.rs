@@ -88,7 +88,7 @@ async fn each_role_gets_exactly_the_actions_the_table_grants(pool: PgPool) {
                 Method::PUT,
                 "/v1/submitter-keys/policy",
                 Some(&key),
-                Some(json!({ "require_signatures": false })),
+                Some(json!({ "requireSignatures": false })),
             )
             .await;
 
@@ -157,7 +157,7 @@ async fn submitter_keys_are_registered_listed_revoked_and_audited(pool: PgPool) 
     let app = TestApp::new(pool);
     let (tenant, owner) = app.tenant_with_key(Role::Admin).await;
     let public = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
-    let body = json!({ "name": "gate-1", "public_key": hex::encode(public.as_bytes()) });
+    let body = json!({ "name": "gate-1", "publicKey": hex::encode(public.as_bytes()) });
 
     // Act
     let (created, _, key) = app
@@ -188,8 +188,8 @@ async fn submitter_keys_are_registered_listed_revoked_and_audited(pool: PgPool) 
     assert_eq!(created, StatusCode::CREATED, "{key}");
     assert_problem(&again, StatusCode::CONFLICT, "already exists");
     assert_eq!(revoked, StatusCode::OK);
-    assert!(revoked_key["revoked_at"].is_string());
-    assert_eq!(list["require_signatures"], false);
+    assert!(revoked_key["revokedAt"].is_string());
+    assert_eq!(list["requireSignatures"], false);
     assert_eq!(list["keys"][0]["name"], "gate-1");
     let actions = app.audit_actions(tenant).await;
     assert!(
@@ -214,7 +214,7 @@ async fn bad_submitter_keys_and_other_tenants_key_ids_are_refused(pool: PgPool) 
             Method::POST,
             "/v1/submitter-keys",
             Some(&mine),
-            Some(json!({ "name": "k", "public_key": hex::encode(public.as_bytes()) })),
+            Some(json!({ "name": "k", "publicKey": hex::encode(public.as_bytes()) })),
         )
         .await;
     let id = key["id"].as_str().expect("id");
@@ -225,7 +225,7 @@ async fn bad_submitter_keys_and_other_tenants_key_ids_are_refused(pool: PgPool) 
             Method::POST,
             "/v1/submitter-keys",
             Some(&mine),
-            Some(json!({ "name": "s", "public_key": "AAAA" })),
+            Some(json!({ "name": "s", "publicKey": "AAAA" })),
         )
         .await;
     let bad_name = app
@@ -233,7 +233,7 @@ async fn bad_submitter_keys_and_other_tenants_key_ids_are_refused(pool: PgPool) 
             Method::POST,
             "/v1/submitter-keys",
             Some(&mine),
-            Some(json!({ "name": "a b", "public_key": hex::encode(public.as_bytes()) })),
+            Some(json!({ "name": "a b", "publicKey": hex::encode(public.as_bytes()) })),
         )
         .await;
     let foreign = app

@@ -169,11 +169,12 @@ impl From<BillingError> for ApiError {
     }
 }
 
-/// The problem+json body.
-#[derive(Debug, Serialize, serde::Deserialize)]
+/// The problem+json body (RFC 9457).
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
+    #[schema(rename = "type")]
     pub kind: String,
     /// Short, human-readable summary of the type.
     pub title: String,
@@ -183,6 +184,7 @@ pub struct Problem {
     pub detail: String,
     /// Members particular to the problem type (402: `quota`, `limit`, `usage`, …).
     #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(ignore)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 

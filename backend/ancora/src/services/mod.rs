@@ -2,6 +2,7 @@
 //! and never know about HTTP or job runners: `http/` and `workers/` (above) translate; `db/`
 //! and `domain/` (below) store and name things.
 //!
+//! * [`idempotency`] — `Idempotency-Key`: one effect per key, the first answer replayed;
 //! * [`ingest`] — validate, check signatures, store durably, answer with receipts;
 //! * [`batch_metadata`] — the seed's batch metadata (root, chain, block, proof URL);
 //! * [`batching`] — close a tenant's pending events into Merkle batches;
@@ -29,6 +30,7 @@ pub mod batch_metadata;
 pub mod batching;
 pub mod billing;
 pub mod health;
+pub mod idempotency;
 pub mod ingest;
 pub mod monitor;
 pub mod passwords;

@@ -5,6 +5,7 @@ pub mod batches;
 pub mod billing;
 pub mod events;
 pub mod log;
+pub mod openapi;
 pub mod reports;
 pub mod spv;
 pub mod submitter_keys;
@@ -28,4 +29,5 @@ pub fn routes() -> Router<AppState> {
         .merge(billing::routes())
         .merge(reports::routes())
         .merge(webhooks::routes())
+        .merge(openapi::routes())
 }
