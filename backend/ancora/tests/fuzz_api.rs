@@ -181,12 +181,12 @@ async fn mutated_api_bodies_never_get_a_500_or_a_non_problem_error(pool: PgPool)
         (
             "POST",
             "/v1/submitter-keys",
-            json!({ "name": "fz", "public_key": public }),
+            json!({ "name": "fz", "publicKey": public }),
         ),
         (
             "PUT",
             "/v1/submitter-keys/policy",
-            json!({ "require_signatures": false }),
+            json!({ "requireSignatures": false }),
         ),
         (
             "POST",

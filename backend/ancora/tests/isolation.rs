@@ -105,28 +105,30 @@ static ROUTES: &[Route] = &[
     r("GET", "/v1/events/{id}", Key(Action::ReadEvents)),
     r("GET", "/v1/events/{id}/proof", Key(Action::ReadEvents)),
     r("POST", "/v1/events/batch", Key(Action::SubmitEvents)).body(EV),
-    r("GET", "/v1/proof/{batch_id}", Key(Action::ReadEvents)),
+    r("GET", "/v1/proof/{batchId}", Key(Action::ReadEvents)),
     r("POST", "/v1/proof/verify", Key(Action::VerifyProof)).body(r#"{"bundle":{}}"#),
     r("POST", "/v1/audit/batch", Key(Action::SubmitEvents)).body(EV),
-    r("GET", "/v1/audit/proof/{batch_id}", Key(Action::ReadEvents)),
+    r("GET", "/v1/audit/proof/{batchId}", Key(Action::ReadEvents)),
     r("GET", "/v1/audit/catalog", Key(Action::ReadEvents)),
     r("GET", "/v1/usage", Key(Action::ViewUsage)),
     r("POST", "/v1/billing/stripe/webhook", Public).body("{}"),
     r("GET", "/v1/log/checkpoint", Public),
     r("GET", "/v1/log/consistency", Public),
     r("GET", "/v1/log/key", Public),
+    r("GET", "/v1/openapi.json", Public),
+    r("GET", "/docs/api", Public),
     r("POST", "/v1/spv", Key(Action::VerifyProof)).body(r#"{"chainId":"0","requestKey":"not-a-key"}"#),
     r("POST", "/v1/spv/verify", Key(Action::VerifyProof)).body(r#"{"proof":"not-a-proof"}"#),
     r("GET", "/v1/spv/{id}", Key(Action::ReadEvents)).absent(),
-    r("POST", "/v1/submitter-keys", Key(Action::ManageSubmitterKeys)).body(r#"{"name":"k-{n}","public_key":"not-a-key"}"#),
+    r("POST", "/v1/submitter-keys", Key(Action::ManageSubmitterKeys)).body(r#"{"name":"k-{n}","publicKey":"not-a-key"}"#),
     r("GET", "/v1/submitter-keys", Key(Action::ReadSubmitterKeys)),
-    r("PUT", "/v1/submitter-keys/policy", Key(Action::ManageSubmitterKeys)).body(r#"{"require_signatures":false}"#),
+    r("PUT", "/v1/submitter-keys/policy", Key(Action::ManageSubmitterKeys)).body(r#"{"requireSignatures":false}"#),
     r("POST", "/v1/submitter-keys/{id}/revoke", Key(Action::ManageSubmitterKeys)),
-    r("GET", "/v1/batches/{batch_id}", Key(Action::ReadEvents)),
+    r("GET", "/v1/batches/{batchId}", Key(Action::ReadEvents)),
     r("GET", "/v1/events/{id}/report.pdf", Key(Action::DownloadReport)),
     r("GET", "/v1/events/{id}/report.json", Key(Action::DownloadReport)),
-    r("GET", "/v1/batches/{batch_id}/report.pdf", Key(Action::DownloadReport)),
-    r("GET", "/v1/batches/{batch_id}/report.json", Key(Action::DownloadReport)),
+    r("GET", "/v1/batches/{batchId}/report.pdf", Key(Action::DownloadReport)),
+    r("GET", "/v1/batches/{batchId}/report.json", Key(Action::DownloadReport)),
     r("GET", "/v1/reports/range", Key(Action::DownloadReport)),
     r("GET", "/v1/webhooks", Key(Action::ReadWebhooks)),
     r("POST", "/v1/webhooks", Key(Action::ManageWebhooks)).body(r#"{"url":"not a url","events":["event.proved"]}"#),
@@ -321,7 +323,7 @@ impl Fixture {
         let public = ed25519_dalek::SigningKey::from_bytes(&[event.len() as u8; 32])
             .verifying_key()
             .to_bytes();
-        let body = serde_json::json!({ "name": format!("sk-{}", event.len()), "public_key": hex::encode(public) });
+        let body = serde_json::json!({ "name": format!("sk-{}", event.len()), "publicKey": hex::encode(public) });
         let got = app
             .request(
                 Method::POST,
@@ -372,7 +374,7 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{tenant}", &f.tenant.to_string())
         .replace("{id}", &id)
         .replace("{event}", &f.event)
-        .replace("{batch_id}", &f.batch.to_string())
+        .replace("{batchId}", &f.batch.to_string())
         .replace("{batch}", &f.batch.to_string())
         .replace("{key}", &f.victim_key.to_string())
         .replace("{token}", "no-such-invitation")
