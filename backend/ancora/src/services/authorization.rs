@@ -125,21 +125,29 @@ pub enum Action {
     ViewUsage,
     /// Portal: subscribe or change plan through Stripe Checkout.
     ManageBilling,
+    /// API: read an event's content (decrypted; fetched from the archive when cold).
+    ReadContent,
+    /// API and portal: read and change the retention policy and the legal hold.
+    ManageRetention,
+    /// Portal: destroy the tenant's data key (crypto-shredding), owner only.
+    ShredContents,
 }
 
 impl Action {
     /// The API's actions.
-    pub const API: [Action; 6] = [
+    pub const API: [Action; 8] = [
         Action::SubmitEvents,
         Action::ReadEvents,
         Action::VerifyProof,
         Action::ReadSubmitterKeys,
         Action::ManageSubmitterKeys,
         Action::ViewUsage,
+        Action::ReadContent,
+        Action::ManageRetention,
     ];
 
     /// Every portal action, for tests that walk the matrix.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 18] = [
         Action::ViewDashboard,
         Action::ReadCatalog,
         Action::DownloadReport,
@@ -155,6 +163,9 @@ impl Action {
         Action::ManageTenants,
         Action::ViewUsage,
         Action::ManageBilling,
+        Action::ReadContent,
+        Action::ManageRetention,
+        Action::ShredContents,
     ];
 
     /// The roles allowed to take this action in a tenant (empty for platform actions).
@@ -179,6 +190,9 @@ impl Action {
             Action::GrantOwner => &[Owner],
             Action::ViewUsage | Action::ManageBilling => &[Owner, Admin, Billing],
             Action::ManageTenants => &[],
+            Action::ReadContent => &[Owner, Admin, Auditor],
+            Action::ManageRetention => &[Owner, Admin],
+            Action::ShredContents => &[Owner],
         }
     }
 }

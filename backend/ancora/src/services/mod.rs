@@ -9,6 +9,8 @@
 //! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
+//! * [`archive`] — encryption of contents at rest, retention, the archiver (S3 or a local
+//!   directory), cold reads, crypto-shredding, rebuilding the catalog from the archive;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
@@ -17,6 +19,7 @@
 
 pub mod admission;
 pub mod anchoring;
+pub mod archive;
 pub mod authorization;
 pub mod batching;
 pub mod billing;
@@ -52,6 +55,8 @@ pub struct Services {
     pub admission: Arc<admission::Admission>,
     /// Plans, metering, quotas and rate limits.
     pub billing: Arc<billing::Billing>,
+    /// The cold archive and the keyring of contents at rest.
+    pub archive: Arc<archive::Archive>,
 }
 
 impl Services {
@@ -64,6 +69,7 @@ impl Services {
                 settings.billing.clone(),
                 metrics.clone(),
             )),
+            archive: Arc::new(archive::Archive::open(settings.archive.clone())),
             db,
             settings: Arc::new(settings),
             metrics,

@@ -41,6 +41,14 @@ pub struct QuotaLabels {
     pub quota: String,
 }
 
+/// Labels of the archive's error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArchiveErrorLabels {
+    /// `unavailable`, `missing_object`, `denied`, `missing_bucket`, `checksum_mismatch`,
+    /// `wrong_master_key`, `corrupt`, `internal`, `other`.
+    pub kind: String,
+}
+
 /// Every metric the service exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -75,6 +83,15 @@ pub struct Metrics {
     pub log_monitor_alerts: Family<AlertLabels, Counter>,
     /// Size of the last checkpoint the log monitor found consistent with every earlier one.
     pub log_monitor_checked_size: Gauge,
+    /// Objects the archiver wrote and verified.
+    pub archive_objects: Counter,
+    /// Bytes the archiver wrote.
+    pub archive_bytes: Counter,
+    /// Archive failures by kind (store unavailable, missing object, refused credentials,
+    /// missing bucket, checksum mismatch, wrong master key, …).
+    pub archive_errors: Family<ArchiveErrorLabels, Counter>,
+    /// Seconds a cold read of a content took (fetch from the archive, check, decrypt).
+    pub archive_cold_read: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -181,7 +198,35 @@ impl Metrics {
             "Size of the last checkpoint the log monitor found consistent",
             log_monitor_checked_size.clone(),
         );
+        let archive_objects = Counter::default();
+        registry.register(
+            "archive_objects",
+            "Objects the archiver wrote and verified",
+            archive_objects.clone(),
+        );
+        let archive_bytes = Counter::default();
+        registry.register(
+            "archive_bytes",
+            "Bytes the archiver wrote",
+            archive_bytes.clone(),
+        );
+        let archive_errors = Family::<ArchiveErrorLabels, Counter>::default();
+        registry.register(
+            "archive_errors",
+            "Archive failures by kind",
+            archive_errors.clone(),
+        );
+        let archive_cold_read = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "archive_cold_read_seconds",
+            "Seconds a cold read of a content took",
+            archive_cold_read.clone(),
+        );
         Metrics {
+            archive_objects,
+            archive_bytes,
+            archive_errors,
+            archive_cold_read,
             registry: Mutex::new(registry),
             log_monitor_alerts,
             log_monitor_checked_size,
@@ -199,6 +244,15 @@ impl Metrics {
             job_failures,
             http_latency,
         }
+    }
+
+    /// Counts one archive failure of `kind`.
+    pub fn archive_error(&self, kind: &str) {
+        self.archive_errors
+            .get_or_create(&ArchiveErrorLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 
     /// The text exposition.

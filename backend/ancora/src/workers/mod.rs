@@ -6,6 +6,7 @@
 //! * [`chainweb_confirm`] — send, confirm and prove a chainweb anchor, one committed step a run;
 //! * [`log_monitor`] — check the log's new checkpoints and late anchors, then re-enqueue;
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
+//! * [`archive`] — one archiving pass: copy, verify, drop hot copies, expire (scheduled);
 //! * [`billing_report`] — report usage to Stripe (scheduled every reporting interval);
 //! * `runner` — the claim loop (leases, backoff, LISTEN/NOTIFY with polling as fallback);
 //! * [`sweep`] — the safety net that re-enqueues work nobody was woken for.
@@ -17,6 +18,7 @@
 //! dedupe keys live with the queue's SQL ([`crate::db::jobs`]).
 
 pub mod anchor;
+pub mod archive;
 pub mod batch;
 pub mod billing_report;
 pub mod chainweb_confirm;
@@ -57,6 +59,7 @@ pub const JOBS: &[&dyn Job] = &[
     &chainweb_confirm::ChainwebConfirmJob,
     &billing_report::BillingReportJob,
     &log_monitor::LogMonitorJob,
+    &archive::ArchiveJob,
 ];
 
 /// Runs a claimed job by its kind.
@@ -218,6 +221,7 @@ mod tests {
             jobs::KIND_CHAINWEB_ANCHOR,
             jobs::KIND_BILLING_REPORT,
             jobs::KIND_LOG_MONITOR,
+            jobs::KIND_ARCHIVE,
         ] {
             assert!(kinds.contains(&kind), "{kind} has no runner");
         }

@@ -46,6 +46,10 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
         let (state, shutdown) = (state.clone(), shutdown.clone());
         tasks.spawn(async move { super::billing_report::schedule(state, shutdown).await });
     }
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { super::archive::schedule(state, shutdown).await });
+    }
     let held = Held::default();
     for _ in 0..RUNNERS {
         let (state, shutdown, held) = (state.clone(), shutdown.clone(), held.clone());

@@ -5,6 +5,7 @@ pub mod batches;
 pub mod billing;
 pub mod events;
 pub mod log;
+pub mod retention;
 pub mod spv;
 pub mod submitter_keys;
 pub mod verify;
@@ -24,4 +25,5 @@ pub fn routes() -> Router<AppState> {
         .merge(batches::routes())
         .merge(spv::routes())
         .merge(billing::routes())
+        .merge(retention::routes())
 }
