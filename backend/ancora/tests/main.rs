@@ -6,6 +6,7 @@ mod admin_cli;
 mod api_auth;
 mod api_events;
 mod architecture;
+mod archive;
 mod audit_api;
 mod billing;
 mod chainweb_anchor;
