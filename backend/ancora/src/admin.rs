@@ -105,10 +105,10 @@ pub enum RetentionCommand {
         #[arg(long)]
         tenant: TenantId,
         /// How long contents stay hot (in Postgres) after receipt.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         hot: Option<String>,
         /// How long contents are kept (hot or archived) after receipt, then deleted.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         keep: Option<String>,
         /// Legal hold: while on, nothing expires and the data key cannot be destroyed.
         #[arg(long, value_enum)]

@@ -297,11 +297,15 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| classify("GetObject", &self.bucket, &full, e))?;
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| S3Error::Unavailable(format!("reading {full}: {e}")))?;
+        let body = out.body.collect().await.map_err(|e| {
+            let detail = source_chain(&e);
+            // The SDK checks the object's stored checksum while it reads the body.
+            if detail.to_ascii_lowercase().contains("checksum") {
+                S3Error::ChecksumMismatch(full.clone())
+            } else {
+                S3Error::Unavailable(format!("reading {full}: {detail}"))
+            }
+        })?;
         Ok(body.into_bytes().to_vec())
     }
 
@@ -406,8 +410,11 @@ where
             let code = err.code().unwrap_or_default();
             let status = format!("{:?}", se.raw());
             match code {
-                "NoSuchKey" | "NotFound" => S3Error::NotFound(key.to_owned()),
                 "NoSuchBucket" => S3Error::NoSuchBucket(bucket.to_owned()),
+                "NoSuchKey" | "NotFound" if op == "HeadBucket" => {
+                    S3Error::NoSuchBucket(bucket.to_owned())
+                }
+                "NoSuchKey" | "NotFound" => S3Error::NotFound(key.to_owned()),
                 "AccessDenied"
                 | "InvalidAccessKeyId"
                 | "SignatureDoesNotMatch"

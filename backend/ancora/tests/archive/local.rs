@@ -19,8 +19,15 @@ async fn contents_are_encrypted_at_rest_and_read_back_hot_then_cold_after_the_ar
     let (archive, dir) = local_archive("archive-local");
     let app = app_with_archive(pool, archive);
     let (tenant, owner, auditor) = tenant_keys(&app).await;
-    post_contents(&app, &owner, &[("inv-1", "invoice alpha 1000 EUR"), ("inv-2", "invoice beta")])
-        .await;
+    post_contents(
+        &app,
+        &owner,
+        &[
+            ("inv-1", "invoice alpha 1000 EUR"),
+            ("inv-2", "invoice beta"),
+        ],
+    )
+    .await;
 
     // Assert: encrypted in Postgres, served decrypted to readers, refused to submitters.
     let rows = hot_rows(&app, tenant).await;
@@ -33,13 +40,19 @@ async fn contents_are_encrypted_at_rest_and_read_back_hot_then_cold_after_the_ar
     assert_eq!((s, source.as_str()), (StatusCode::OK, "hot"));
     assert_eq!(body, b"invoice alpha 1000 EUR");
     let submitter = app.key(tenant, Role::Submitter).await;
-    assert_eq!(get_content(&app, &submitter, "inv-1").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        get_content(&app, &submitter, "inv-1").await.0,
+        StatusCode::FORBIDDEN
+    );
     let (s, _, _, p) = get_content(&app, &auditor, "nope").await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
 
     // Act: proved, then archived with a hot period of zero.
     prove_all(&app).await;
-    assert_eq!(set_retention(&app, &owner, json!({ "hot": "0s" })).await.0, StatusCode::OK);
+    assert_eq!(
+        set_retention(&app, &owner, json!({ "hot": "0s" })).await.0,
+        StatusCode::OK
+    );
     let report = run_pass(&app.state).await.expect("pass");
 
     // Assert: copied, verified, hot copies dropped; the archive holds no plaintext.
@@ -50,10 +63,19 @@ async fn contents_are_encrypted_at_rest_and_read_back_hot_then_cold_after_the_ar
     let files = files_under(&dir);
     let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
     for suffix in ["tenant.json", "segment.json", "contents.json"] {
-        assert!(names.iter().any(|n| n.ends_with(suffix)), "{suffix} in {names:?}");
+        assert!(
+            names.iter().any(|n| n.ends_with(suffix)),
+            "{suffix} in {names:?}"
+        );
     }
-    assert!(names.iter().any(|n| n.contains("/v1/anchors/")), "{names:?}");
-    assert!(names.iter().any(|n| n.contains("/v1/checkpoints/")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.contains("/v1/anchors/")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.contains("/v1/checkpoints/")),
+        "{names:?}"
+    );
     for (p, bytes) in &files {
         assert!(!contains(bytes, b"invoice"), "plaintext in {}", p.display());
     }
@@ -64,7 +86,10 @@ async fn contents_are_encrypted_at_rest_and_read_back_hot_then_cold_after_the_ar
     assert_eq!((s, source.as_str()), (StatusCode::OK, "cold"), "{p}");
     assert_eq!(body, b"invoice beta");
     let (_, source, body, _) = get_content(&app, &auditor, "inv-2").await;
-    assert_eq!((source.as_str(), body.as_slice()), ("hot", &b"invoice beta"[..]));
+    assert_eq!(
+        (source.as_str(), body.as_slice()),
+        ("hot", &b"invoice beta"[..])
+    );
     assert_proof_verifies(&app, &auditor, "inv-1").await;
 
     // A second pass has nothing to copy.
@@ -78,24 +103,39 @@ async fn retention_is_read_and_changed_by_owners_and_admins_and_nonsense_is_refu
     let (tenant, owner, auditor) = tenant_keys(&app).await;
     let admin = app.key(tenant, Role::Admin).await;
 
-    let (s, _, b) = app.request(Method::GET, "/v1/retention", Some(&owner), None).await;
+    let (s, _, b) = app
+        .request(Method::GET, "/v1/retention", Some(&owner), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["hot"], "30d");
     assert_eq!(b["keep"], "10y");
     assert_eq!(b["legalHold"], false);
-    let (s, _, _) = app.request(Method::GET, "/v1/retention", Some(&auditor), None).await;
+    let (s, _, _) = app
+        .request(Method::GET, "/v1/retention", Some(&auditor), None)
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(
-        set_retention(&app, &auditor, json!({ "hot": "1d" })).await.0,
+        set_retention(&app, &auditor, json!({ "hot": "1d" }))
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
 
     for (body, status) in [
         (json!({ "hot": "-1d" }), StatusCode::UNPROCESSABLE_ENTITY),
         (json!({ "keep": "1000y" }), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({ "hot": "99999999999999999999y" }), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({ "hot": "10d", "keep": "1d" }), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({ "hot": "ten days" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({ "hot": "99999999999999999999y" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "hot": "10d", "keep": "1d" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "hot": "ten days" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ] {
         let (s, b) = set_retention(&app, &owner, body.clone()).await;
         assert_eq!(s, status, "{body} → {b}");
@@ -104,21 +144,46 @@ async fn retention_is_read_and_changed_by_owners_and_admins_and_nonsense_is_refu
     let (s, _) = set_retention(&app, &owner, json!({ "hotDays": 3 })).await;
     assert!(s.is_client_error());
 
-    let (s, b) = set_retention(&app, &admin, json!({ "hot": "0s", "keep": "7y", "legalHold": true })).await;
+    let (s, b) = set_retention(
+        &app,
+        &admin,
+        json!({ "hot": "0s", "keep": "12y", "legalHold": true }),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!((b["hot"].clone(), b["keep"].clone(), b["legalHold"].clone()), (json!("0s"), json!("7y"), json!(true)));
+    assert_eq!(
+        (b["hot"].clone(), b["keep"].clone(), b["legalHold"].clone()),
+        (json!("0s"), json!("12y"), json!(true))
+    );
     // Under legal hold the keep period cannot shorten, even while lifting the hold.
     let (s, b) = set_retention(&app, &owner, json!({ "keep": "1y" })).await;
     assert_eq!(s, StatusCode::CONFLICT, "{b}");
-    assert!(b["detail"].as_str().unwrap_or_default().contains("legal hold"));
+    assert!(
+        b["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("legal hold")
+    );
     assert_eq!(
-        set_retention(&app, &owner, json!({ "keep": "1y", "legalHold": false })).await.0,
+        set_retention(&app, &owner, json!({ "keep": "1y", "legalHold": false }))
+            .await
+            .0,
         StatusCode::CONFLICT
     );
-    assert_eq!(set_retention(&app, &owner, json!({ "legalHold": false })).await.0, StatusCode::OK);
+    assert_eq!(
+        set_retention(&app, &owner, json!({ "legalHold": false }))
+            .await
+            .0,
+        StatusCode::OK
+    );
     let (s, b) = set_retention(&app, &owner, json!({ "keep": "1y" })).await;
     assert_eq!((s, b["keep"].clone()), (StatusCode::OK, json!("1y")));
-    assert!(app.audit_actions(tenant).await.iter().any(|a| a == "retention.changed"));
+    assert!(
+        app.audit_actions(tenant)
+            .await
+            .iter()
+            .any(|a| a == "retention.changed")
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -133,10 +198,18 @@ async fn expiry_deletes_archived_contents_leaves_a_tombstone_keeps_proofs_and_ne
     post_contents(&app, &owner, &[("x-1", "expiring content")]).await;
     prove_all(&app).await;
     let zero = json!({ "hot": "0s", "keep": "0s" });
-    assert_eq!(set_retention(&app, &owner, zero.clone()).await.0, StatusCode::OK);
-    assert_eq!(set_retention(&app, &held_owner, zero).await.0, StatusCode::OK);
     assert_eq!(
-        set_retention(&app, &held_owner, json!({ "legalHold": true })).await.0,
+        set_retention(&app, &owner, zero.clone()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        set_retention(&app, &held_owner, zero).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        set_retention(&app, &held_owner, json!({ "legalHold": true }))
+            .await
+            .0,
         StatusCode::OK
     );
 
@@ -145,7 +218,12 @@ async fn expiry_deletes_archived_contents_leaves_a_tombstone_keeps_proofs_and_ne
     assert_eq!(report.batches_expired, 1, "{report:?}");
     let (s, _, _, p) = get_content(&app, &auditor, "x-1").await;
     assert_eq!(s, StatusCode::GONE, "{p}");
-    assert!(p["problem"]["detail"].as_str().unwrap_or_default().contains("expired"));
+    assert!(
+        p["problem"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired")
+    );
     assert_proof_verifies(&app, &auditor, "x-1").await;
     let (s, _, body, _) = get_content(&app, &held_auditor, "h-1").await;
     assert_eq!((s, body.as_slice()), (StatusCode::OK, &b"held content"[..]));
@@ -164,10 +242,19 @@ async fn shredding_makes_contents_unreadable_everywhere_while_every_proof_still_
     let (archive, dir) = local_archive("archive-shred");
     let app = app_with_archive(pool, archive);
     let (tenant, owner, auditor) = tenant_keys(&app).await;
-    post_contents(&app, &owner, &[("s-1", "to be shredded"), ("s-2", "also shredded")]).await;
+    post_contents(
+        &app,
+        &owner,
+        &[("s-1", "confidential-one"), ("s-2", "confidential-two")],
+    )
+    .await;
     prove_all(&app).await;
     run_pass(&app.state).await.expect("pass");
-    assert_eq!(hot_rows(&app, tenant).await.len(), 2, "30 days hot by default");
+    assert_eq!(
+        hot_rows(&app, tenant).await.len(),
+        2,
+        "30 days hot by default"
+    );
     let before = assert_proof_verifies(&app, &auditor, "s-1").await;
 
     // Act
@@ -181,7 +268,12 @@ async fn shredding_makes_contents_unreadable_everywhere_while_every_proof_still_
     for id in ["s-1", "s-2"] {
         let (s, _, _, p) = get_content(&app, &auditor, id).await;
         assert_eq!(s, StatusCode::GONE, "{p}");
-        assert!(p["problem"]["detail"].as_str().unwrap_or_default().contains("shredded"));
+        assert!(
+            p["problem"]["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("shredded")
+        );
     }
     assert_eq!(assert_proof_verifies(&app, &auditor, "s-1").await, before);
     assert_proof_verifies(&app, &auditor, "s-2").await;
@@ -194,9 +286,17 @@ async fn shredding_makes_contents_unreadable_everywhere_while_every_proof_still_
             .1,
     )
     .expect("json");
-    assert_eq!(tenant_json["rows"]["key"]["wrapped_key"], Value::Null, "{tenant_json}");
+    assert_eq!(
+        tenant_json["rows"]["key"]["wrapped_key"],
+        Value::Null,
+        "{tenant_json}"
+    );
     for (p, bytes) in files_under(&dir) {
-        assert!(!contains(&bytes, b"shredded"), "plaintext in {}", p.display());
+        assert!(
+            !contains(&bytes, b"confidential"),
+            "plaintext in {}",
+            p.display()
+        );
     }
     // New contents are refused, digests still accepted; shredding twice is harmless.
     let (s, b) = app
@@ -211,14 +311,22 @@ async fn shredding_makes_contents_unreadable_everywhere_while_every_proof_still_
         .await
         .expect("again");
     assert!(!again.key_destroyed_now);
-    assert!(app.audit_actions(tenant).await.iter().any(|a| a == "tenant.shredded"));
+    assert!(
+        app.audit_actions(tenant)
+            .await
+            .iter()
+            .any(|a| a == "tenant.shredded")
+    );
 
     // Under legal hold, a shred is refused.
     let (held, held_owner, _) = tenant_keys(&app).await;
     post_contents(&app, &held_owner, &[("k-1", "kept")]).await;
     set_retention(&app, &held_owner, json!({ "legalHold": true })).await;
     let refused = ancora::services::archive::shred::shred(&app.state, held, "test").await;
-    assert!(matches!(refused, Err(ArchiveError::LegalHold(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ArchiveError::LegalHold(_))),
+        "{refused:?}"
+    );
     assert_eq!(hot_rows(&app, held).await.len(), 1);
 }
 
@@ -267,7 +375,10 @@ async fn plaintext_contents_written_before_encryption_are_encrypted_by_the_archi
     let app = app_with_archive(pool, archive);
     let (tenant, owner, auditor) = tenant_keys(&app).await;
     let (s, _) = app
-        .post_events(&owner, json!([{ "id": "old-1", "digest": digest_of("legacy plaintext") }]))
+        .post_events(
+            &owner,
+            json!([{ "id": "old-1", "digest": digest_of("legacy plaintext") }]),
+        )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
@@ -280,12 +391,18 @@ async fn plaintext_contents_written_before_encryption_are_encrypted_by_the_archi
     .await
     .expect("insert");
     tx.commit().await.expect("commit");
-    assert_eq!(get_content(&app, &auditor, "old-1").await.2, b"legacy plaintext");
+    assert_eq!(
+        get_content(&app, &auditor, "old-1").await.2,
+        b"legacy plaintext"
+    );
 
     let report = run_pass(&app.state).await.expect("pass");
 
     assert_eq!(report.encrypted, 1, "{report:?}");
     let rows = hot_rows(&app, tenant).await;
     assert!(rows[0].2 && !contains(&rows[0].1, b"legacy"), "{rows:?}");
-    assert_eq!(get_content(&app, &auditor, "old-1").await.2, b"legacy plaintext");
+    assert_eq!(
+        get_content(&app, &auditor, "old-1").await.2,
+        b"legacy plaintext"
+    );
 }

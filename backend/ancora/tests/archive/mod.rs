@@ -2,6 +2,7 @@
 //! crypto-shredding, and the S3 store against a real S3-protocol server (s3s-fs, SigV4
 //! enforced) started on 127.0.0.1 by the tests.
 
+mod cli;
 mod local;
 mod s3;
 
@@ -29,7 +30,10 @@ pub fn app_with_archive(pool: PgPool, archive: ArchiveConfig) -> TestApp {
 /// A local archive in a fresh temp dir with a fresh master key.
 pub fn local_archive(tag: &str) -> (ArchiveConfig, PathBuf) {
     let dir = tempdir(tag).join("archive");
-    (ArchiveConfig::local(dir.clone(), MasterKey::generate()), dir)
+    (
+        ArchiveConfig::local(dir.clone(), MasterKey::generate()),
+        dir,
+    )
 }
 
 /// Posts events with inline contents `(id, content)`; asserts 202.
@@ -45,7 +49,11 @@ pub async fn post_contents(app: &TestApp, key: &str, items: &[(&str, &str)]) {
 }
 
 /// `GET /v1/events/{id}/content`: status, the content source header and the raw body.
-pub async fn get_content(app: &TestApp, key: &str, id: &str) -> (StatusCode, String, Vec<u8>, Value) {
+pub async fn get_content(
+    app: &TestApp,
+    key: &str,
+    id: &str,
+) -> (StatusCode, String, Vec<u8>, Value) {
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
     let req = Request::builder()
@@ -70,7 +78,13 @@ pub async fn get_content(app: &TestApp, key: &str, id: &str) -> (StatusCode, Str
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bytes = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let json = match retry {
         Some(r) => json!({ "problem": json, "retryAfter": r }),
@@ -95,7 +109,12 @@ pub async fn set_retention(app: &TestApp, owner: &str, body: Value) -> (StatusCo
 /// Asserts that `id`'s bundle is served and verifies against this server's trust.
 pub async fn assert_proof_verifies(app: &TestApp, key: &str, id: &str) -> Value {
     let (s, _, b) = app
-        .request(Method::GET, &format!("/v1/events/{id}/proof"), Some(key), None)
+        .request(
+            Method::GET,
+            &format!("/v1/events/{id}/proof"),
+            Some(key),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{id}: {b}");
     let bundle = Bundle::from_json(b.to_string().as_bytes()).expect("a bundle");
@@ -104,7 +123,11 @@ pub async fn assert_proof_verifies(app: &TestApp, key: &str, id: &str) -> Value 
         .expect("trust")
         .trust;
     let report = verify_bundle(&bundle, &trust);
-    assert!(report.is_verified(), "{:?}", report.failures().collect::<Vec<_>>());
+    assert!(
+        report.is_verified(),
+        "{:?}",
+        report.failures().collect::<Vec<_>>()
+    );
     b
 }
 

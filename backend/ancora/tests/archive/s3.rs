@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ancora::services::archive::archiver::run_pass;
-use ancora::services::archive::{ArchiveConfig, ArchiveError, ArchiveUrl, MasterKey, S3Options, StoreError};
+use ancora::services::archive::{
+    ArchiveConfig, ArchiveError, ArchiveUrl, MasterKey, S3Options, StoreError,
+};
 use ancora::workers::{self, Ran};
 use axum::http::StatusCode;
 use secrecy::SecretString;
@@ -71,7 +73,10 @@ impl S3Server {
             .expect("s3s-fs runs (cargo install s3s-fs@0.14.1 --features binary --locked)");
         self.child = Some(child);
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -127,9 +132,17 @@ async fn an_s3_archive_is_written_verified_and_read_back_cold(pool: PgPool) {
 
     let report = run_pass(&app.state).await.expect("pass");
 
-    assert_eq!((report.batches_archived, report.contents_dropped), (1, 2), "{report:?}");
+    assert_eq!(
+        (report.batches_archived, report.contents_dropped),
+        (1, 2),
+        "{report:?}"
+    );
     assert_eq!(objects(&s3, "segment.json").len(), 1);
-    assert!(objects(&s3, "contents.json")[0].to_string_lossy().contains("/prod/v1/tenants/"));
+    assert!(
+        objects(&s3, "contents.json")[0]
+            .to_string_lossy()
+            .contains("/prod/v1/tenants/")
+    );
     assert!(hot_rows(&app, tenant).await.is_empty());
     let (s, source, body, p) = get_content(&app, &auditor, "s3-1").await;
     assert_eq!((s, source.as_str()), (StatusCode::OK, "cold"), "{p}");
@@ -161,14 +174,17 @@ async fn refused_credentials_and_a_missing_bucket_are_clear_errors_and_metrics_a
         }
         assert!(!err.to_string().is_empty());
         assert!(
-            app.state
-                .metrics
-                .render()
-                .contains(&format!(r#"ancora_archive_errors_total{{kind="{kind}"}} 1"#)),
+            app.state.metrics.render().contains(&format!(
+                r#"ancora_archive_errors_total{{kind="{kind}"}} 1"#
+            )),
             "{}",
             app.state.metrics.render()
         );
-        assert_eq!(hot_rows(&app, tenant).await.len(), 1, "{kind}: nothing hot dropped");
+        assert_eq!(
+            hot_rows(&app, tenant).await.len(),
+            1,
+            "{kind}: nothing hot dropped"
+        );
     }
 }
 
@@ -181,7 +197,9 @@ async fn a_tampered_or_missing_archived_copy_is_reported_and_never_served(pool: 
     prove_all(&app).await;
     set_retention(&app, &owner, json!({ "hot": "0s" })).await;
     run_pass(&app.state).await.expect("pass");
-    let file = objects(&s3, "contents.json").pop().expect("contents object");
+    let file = objects(&s3, "contents.json")
+        .pop()
+        .expect("contents object");
 
     let mut bytes = std::fs::read(&file).expect("read");
     let n = bytes.len();
@@ -189,17 +207,29 @@ async fn a_tampered_or_missing_archived_copy_is_reported_and_never_served(pool: 
     std::fs::write(&file, &bytes).expect("tamper");
     let (s, _, body, p) = get_content(&app, &auditor, "t-1").await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{p}");
-    assert!(p["problem"]["detail"].as_str().unwrap_or_default().contains("checksum"));
+    assert!(
+        p["problem"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("checksum")
+    );
     assert!(!contains(&body, b"original"));
 
     std::fs::remove_file(&file).expect("remove");
     let (s, _, _, p) = get_content(&app, &auditor, "t-1").await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{p}");
-    assert!(p["problem"]["detail"].as_str().unwrap_or_default().contains("missing"));
+    assert!(
+        p["problem"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("missing")
+    );
     let metrics = app.state.metrics.render();
     for kind in ["checksum_mismatch", "missing_object"] {
         assert!(
-            metrics.contains(&format!(r#"ancora_archive_errors_total{{kind="{kind}"}} 1"#)),
+            metrics.contains(&format!(
+                r#"ancora_archive_errors_total{{kind="{kind}"}} 1"#
+            )),
             "{metrics}"
         );
     }
@@ -223,8 +253,8 @@ async fn the_store_stopping_mid_pass_loses_nothing_and_the_job_retries_with_back
     for (id, c) in &items {
         post_contents(&app, &owner, &[(id, c)]).await;
     }
-    prove_all(&app).await;
     set_retention(&app, &owner, json!({ "hot": "0s" })).await;
+    prove_all(&app).await;
 
     // Act: the server is killed while the pass runs.
     let pass = {
@@ -245,7 +275,11 @@ async fn the_store_stopping_mid_pass_loses_nothing_and_the_job_retries_with_back
         matches!(first, Err(ArchiveError::Store(StoreError::Unavailable(_)))),
         "{first:?}"
     );
-    let hot: Vec<String> = hot_rows(&app, tenant).await.into_iter().map(|r| r.0).collect();
+    let hot: Vec<String> = hot_rows(&app, tenant)
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
     let archived = {
         let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
         sqlx::query_scalar!(
@@ -256,8 +290,15 @@ async fn the_store_stopping_mid_pass_loses_nothing_and_the_job_retries_with_back
         .await
         .expect("count")
     };
-    assert!(archived < n as i64, "the pass was cut short ({archived} archived)");
-    assert!(hot.len() >= n - archived as usize, "{} hot, {archived} archived", hot.len());
+    assert!(
+        archived < n as i64,
+        "the pass was cut short ({archived} archived)"
+    );
+    assert!(
+        hot.len() >= n - archived as usize,
+        "{} hot, {archived} archived",
+        hot.len()
+    );
     // Hot reads keep working; cold reads answer 503 with Retry-After.
     let hot_id = hot.first().expect("a hot content").clone();
     let (s, source, _, _) = get_content(&app, &auditor, &hot_id).await;
@@ -276,18 +317,32 @@ async fn the_store_stopping_mid_pass_loses_nothing_and_the_job_retries_with_back
             .expect("enqueue");
         tx.commit().await.expect("commit");
     }
-    assert!(matches!(workers::run_one(&app.state, false).await.expect("run"), Ran::Failed(_)));
-    assert!(matches!(workers::run_one(&app.state, false).await.expect("run"), Ran::Nothing), "backing off");
+    let ran = workers::run_one(&app.state, true).await.expect("run");
+    assert!(matches!(ran, Ran::Failed(_)), "{ran:?}");
+    let (attempts, later) = {
+        let mut tx = app.state.db.system_tx().await.expect("tx");
+        let row = sqlx::query!(
+            r#"SELECT attempts, run_at > now() AS "later!" FROM jobs WHERE kind = 'archive'"#
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .expect("the job is kept for a retry");
+        (row.attempts, row.later)
+    };
+    assert_eq!((attempts, later), (1, true), "retried after a backoff");
     s3.restart().await;
     let mut done = false;
     for _ in 0..100 {
-        match workers::run_one(&app.state, false).await.expect("run") {
-            Ran::Done => {
-                done = true;
-                break;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        workers::run_one(&app.state, false).await.expect("run");
+        if ancora::db::jobs::count_kind(&app.state.db, ancora::db::jobs::KIND_ARCHIVE)
+            .await
+            .expect("count")
+            == 0
+        {
+            done = true;
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(done, "the archive job finished once the server was back");
 

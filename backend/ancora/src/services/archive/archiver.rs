@@ -106,6 +106,7 @@ pub async fn run_pass(svc: &Services) -> Result<PassReport, ArchiveError> {
         t
     };
     let result = async {
+        svc.archive.store().check().await?;
         for tenant in tenants {
             tenant_pass(svc, tenant, &mut report).await?;
         }
@@ -170,7 +171,7 @@ async fn tenant_pass(
         report.more = true;
     }
     if !ready.is_empty() {
-        write_tenant_object(svc, tenant).await?;
+        report.wrote(write_tenant_object(svc, tenant).await?);
     }
     for b in ready {
         archive_batch(svc, tenant, b.id, b.created_at, report).await?;
@@ -202,7 +203,7 @@ fn is_final(svc: &Services, trust_point: Option<&serde_json::Value>) -> bool {
 
 /// Writes `tenant.json` (the tenant, its wrapped data key or the record of its shredding, its
 /// retention), verified.
-pub async fn write_tenant_object(svc: &Services, tenant: TenantId) -> Result<(), ArchiveError> {
+pub async fn write_tenant_object(svc: &Services, tenant: TenantId) -> Result<String, ArchiveError> {
     let mut tx = svc.db.tenant_tx(tenant).await?;
     let rows = db::archive::tenant_rows(&mut tx, tenant)
         .await?
@@ -214,14 +215,9 @@ pub async fn write_tenant_object(svc: &Services, tenant: TenantId) -> Result<(),
         rows,
     };
     let bytes = to_json(&object)?;
-    put_verified(
-        svc.archive.store(),
-        &layout::tenant_key(tenant),
-        bytes,
-        None,
-    )
-    .await?;
-    Ok(())
+    let key = layout::tenant_key(tenant);
+    put_verified(svc.archive.store(), &key, bytes, None).await?;
+    Ok(key)
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, ArchiveError> {

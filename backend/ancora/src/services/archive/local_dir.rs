@@ -69,6 +69,14 @@ fn list_under(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result
 }
 
 impl ArchiveStore for LocalDir {
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            tokio::fs::create_dir_all(&self.root)
+                .await
+                .map_err(|e| io_err(&self.root.display().to_string(), e))
+        })
+    }
+
     fn url(&self) -> String {
         format!("file://{}", self.root.display())
     }

@@ -93,4 +93,8 @@ impl ArchiveStore for S3 {
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
         Box::pin(async move { self.store.list(prefix).await.map_err(from_s3) })
     }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.store.check().await.map_err(from_s3) })
+    }
 }

@@ -68,6 +68,9 @@ pub trait ArchiveStore: Send + Sync + fmt::Debug {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Every key under `prefix`, sorted.
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+    /// Checks that the store is there and accepts the credentials (a missing bucket, refused
+    /// keys, an unreachable server are errors here, before anything is written).
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
 /// A shared store.
