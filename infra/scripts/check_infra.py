@@ -20,6 +20,9 @@ INFRA = ROOT / "infra"
 COMPOSE = INFRA / "compose.yaml"
 K8S = INFRA / "k8s"
 DOCKERFILE = INFRA / "docker" / "Dockerfile"
+GRAFANA = INFRA / "grafana"
+METRICS_RS = ROOT / "backend" / "ancora" / "src" / "support" / "metrics.rs"
+README = ROOT / "README.md"
 YAMLLINT = ("{extends: default, rules: {line-length: {max: 100}, document-start: disable, "
             "truthy: {check-keys: false}}}")
 
@@ -304,13 +307,72 @@ def start_as_processes(ancora: str, devnet: str, pg: str, compose: dict, logdir:
                        check=False)
 
 
+def registered_metrics() -> set[str]:
+    """The metric names the code registers (`registry.register("name", …)` under the `ancora`
+    prefix), as exposed: `ancora_<name>`."""
+    names = re.findall(r'\.register\(\s*"([a-z0-9_]+)"', METRICS_RS.read_text())
+    return {f"ancora_{n}" for n in names}
+
+
+def grafana() -> None:
+    """Every dashboard in infra/grafana parses, every panel queries something, and every
+    metric a query names is one the code registers (a histogram's `_bucket`/`_sum`/`_count` and
+    a counter's `_total` are its series); every registered metric is documented in README."""
+    known = registered_metrics()
+    if not known:
+        fail(f"no metrics found in {METRICS_RS.relative_to(ROOT)}")
+        return
+    dashboards = sorted(GRAFANA.glob("*.json"))
+    if not dashboards:
+        fail("infra/grafana holds no dashboard")
+    for f in dashboards:
+        name = f.relative_to(ROOT)
+        try:
+            dash = json.loads(f.read_text())
+        except json.JSONDecodeError as e:
+            fail(f"{name}: not JSON: {e}")
+            continue
+        panels = dash.get("panels") or []
+        if not panels:
+            fail(f"{name}: no panels")
+        bad = []
+        for panel in panels:
+            exprs = [t.get("expr", "") for t in panel.get("targets") or []]
+            if not any(exprs):
+                bad.append(f"panel {panel.get('title')!r} has no query")
+            for expr in exprs:
+                for metric in re.findall(r"\bancora_[a-z0-9_]+", expr):
+                    series = {metric} | {metric[: -len(sfx)] for sfx in
+                                         ("_bucket", "_sum", "_count", "_total")
+                                         if metric.endswith(sfx)}
+                    if not series & known:
+                        bad.append(f"panel {panel.get('title')!r} queries {metric}, "
+                                   "which the code does not export")
+        if bad:
+            for b in bad:
+                fail(f"{name}: {b}")
+        else:
+            ok(f"{name}: {len(panels)} panels, every metric exported by the code")
+    readme = README.read_text()
+    undocumented = sorted(m for m in known if m not in readme)
+    if undocumented:
+        fail(f"metrics missing from README.md: {', '.join(undocumented)}")
+    else:
+        ok(f"README.md documents all {len(known)} metrics")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ancora", required=True)
     ap.add_argument("--devnet", required=True)
     ap.add_argument("--pg", required=True)
     ap.add_argument("--no-processes", action="store_true", help="skip starting processes")
+    ap.add_argument("--only-grafana", action="store_true",
+                    help="only check the dashboards against the code (no tools needed)")
     a = ap.parse_args()
+    grafana()
+    if a.only_grafana:
+        return 1 if failures else 0
     compose = yaml.safe_load(COMPOSE.read_text())
     docs = k8s_docs()
     linters()

@@ -57,11 +57,14 @@ pub enum AdminCommand {
         #[arg(long)]
         role: Role,
     },
-    /// Events, batches and pending counts of a tenant, and its last anchor.
+    /// The service's health at a glance (the figures `/metrics` exports: pending events, job
+    /// queue, unproved batches, open anchors, the log and its monitor); exits 1 when something
+    /// needs attention. With `--tenant`: that tenant's events, batches, pending count and last
+    /// anchor.
     Status {
-        /// The tenant's id.
+        /// A tenant's id.
         #[arg(long)]
-        tenant: TenantId,
+        tenant: Option<TenantId>,
     },
     /// Write failed Chainweb anchors again (fresh commands); prints each anchor id. Their fast
     /// proofs stay valid meanwhile.
@@ -193,7 +196,10 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
                 println!("password: {}", password.expose_secret());
             }
         }
-        AdminCommand::Status { tenant } => print_status(db, tenant).await?,
+        AdminCommand::Status {
+            tenant: Some(tenant),
+        } => print_status(db, tenant).await?,
+        AdminCommand::Status { tenant: None } => return print_health(db).await,
         AdminCommand::Plan(PlanCommand::Set {
             tenant,
             plan,
@@ -424,6 +430,86 @@ pub fn hash_password(password: &SecretString) -> anyhow::Result<String> {
 }
 
 pub use crate::services::passwords::generate_password;
+
+/// Past these, `admin status` says a figure needs attention.
+const ATTENTION_DUE_JOB_SECS: f64 = 30.0;
+const ATTENTION_UNPROVED_SECS: f64 = 60.0;
+
+async fn print_health(db: &Db) -> anyhow::Result<ExitCode> {
+    let h = crate::db::health::read(db).await?;
+    let migrations = db.migrations_applied().await?;
+    let s = &h.sampled;
+    let list = |v: &[(String, i64)]| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let mut attention = Vec::new();
+    if !migrations {
+        attention.push("migrations pending".to_owned());
+    }
+    if s.oldest_due_job_age > ATTENTION_DUE_JOB_SECS {
+        attention.push(format!(
+            "a job has been due {:.0} s (are workers running?)",
+            s.oldest_due_job_age
+        ));
+    }
+    if s.oldest_unproved_batch_age > ATTENTION_UNPROVED_SECS {
+        attention.push(format!(
+            "a batch has waited {:.0} s for its proofs",
+            s.oldest_unproved_batch_age
+        ));
+    }
+    if s.failed_anchors > 0 {
+        attention.push(format!(
+            "{} failed anchor(s) (ancora admin reanchor)",
+            s.failed_anchors
+        ));
+    }
+    if h.monitor_alerts > 0 {
+        attention.push(format!("{} log monitor alert(s)", h.monitor_alerts));
+    }
+    println!(
+        "database: reachable, migrations {}",
+        if migrations { "applied" } else { "pending" }
+    );
+    println!("pending events: {}", s.pending_events);
+    println!(
+        "unproved batches: {} (oldest {:.1} s)",
+        s.unproved_batches, s.oldest_unproved_batch_age
+    );
+    println!("job queue (waiting): {}", list(&s.queue_depth));
+    println!("jobs running: {}", list(&h.running_jobs));
+    println!(
+        "oldest due job: {:.1} s; jobs retrying after a failure: {}",
+        s.oldest_due_job_age, h.retrying_jobs
+    );
+    println!(
+        "open anchors: {}; failed anchors: {}",
+        list(&s.open_anchors),
+        s.failed_anchors
+    );
+    match h.last_anchor_age {
+        Some(age) => println!("last anchor: {age:.1} s ago"),
+        None => println!("last anchor: never"),
+    }
+    println!(
+        "log: size {}, monitor checked up to {}, monitor alerts {}",
+        h.log_size, h.monitor_checked_size, h.monitor_alerts
+    );
+    if attention.is_empty() {
+        println!("health: ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("health: needs attention: {}", attention.join("; "));
+        Ok(ExitCode::from(1))
+    }
+}
 
 async fn print_status(db: &Db, tenant: TenantId) -> anyhow::Result<()> {
     let mut tx = db.tenant_tx(tenant).await?;

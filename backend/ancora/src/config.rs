@@ -154,6 +154,10 @@ pub struct ServiceArgs {
     /// `/healthz`, `/readyz` and `/metrics` (its job and log-monitor metrics). Off by default.
     #[arg(long, env = "ANCORA_OPS_LISTEN", value_name = "ADDR")]
     pub ops_listen: Option<SocketAddr>,
+    /// Prometheus metrics at `/metrics` and the workers' health sampling (off: `/metrics`
+    /// answers 404 and requests are not timed).
+    #[arg(long, env = "ANCORA_METRICS", value_enum, default_value = "on")]
+    pub metrics: OnOff,
 
     #[command(flatten)]
     pub chainweb: ChainwebArgs,
@@ -581,9 +585,18 @@ impl Config {
     /// Default shutdown grace period, ms (Kubernetes waits 30 s before SIGKILL).
     pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 20_000;
 
-    /// Checks what cannot be checked per field: with the `chainweb` backend, nodes and a
-    /// signing key must be configured and usable. Call it at start-up.
+    /// Checks what cannot be checked per field: a configured log signing key must parse; with
+    /// the `chainweb` backend, nodes and a signing key must be configured and usable. Call it
+    /// at start-up.
     pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(key) = &self.settings.log.signing_key {
+            use secrecy::ExposeSecret as _;
+            ancora_proof::tlog::LogSigner::from_key_text(key.expose_secret()).map_err(|e| {
+                anyhow::anyhow!(
+                    "ANCORA_LOG_SIGNING_KEY: not a signed-note private key (PRIVATE+KEY+…): {e}"
+                )
+            })?;
+        }
         let cw = &self.settings.chainweb;
         if cw.has_nodes() {
             cw.client()?;
@@ -645,6 +658,7 @@ impl Config {
                     svc.monitor_anchor_deadline_secs,
                 ),
                 archive: svc.archive.to_config(&db.data_dir)?,
+                metrics: svc.metrics == OnOff::On,
             },
             shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),
             ops_listen: svc.ops_listen,
@@ -710,4 +724,159 @@ fn chainweb_from_args(a: &ChainwebArgs) -> ChainwebConfig {
     c.poll_interval = Duration::from_millis(a.poll_ms);
     c.request_timeout = Duration::from_millis(a.node_timeout_ms.max(1));
     c
+}
+
+/// Settings read from the environment outside the command-line definitions (by `main` and
+/// `admin`); every other `ANCORA_…` setting is a flag's `env`, found by [`known_settings`].
+pub const SETTINGS_OUTSIDE_FLAGS: &[&str] = &[
+    "ANCORA_LOG",
+    "ANCORA_LOG_FORMAT",
+    "ANCORA_ADMIN_PASSWORD",
+    "ANCORA_POSTGRES_BIN_DIR",
+];
+
+/// `ANCORA_…` variables of the tools around the binary (test harnesses, the SDK's tests,
+/// scripts) that may be in its environment and mean nothing to it; names starting with one of
+/// [`TOOLING_PREFIXES`] too.
+pub const TOOLING_VARIABLES: &[&str] = &[
+    "ANCORA_BIN",
+    "ANCORA_URL",
+    "ANCORA_API_KEY",
+    "ANCORA_SHARED_DIR",
+    "ANCORA_CRASH_KILLS",
+    "ANCORA_REGENERATE_FIXTURES",
+    "ANCORA_REPORT_SAMPLES",
+    "ANCORA_CHAINWEB_TEST_KEY_ENV",
+];
+
+/// Prefixes of tooling variables (the browser end-to-end harness's `ANCORA_E2E_…`).
+pub const TOOLING_PREFIXES: &[&str] = &["ANCORA_E2E_", "ANCORA_TEST_"];
+
+/// Every `ANCORA_…` setting: each flag's `env` in `cli` and its subcommands, plus
+/// [`SETTINGS_OUTSIDE_FLAGS`]. Sorted, no repeats.
+pub fn known_settings(cli: &clap::Command) -> Vec<String> {
+    fn walk(cmd: &clap::Command, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env().and_then(|e| e.to_str())
+                && env.starts_with("ANCORA_")
+            {
+                out.push(env.to_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out: Vec<String> = SETTINGS_OUTSIDE_FLAGS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    walk(cli, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Refuses an `ANCORA_…` variable in `vars` that is no setting (a typo would otherwise be
+/// ignored and the default silently used): the message names the variable and the closest
+/// known setting, on one line.
+pub fn check_environment(
+    cli: &clap::Command,
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<(), String> {
+    let known = known_settings(cli);
+    let mut unknown: Vec<String> = vars
+        .into_iter()
+        .filter_map(|(k, _)| {
+            let name = k.to_string_lossy().into_owned();
+            let relevant = name.starts_with("ANCORA_")
+                && !known.contains(&name)
+                && !TOOLING_VARIABLES.contains(&name.as_str())
+                && !TOOLING_PREFIXES.iter().any(|p| name.starts_with(p));
+            relevant.then_some(name)
+        })
+        .collect();
+    unknown.sort();
+    let Some(name) = unknown.first() else {
+        return Ok(());
+    };
+    let closest = known
+        .iter()
+        .min_by_key(|k| (edit_distance(name, k), k.len()))
+        .map(String::as_str)
+        .unwrap_or("none");
+    let more = match unknown.len() {
+        1 => String::new(),
+        n => format!(" ({} more unknown: {})", n - 1, unknown[1..].join(", ")),
+    };
+    Err(format!(
+        "unknown setting {name} in the environment; the closest known setting is {closest}{more}"
+    ))
+}
+
+/// Levenshtein distance over bytes (setting names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// A command-line parse error as one line, naming the setting: for a bad value, its
+/// environment variable (when the flag has one) and its flag.
+pub fn one_line_parse_error(cli: &clap::Command, e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    let message = parts.join(" ");
+    let flag = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.split_whitespace().next().map(str::to_owned),
+        _ => None,
+    };
+    let env = flag
+        .as_deref()
+        .and_then(|f| f.strip_prefix("--"))
+        .and_then(|long| env_of_flag(cli, long));
+    match env {
+        Some(env) => format!("{env}: {message}"),
+        None => message,
+    }
+}
+
+fn env_of_flag(cmd: &clap::Command, long: &str) -> Option<String> {
+    cmd.get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .or_else(|| cmd.get_subcommands().find_map(|s| env_of_flag(s, long)))
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("ANCORA_DB_POOL", "ANCORA_DB_POOL"), 0);
+        assert_eq!(edit_distance("ANCORA_DB_POLL", "ANCORA_DB_POOL"), 1);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 }

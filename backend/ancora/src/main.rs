@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use ancora::config::{Config, DatabaseArgs, DatabaseConfig, HttpArgs, ServiceArgs};
 use ancora::server::{self, Parts};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,8 +83,34 @@ struct ServeArgs {
     workers_only: bool,
 }
 
+/// Exit code of a configuration that cannot be used (as clap's for a usage error).
+const BAD_CONFIG: u8 = 2;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    if let Err(e) = ancora::config::check_environment(&command, std::env::vars_os()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(BAD_CONFIG);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            eprintln!(
+                "error: {}",
+                ancora::config::one_line_parse_error(&command, &e)
+            );
+            return ExitCode::from(BAD_CONFIG);
+        }
+    };
     // The offline commands need no runtime, configuration or logging.
     let offline = match cli.command {
         Command::Verify(args) => Some(cli_offline::run_verify(args)),
@@ -104,7 +130,10 @@ fn main() -> ExitCode {
 }
 
 fn run_online(command: Command) -> ExitCode {
-    init_tracing();
+    if let Err(e) = init_tracing() {
+        eprintln!("error: {e}");
+        return ExitCode::from(BAD_CONFIG);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,7 +148,9 @@ fn run_online(command: Command) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line, whatever the causes' messages hold.
+            let message = format!("{e:#}").replace(['\n', '\r'], " ");
+            eprintln!("error: {message}");
             ExitCode::from(1)
         }
     }
@@ -172,11 +203,31 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_tracing() {
+/// Logging from `ANCORA_LOG` (a filter; default `info,sqlx=warn,tower_http=warn`) and
+/// `ANCORA_LOG_FORMAT` (`text`, the default, or `json`); a value that cannot be used is an
+/// error naming the setting.
+fn init_tracing() -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ANCORA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let json = std::env::var("ANCORA_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let filter = match std::env::var("ANCORA_LOG") {
+        Ok(v) => EnvFilter::try_new(&v)
+            .map_err(|e| format!("ANCORA_LOG: {v:?} is not a log filter: {e}"))?,
+        Err(std::env::VarError::NotPresent) => EnvFilter::new("info,sqlx=warn,tower_http=warn"),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err("ANCORA_LOG: not valid UTF-8".into());
+        }
+    };
+    let json = match std::env::var("ANCORA_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") | Err(std::env::VarError::NotPresent) => false,
+        Ok(other) => {
+            return Err(format!(
+                "ANCORA_LOG_FORMAT: {other:?} is not a log format (text or json)"
+            ));
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err("ANCORA_LOG_FORMAT: not valid UTF-8 (text or json)".into());
+        }
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -185,4 +236,5 @@ fn init_tracing() {
     } else {
         builder.init();
     }
+    Ok(())
 }

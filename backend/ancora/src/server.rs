@@ -44,15 +44,28 @@ pub struct Database {
 /// Connects to `DATABASE_URL`, or starts (or joins) the embedded cluster.
 pub async fn open_database(config: &DatabaseConfig) -> anyhow::Result<Database> {
     match &config.url {
-        Some(url) => Ok(Database {
-            db: Db::connect_tuned(
-                url.expose_secret().parse()?,
-                config.pool,
-                config.acquire_timeout,
-            )
-            .await?,
-            embedded: None,
-        }),
+        Some(url) => {
+            use anyhow::Context as _;
+            let text = url.expose_secret();
+            anyhow::ensure!(
+                text.starts_with("postgres://") || text.starts_with("postgresql://"),
+                "DATABASE_URL: not a Postgres URL (postgres://user:password@host:port/database)"
+            );
+            let opts: sqlx::postgres::PgConnectOptions = text
+                .parse()
+                .map_err(|e| anyhow::anyhow!("DATABASE_URL: not a Postgres URL: {e}"))?;
+            // Where, without the password.
+            let at = format!(
+                "{}:{}/{}",
+                opts.get_host(),
+                opts.get_port(),
+                opts.get_database().unwrap_or("")
+            );
+            let db = Db::connect_tuned(opts, config.pool, config.acquire_timeout)
+                .await
+                .with_context(|| format!("DATABASE_URL: cannot connect to the database at {at}"))?;
+            Ok(Database { db, embedded: None })
+        }
         None => {
             let data_dir = config.data_dir.clone();
             let pg =

@@ -38,12 +38,20 @@ async fn metrics_count_ingested_events_queue_depth_and_http_latency(pool: PgPool
         .await;
     assert_eq!(posted.0, StatusCode::ACCEPTED, "{}", posted.2);
 
+    // The queue depth is sampled from the database by the workers (here: by hand).
+    let kinds: Vec<&str> = ancora::workers::JOBS.iter().map(|j| j.kind()).collect();
+    ancora::services::health::sample(&app.state, &kinds)
+        .await
+        .expect("sample");
     let (status, _, text) = app.request(Method::GET, "/metrics", None, None).await;
 
     assert_eq!(status, StatusCode::OK);
     let text = text.as_str().expect("text exposition").to_owned();
     assert!(text.contains("ancora_events_ingested_total 2"), "{text}");
-    assert!(text.contains("ancora_job_queue_depth 1"), "{text}");
+    assert!(
+        text.contains(r#"ancora_job_queue_depth{kind="batch"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("ancora_time_to_proof_seconds"), "{text}");
     assert!(text.contains("ancora_batch_size_events"), "{text}");
     assert!(

@@ -73,6 +73,46 @@ struct Args {
     /// ANCORA_BILLING=off. Run both to measure what billing costs.
     #[arg(long, value_parser = ["on", "off"], default_value = "on")]
     billing: String,
+    /// Scale-out: run N `serve --api-only` and N `worker` processes on the one database
+    /// (clients spread over the API processes) instead of one `serve` doing both; 0 is one
+    /// `serve`.
+    #[arg(long, default_value_t = 0)]
+    pairs: usize,
+    /// Extra environment of the server processes, `NAME=VALUE` (repeatable), e.g.
+    /// `--server-env ANCORA_METRICS=off --server-env ANCORA_LOG=off`.
+    #[arg(long = "server-env", value_parser = parse_env)]
+    server_env: Vec<(String, String)>,
+    /// Skip the raw COPY comparison (for runs that only compare two configurations).
+    #[arg(long)]
+    no_copy: bool,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))
+}
+
+/// Starts one server process: `ancora <args>` on the load database.
+fn spawn_server(args: &Args, db_url: &str, cli: &[String]) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(&args.ancora);
+    cmd.args(cli)
+        .env("DATABASE_URL", db_url)
+        .env("ANCORA_LOG", "warn")
+        .env("ANCORA_BATCH_WINDOW_MS", args.window_ms.to_string())
+        .env("ANCORA_BILLING", &args.billing)
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in &args.server_env {
+        cmd.env(k, v);
+    }
+    Ok(cmd.spawn()?)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 #[tokio::main]
@@ -149,31 +189,49 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         )
         .await?;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(&args.ancora)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", db_url)
-        .env("ANCORA_LOG", "warn")
-        .env("ANCORA_BATCH_WINDOW_MS", args.window_ms.to_string())
-        .env("ANCORA_BILLING", &args.billing)
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
-    wait_ready(&http, &base).await?;
-    let pid = server.id().context("server pid")?;
-
+    let mut servers = Vec::new();
+    let mut bases = Vec::new();
+    if args.pairs == 0 {
+        let port = free_port()?;
+        let listen = format!("127.0.0.1:{port}");
+        servers.push(spawn_server(
+            args,
+            db_url,
+            &["serve".into(), "--listen".into(), listen],
+        )?);
+        bases.push(format!("http://127.0.0.1:{port}"));
+    } else {
+        for _ in 0..args.pairs {
+            let port = free_port()?;
+            let listen = format!("127.0.0.1:{port}");
+            servers.push(spawn_server(
+                args,
+                db_url,
+                &[
+                    "serve".into(),
+                    "--api-only".into(),
+                    "--listen".into(),
+                    listen,
+                ],
+            )?);
+            bases.push(format!("http://127.0.0.1:{port}"));
+            servers.push(spawn_server(args, db_url, &["worker".into()])?);
+        }
+    }
+    for base in &bases {
+        wait_ready(&http, base).await?;
+    }
+    let pids: Vec<u32> = servers.iter().filter_map(Child::id).collect();
+    anyhow::ensure!(pids.len() == servers.len(), "a server process is gone");
     let peak_rss = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = tokio::spawn(sample_rss(pid, peak_rss.clone(), sampling.clone()));
+    let sampler = tokio::spawn(sample_rss(pids.clone(), peak_rss.clone(), sampling.clone()));
 
     println!(
-        "load: {} clients × {} events/request for {} s, batch window {} ms, offered rate {}",
+        "load: {} clients × {} events/request for {} s, batch window {} ms, offered rate {}, {}",
         args.clients,
         args.events_per_request,
         args.duration,
@@ -182,13 +240,18 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
             "unlimited".to_owned()
         } else {
             format!("{} events/s", args.rate)
+        },
+        if args.pairs == 0 {
+            "one `serve`".to_owned()
+        } else {
+            format!("{0} `serve --api-only` + {0} `worker`", args.pairs)
         }
     );
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..args.clients {
-        let (http, base, key) = (http.clone(), base.clone(), key.clone());
+        let (http, base, key) = (http.clone(), bases[c % bases.len()].clone(), key.clone());
         let per = args.events_per_request;
         // Seconds between two requests of one client at the offered rate.
         let pace = (args.rate > 0)
@@ -225,7 +288,13 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         .connect(db_url)
         .await?;
     wait_all_proved(&pool, Duration::from_secs(300)).await?;
-    let cpu = server_cpu_secs(pid).await;
+    let mut cpu = Some(0.0);
+    for pid in &pids {
+        cpu = match (cpu, server_cpu_secs(*pid).await) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+    }
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     let (p50, p95, p99): (f64, f64, f64) = sqlx::query_as(
@@ -253,10 +322,21 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     }
     finality(&pool).await?;
     println!(
-        "server peak RSS: {:.1} MB",
-        peak_rss.load(Ordering::Relaxed) as f64 / 1024.0
+        "server peak RSS: {:.1} MB{}",
+        peak_rss.load(Ordering::Relaxed) as f64 / 1024.0,
+        if pids.len() > 1 {
+            " (all processes)"
+        } else {
+            ""
+        }
     );
-    stop(&mut server).await;
+    for server in &mut servers {
+        stop(server).await;
+    }
+    if args.no_copy {
+        pool.close().await;
+        return Ok(());
+    }
 
     let mut copy_rate = 0f64;
     for _ in 0..3 {
@@ -406,17 +486,22 @@ async fn server_cpu_secs(pid: u32) -> Option<f64> {
     Some(ticks / hz)
 }
 
-async fn sample_rss(pid: u32, peak: Arc<AtomicU64>, running: Arc<AtomicBool>) {
+/// Samples the summed RSS of `pids` every 100 ms, keeping the peak.
+async fn sample_rss(pids: Vec<u32>, peak: Arc<AtomicU64>, running: Arc<AtomicBool>) {
     while running.load(Ordering::Relaxed) {
-        if let Ok(status) = tokio::fs::read_to_string(format!("/proc/{pid}/status")).await
-            && let Some(kb) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-        {
-            peak.fetch_max(kb, Ordering::Relaxed);
+        let mut total = 0;
+        for pid in &pids {
+            if let Ok(status) = tokio::fs::read_to_string(format!("/proc/{pid}/status")).await
+                && let Some(kb) = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<u64>().ok())
+            {
+                total += kb;
+            }
         }
+        peak.fetch_max(total, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -114,15 +114,34 @@ pub async fn bind_batches(
     Ok(n)
 }
 
-/// Marks an anchor final.
-pub async fn mark_final(conn: &mut PgConnection, anchor: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE anchors SET state = 'final', finalized_at = now() WHERE id = $1",
+/// An anchor just marked final: what its latency metric is labelled with and measures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finalized {
+    /// `tlog` or `chainweb`.
+    pub backend: String,
+    /// Its target chain.
+    pub chain: i32,
+    /// Seconds from its oldest batch root's closing to now.
+    pub latency_secs: f64,
+}
+
+/// Marks an anchor final; returns what it measured, or `None` when there is no such anchor.
+pub async fn mark_final(conn: &mut PgConnection, anchor: Uuid) -> sqlx::Result<Option<Finalized>> {
+    let row = sqlx::query!(
+        r#"UPDATE anchors SET state = 'final', finalized_at = now() WHERE id = $1
+           RETURNING backend, target_chain,
+                     COALESCE((SELECT extract(epoch FROM clock_timestamp() - min(q.enqueued_at))
+                               FROM anchor_queue q WHERE q.anchor_id = $1), 0)::float8
+                         AS "latency!""#,
         anchor
     )
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(())
+    Ok(row.map(|r| Finalized {
+        backend: r.backend,
+        chain: r.target_chain,
+        latency_secs: r.latency.max(0.0),
+    }))
 }
 
 /// Records where a tlog anchor sits in the log.

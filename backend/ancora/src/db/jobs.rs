@@ -237,13 +237,6 @@ pub async fn count_kind(db: &Db, kind: &str) -> sqlx::Result<i64> {
     Ok(n)
 }
 
-/// Jobs waiting to run.
-pub async fn queue_depth(db: &Db) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE locked_until IS NULL"#)
-        .fetch_one(db.pool())
-        .await
-}
-
 /// The NOTIFY channel that wakes workers in every process.
 pub const CHANNEL: &str = "ancora_jobs";
 

@@ -10,6 +10,7 @@ pub mod batches;
 pub mod billing;
 pub mod chainweb;
 pub mod events;
+pub mod health;
 pub mod idempotency;
 pub mod jobs;
 pub mod monitor;

@@ -104,10 +104,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The Prometheus exposition. The pool gauges are read from the pool here; the gauges that
+/// need SQL are sampled by the worker processes (see `crate::services::health`), so a scrape
+/// costs no query. 404 with `ANCORA_METRICS=off`.
 async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(depth) = crate::db::jobs::queue_depth(&state.db).await {
-        state.metrics.queue_depth.set(depth);
+    if !state.metrics.enabled() {
+        return ApiError::NotFound("metrics are off (ANCORA_METRICS=off)".into()).into_response();
     }
+    let pool = state.db.pool();
+    state.metrics.set_pool(
+        pool.size(),
+        pool.num_idle(),
+        pool.options().get_max_connections(),
+    );
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -202,6 +211,13 @@ async fn not_found() -> ApiError {
 /// Answers 408 when a request (body included) takes longer than the configured timeout, and
 /// records the latency of every request by route.
 async fn timeout_and_measure(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let timeout = state.config.http.request_timeout;
+    if !state.metrics.enabled() {
+        return match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => ApiError::Timeout.into_response(),
+        };
+    }
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -209,7 +225,7 @@ async fn timeout_and_measure(State(state): State<AppState>, req: Request, next: 
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
     let started = Instant::now();
-    let resp = match tokio::time::timeout(state.config.http.request_timeout, next.run(req)).await {
+    let resp = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => ApiError::Timeout.into_response(),
     };

@@ -11,6 +11,7 @@
 //!   point in time;
 //! * [`archive`] — encryption of contents at rest, retention, the archiver (S3 or a local
 //!   directory), cold reads, crypto-shredding, rebuilding the catalog from the archive;
+//! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
@@ -23,6 +24,7 @@ pub mod archive;
 pub mod authorization;
 pub mod batching;
 pub mod billing;
+pub mod health;
 pub mod ingest;
 pub mod monitor;
 pub mod passwords;
@@ -62,7 +64,7 @@ pub struct Services {
 impl Services {
     /// The services over `db` with `settings`.
     pub fn new(db: Db, settings: Settings) -> Self {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_enabled(settings.metrics));
         Services {
             billing: Arc::new(billing::Billing::new(
                 db.clone(),

@@ -380,10 +380,23 @@ pub async fn read_bundle(
     tenant: TenantId,
     event_id: &str,
 ) -> Result<Option<Arc<serde_json::Value>>, ProofError> {
+    let started = std::time::Instant::now();
     let key = (tenant.0, event_id.to_owned());
     if let Some(hit) = CACHE.get(&key) {
+        svc.metrics.observe_proof_read(true, started.elapsed());
         return Ok(Some(hit));
     }
+    let found = read_stored(svc, tenant, key).await;
+    svc.metrics.observe_proof_read(false, started.elapsed());
+    found
+}
+
+async fn read_stored(
+    svc: &Services,
+    tenant: TenantId,
+    key: Key,
+) -> Result<Option<Arc<serde_json::Value>>, ProofError> {
+    let event_id = key.1.as_str();
     let mut tx = svc.db.tenant_tx(tenant).await?;
     let found = proofs::get(&mut tx, tenant, event_id).await?;
     tx.commit().await?;

@@ -33,6 +33,8 @@ pub struct Settings {
     pub monitor: MonitorConfig,
     /// The cold archive, retention and the master key.
     pub archive: crate::services::archive::ArchiveConfig,
+    /// Prometheus metrics on (`ANCORA_METRICS`, default on).
+    pub metrics: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             billing: BillingConfig::default(),
             monitor: MonitorConfig::default(),
             archive: crate::services::archive::ArchiveConfig::default(),
+            metrics: true,
         }
     }
 }
@@ -282,7 +285,8 @@ impl ChainwebConfig {
                 .map_err(|e| anyhow::anyhow!("ANCORA_CHAINWEB_KEY: {e}"));
         }
         match &self.key_file {
-            Some(path) => Ok(SecretKey::from_file(path)?),
+            Some(path) => SecretKey::from_file(path)
+                .map_err(|e| anyhow::anyhow!("ANCORA_CHAINWEB_KEY_FILE: {e}")),
             None => anyhow::bail!(
                 "no Chainweb signing key: set ANCORA_CHAINWEB_KEY_FILE (or ANCORA_CHAINWEB_KEY)"
             ),

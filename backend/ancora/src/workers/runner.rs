@@ -1,6 +1,6 @@
 //! The worker runtime: a few runner tasks claiming jobs, a LISTEN task that wakes them when
 //! any process commits new work, polling as the fallback (a lost notification costs at most
-//! [`POLL`]), and the sweeper.
+//! [`POLL`]), the sweeper, and the health gauges' sampler.
 //!
 //! Shutdown: once the signal triggers no runner claims another job; each finishes the one it
 //! runs. Jobs still running after the grace period (`ANCORA_SHUTDOWN_GRACE_MS`) are abandoned:
@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use super::{Held, Ran, run_one_held, sweep};
 use crate::app::AppState;
 use crate::db::jobs;
+use crate::services::health;
 use crate::support::Shutdown;
 
 /// Concurrent runner tasks per process.
@@ -49,6 +50,10 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
     {
         let (state, shutdown) = (state.clone(), shutdown.clone());
         tasks.spawn(async move { super::archive::schedule(state, shutdown).await });
+    }
+    if state.metrics.enabled() {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { sample_health(state, shutdown).await });
     }
     let held = Held::default();
     for _ in 0..RUNNERS {
@@ -127,6 +132,20 @@ async fn until_next_due(state: &AppState) -> Duration {
             Duration::from_secs_f64(secs.clamp(0.005, POLL.as_secs_f64()))
         }
         _ => POLL,
+    }
+}
+
+/// Samples the health gauges every [`health::SAMPLE_EVERY`] (first at once).
+async fn sample_health(state: AppState, shutdown: Shutdown) {
+    let kinds: Vec<&str> = super::JOBS.iter().map(|j| j.kind()).collect();
+    while !shutdown.is_triggered() {
+        if let Err(e) = health::sample(&state, &kinds).await {
+            tracing::debug!(error = %format!("{e:#}"), "cannot sample the health gauges");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(health::SAMPLE_EVERY) => {}
+            _ = shutdown.wait() => return,
+        }
     }
 }
 

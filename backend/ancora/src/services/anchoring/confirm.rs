@@ -385,7 +385,7 @@ async fn commit(svc: &Services, job: &Job, anchor: Uuid, change: Change) -> anyh
     if !jobs::take(&mut tx, job).await? {
         return Ok(());
     }
-    let (mut finalized, mut retried, mut flagged) = (false, false, false);
+    let (mut finalized, mut retried, mut flagged) = (None, false, false);
     match change {
         Change::Done => {}
         Change::Next(row, at) => {
@@ -409,8 +409,7 @@ async fn commit(svc: &Services, job: &Job, anchor: Uuid, change: Change) -> anyh
         Change::Final(row) => {
             lock_unchanged(&mut tx, &row).await?;
             store::save(&mut tx, &row).await?;
-            super::tick::finalize(&mut tx, anchor).await?;
-            finalized = true;
+            finalized = Some(super::tick::finalize(&mut tx, anchor).await?);
         }
     }
     tx.commit().await?;
@@ -420,8 +419,8 @@ async fn commit(svc: &Services, job: &Job, anchor: Uuid, change: Change) -> anyh
     if flagged {
         svc.metrics.anchors_failed.inc();
     }
-    if finalized {
-        svc.metrics.anchors_final.inc();
+    if let Some(f) = finalized {
+        super::tick::observe_final(svc, f.as_ref());
         tracing::info!(anchor_id = %anchor, "chainweb anchor final");
     }
     Ok(())

@@ -40,24 +40,24 @@ pub async fn run(svc: &Services, chain: i32, job: &Job) -> anyhow::Result<()> {
         jobs::enqueue_anchor_job(&mut tx, chain, OffsetDateTime::now_utc()).await?;
     }
     tx.commit().await?;
-    if let Some((anchor, outcome)) = made {
+    if let Some((anchor, outcome, finalized)) = made {
         if outcome == Outcome::Final {
-            svc.metrics.anchors_final.inc();
+            observe_final(svc, finalized.as_ref());
         }
         tracing::debug!(anchor_id = %anchor, chain, roots = waiting.len(), "anchor made");
     }
     Ok(())
 }
 
-/// Anchors `waiting` (locked by the caller) in one tree; returns the anchor and what the
-/// backend did.
+/// Anchors `waiting` (locked by the caller) in one tree; returns the anchor, what the
+/// backend did and, when that made it final, what to measure.
 async fn anchor_roots(
     conn: &mut PgConnection,
     backend: &Backend,
     log: &LogConfig,
     chain: i32,
     waiting: &[anchors::Waiting],
-) -> anyhow::Result<(Uuid, Outcome)> {
+) -> anyhow::Result<(Uuid, Outcome, Option<anchors::Finalized>)> {
     let roots = waiting
         .iter()
         .map(|w| Hash::from_slice(&w.root))
@@ -91,19 +91,36 @@ async fn anchor_roots(
         // job, which finalizes the anchor and adds the Chainweb trust point to the proofs).
         Backend::Chainweb(_) => backend.record(conn, &request).await?,
     };
-    if outcome == Outcome::Final {
-        finalize(conn, id).await?;
+    let finalized = if outcome == Outcome::Final {
+        finalize(conn, id).await?
     } else {
         enqueue_proofs(conn, id).await?;
-    }
-    Ok((id, outcome))
+        None
+    };
+    Ok((id, outcome, finalized))
 }
 
 /// Marks an anchor final and enqueues one prove job per batch in it, in the caller's
 /// transaction. Backends with remote work call this from their confirming job.
-pub async fn finalize(conn: &mut PgConnection, anchor: Uuid) -> anyhow::Result<()> {
-    anchors::mark_final(conn, anchor).await?;
-    enqueue_proofs(conn, anchor).await
+pub async fn finalize(
+    conn: &mut PgConnection,
+    anchor: Uuid,
+) -> anyhow::Result<Option<anchors::Finalized>> {
+    let finalized = anchors::mark_final(conn, anchor).await?;
+    enqueue_proofs(conn, anchor).await?;
+    Ok(finalized)
+}
+
+/// Counts an anchor made final (once its transaction committed) and records its latency.
+pub fn observe_final(svc: &Services, finalized: Option<&anchors::Finalized>) {
+    svc.metrics.anchors_final.inc();
+    if let Some(f) = finalized {
+        svc.metrics.observe_anchor(
+            &f.backend,
+            f.chain,
+            std::time::Duration::from_secs_f64(f.latency_secs),
+        );
+    }
 }
 
 /// Enqueues one prove job per batch of `anchor` (the fast path's proofs, or the final path

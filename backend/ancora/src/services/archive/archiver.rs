@@ -238,6 +238,7 @@ async fn archive_batch(
     report: &mut PassReport,
 ) -> Result<(), ArchiveError> {
     let archive: &Archive = &svc.archive;
+    let started = Instant::now();
     let (segment, contents, policy) = {
         let mut tx = svc.db.tenant_tx(tenant).await?;
         let Some((batch_row, events, proofs)) =
@@ -306,6 +307,7 @@ async fn archive_batch(
     .await?;
     tx.commit().await?;
     report.batches_archived += 1;
+    svc.metrics.observe_archive(started.elapsed());
     tracing::debug!(tenant_id = %tenant, batch_id = %batch, "batch archived");
     Ok(())
 }

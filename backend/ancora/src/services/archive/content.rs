@@ -76,9 +76,7 @@ async fn read_inner(
         .decode(found.sealed)
         .map_err(|e| ArchiveError::Internal(anyhow::anyhow!("contents object of {folder}: {e}")))?;
     let plain = key.decrypt(tenant, event_id, &sealed)?;
-    svc.metrics
-        .archive_cold_read
-        .observe(started.elapsed().as_secs_f64());
+    svc.metrics.observe_cold_read(started.elapsed());
     let until = OffsetDateTime::now_utc()
         + time::Duration::try_from(archive.config().restore_ttl).unwrap_or(time::Duration::HOUR);
     let mut tx = svc.db.tenant_tx(tenant).await?;
