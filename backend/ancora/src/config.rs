@@ -20,7 +20,7 @@ use secrecy::SecretString;
 
 pub use crate::services::settings::{
     AnchorBackendKind, BatchingConfig, BillingConfig, ChainwebConfig, DEFAULT_MAX_PROOF_LAG_MS,
-    LogConfig, MonitorConfig, Settings, WritePath,
+    LogConfig, MonitorConfig, Settings, WebhookConfig, WritePath,
 };
 
 /// Where the database is.
@@ -154,6 +154,17 @@ pub struct ServiceArgs {
     /// `/healthz`, `/readyz` and `/metrics` (its job and log-monitor metrics). Off by default.
     #[arg(long, env = "ANCORA_OPS_LISTEN", value_name = "ADDR")]
     pub ops_listen: Option<SocketAddr>,
+    /// Webhooks: also accept `http://127.0.0.1:PORT` receivers (development and tests). Off by
+    /// default: only https URLs whose addresses are public.
+    #[arg(
+        long,
+        env = "ANCORA_WEBHOOKS_ALLOW_LOOPBACK",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_name = "true|false",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhooks_allow_loopback: bool,
     /// Prometheus metrics at `/metrics` and the workers' health sampling (off: `/metrics`
     /// answers 404 and requests are not timed).
     #[arg(long, env = "ANCORA_METRICS", value_enum, default_value = "on")]
@@ -658,6 +669,10 @@ impl Config {
                     svc.monitor_anchor_deadline_secs,
                 ),
                 archive: svc.archive.to_config(&db.data_dir)?,
+                webhooks: WebhookConfig {
+                    allow_loopback: svc.webhooks_allow_loopback,
+                    ..WebhookConfig::default()
+                },
                 metrics: svc.metrics == OnOff::On,
             },
             shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),

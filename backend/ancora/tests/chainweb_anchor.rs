@@ -29,7 +29,7 @@ const KEY_HEX: &str = "070707070707070707070707070707070707070707070707070707070
 
 /// Chainweb settings for tests: the given nodes, chains 0–9 (the double's), fast retries, a
 /// poll interval long enough that a waiting job is never due by itself.
-fn chainweb(nodes: Vec<String>, write_path: WritePath) -> ChainwebConfig {
+pub(crate) fn chainweb(nodes: Vec<String>, write_path: WritePath) -> ChainwebConfig {
     let mut cw = ChainwebConfig::unconfigured();
     cw.nodes = nodes;
     cw.network = "mainnet01".into();
@@ -54,7 +54,7 @@ fn state(pool: PgPool, nodes: Vec<String>, write_path: WritePath) -> AppState {
 }
 
 /// Makes the chainweb jobs due and runs every due job; the first failure is returned.
-async fn drive(state: &AppState) -> anyhow::Result<usize> {
+pub(crate) async fn drive(state: &AppState) -> anyhow::Result<usize> {
     sqlx::query!("UPDATE jobs SET run_at = now() WHERE kind = 'chainweb_anchor'")
         .execute(state.db.pool())
         .await?;
@@ -64,7 +64,7 @@ async fn drive(state: &AppState) -> anyhow::Result<usize> {
 /// The one chainweb anchor there is.
 /// An app on the `chainweb` backend against a fresh node double, with one event `id` proved
 /// on the log and its Chainweb transaction sent (mine 7 blocks and drive to make it final).
-async fn chainweb_event_proved_on_the_log(
+pub(crate) async fn chainweb_event_proved_on_the_log(
     pool: PgPool,
     id: &str,
 ) -> (TestNode, crate::helpers::TestApp, TenantId, String) {

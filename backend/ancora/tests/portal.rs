@@ -38,13 +38,13 @@ pub(crate) struct Browser<'a> {
 }
 
 pub(crate) struct Page {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     headers: axum::http::HeaderMap,
     pub(crate) body: Vec<u8>,
 }
 
 impl Page {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     fn location(&self) -> &str {
@@ -127,7 +127,7 @@ impl<'a> Browser<'a> {
         self.send(Request::builder().uri(path), Body::empty()).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         let token = self.csrf.clone().unwrap_or_default();
         all.push(("csrf", &token));
@@ -258,6 +258,7 @@ fn get_routes(t: TenantId) -> Vec<(String, Action)> {
         (format!("/t/{t}/members"), Action::ReadMembers),
         (format!("/t/{t}/keys"), Action::ReadApiKeys),
         (format!("/t/{t}/settings"), Action::ReadSettings),
+        (format!("/t/{t}/webhooks"), Action::ReadWebhooks),
         (format!("/t/{t}/billing"), Action::ViewUsage),
     ]
 }

@@ -421,3 +421,61 @@ pub async fn proof_lags(db: &crate::db::Db) -> sqlx::Result<Vec<(Uuid, f64)>> {
         .map(|r| (r.tenant_id, r.lag_seconds))
         .collect())
 }
+
+/// What the batch metadata ([`crate::services::batch_metadata`]) is made of: the batch, the
+/// submitter of its first event, and the anchor it is in (pending, submitted, final or failed)
+/// once the anchorer has taken it.
+#[derive(Clone, Debug)]
+pub struct MetadataRow {
+    /// The batch id.
+    pub id: Uuid,
+    /// `closed`, `anchored` or `proved`.
+    pub state: String,
+    /// Tree root.
+    pub root: Vec<u8>,
+    /// Routed chain.
+    pub target_chain: i32,
+    /// When its root was anchored (its first trust point).
+    pub anchored_at: Option<OffsetDateTime>,
+    /// The submitter of its first event.
+    pub submitter: Option<String>,
+    /// The anchor's backend (`tlog`, `chainweb`).
+    pub backend: Option<String>,
+    /// The anchor's state.
+    pub anchor_state: Option<String>,
+    /// The chain a Chainweb anchor writes to.
+    pub chain: Option<i32>,
+    /// The Chainweb request key.
+    pub tx_ref: Option<String>,
+    /// The block (base64url) holding it.
+    pub block_hash: Option<String>,
+    /// Its height.
+    pub block_height: Option<i64>,
+}
+
+/// [`MetadataRow`]s of the tenant's batches `ids` (those that exist), in no set order.
+pub async fn metadata(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<MetadataRow>> {
+    sqlx::query_as!(
+        MetadataRow,
+        r#"SELECT b.id, b.state, b.root, b.target_chain, b.anchored_at,
+                  (SELECT e.submitter FROM events e
+                    WHERE e.tenant_id = b.tenant_id AND e.seq = b.first_seq) AS "submitter?",
+                  a.backend AS "backend?", a.state AS "anchor_state?",
+                  (a.details->>'chain')::integer AS "chain?",
+                  a.tx_ref AS "tx_ref?", a.block_hash AS "block_hash?",
+                  a.block_height AS "block_height?"
+           FROM batches b
+           -- also through the queue, so an anchor still pending, submitted or failed counts
+           LEFT JOIN anchor_queue q ON q.batch_id = b.id
+           LEFT JOIN anchors a ON a.id = COALESCE(b.anchor_id, q.anchor_id)
+           WHERE b.tenant_id = $1 AND b.id = ANY($2)"#,
+        tenant.0,
+        ids
+    )
+    .fetch_all(&mut *conn)
+    .await
+}

@@ -34,9 +34,43 @@ pub struct Job {
     pub max_attempts: i32,
 }
 
+/// Which job kinds a claim may take: the webhook deliveries have runners of their own, so a
+/// slow receiver never holds up batching, anchoring or proving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Any kind (tests draining the queue).
+    Any,
+    /// Every kind but webhook deliveries.
+    Work,
+    /// Webhook deliveries only.
+    Webhooks,
+}
+
+impl Lane {
+    /// `(only, except)` kind filters of the claim query.
+    fn filters(self) -> (Option<&'static str>, Option<&'static str>) {
+        match self {
+            Lane::Any => (None, None),
+            Lane::Work => (None, Some(KIND_WEBHOOK_DELIVERY)),
+            Lane::Webhooks => (Some(KIND_WEBHOOK_DELIVERY), None),
+        }
+    }
+}
+
 /// Claims the next due job (or, with `ignore_run_at`, any job whose lease is free: tests use
 /// it so a batch window need not elapse), setting its lease. Commits at once.
 pub async fn claim(db: &Db, lease: Duration, ignore_run_at: bool) -> sqlx::Result<Option<Job>> {
+    claim_in(db, lease, ignore_run_at, Lane::Any).await
+}
+
+/// [`claim`] among the kinds of `lane`.
+pub async fn claim_in(
+    db: &Db,
+    lease: Duration,
+    ignore_run_at: bool,
+    lane: Lane,
+) -> sqlx::Result<Option<Job>> {
+    let (only, except) = lane.filters();
     let mut tx = db.system_tx().await?;
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let job = sqlx::query_as!(
@@ -47,12 +81,15 @@ pub async fn claim(db: &Db, lease: Duration, ignore_run_at: bool) -> sqlx::Resul
              SELECT id FROM jobs \
              WHERE ($2 OR run_at <= now()) \
                AND (locked_until IS NULL OR locked_until < now()) \
+               AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR kind <> $4) \
              ORDER BY run_at, id \
              FOR UPDATE SKIP LOCKED \
              LIMIT 1) \
          RETURNING id, kind, tenant_id, payload, attempts, max_attempts",
         lease_ms,
-        ignore_run_at
+        ignore_run_at,
+        only,
+        except
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -60,11 +97,16 @@ pub async fn claim(db: &Db, lease: Duration, ignore_run_at: bool) -> sqlx::Resul
     Ok(job)
 }
 
-/// When the next job becomes claimable (its run time, or its lease's end), if any job exists.
-pub async fn next_due(db: &Db) -> sqlx::Result<Option<OffsetDateTime>> {
+/// When the next job of `lane` becomes claimable (its run time, or its lease's end), if any
+/// job exists.
+pub async fn next_due(db: &Db, lane: Lane) -> sqlx::Result<Option<OffsetDateTime>> {
+    let (only, except) = lane.filters();
     let mut tx = db.system_tx().await?;
     let at = sqlx::query_scalar!(
-        "SELECT min(GREATEST(run_at, COALESCE(locked_until, run_at))) FROM jobs"
+        "SELECT min(GREATEST(run_at, COALESCE(locked_until, run_at))) FROM jobs \
+         WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR kind <> $2)",
+        only,
+        except
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -408,4 +450,28 @@ pub async fn enqueue_archive_job(
         run_at,
     )
     .await
+}
+
+/// Job kind: send one webhook delivery (and schedule its retry).
+pub const KIND_WEBHOOK_DELIVERY: &str = "webhook_delivery";
+
+/// Enqueues the sending of webhook delivery `delivery` of `tenant` at `run_at` (in the caller's
+/// transaction), and notifies the workers.
+pub async fn enqueue_webhook_delivery(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    delivery: Uuid,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    let dedupe = format!("webhook:{delivery}");
+    enqueue(
+        conn,
+        KIND_WEBHOOK_DELIVERY,
+        Some(tenant.0),
+        json!({ "delivery_id": delivery }),
+        Some(&dedupe),
+        run_at,
+    )
+    .await?;
+    notify(conn, KIND_WEBHOOK_DELIVERY).await
 }

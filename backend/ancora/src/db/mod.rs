@@ -23,6 +23,7 @@ pub mod tenants;
 pub mod tlog;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -14,6 +14,8 @@ use crate::services::billing::webhook::WebhookError;
 use crate::services::billing::{BillingError, QuotaExceeded, rfc3339};
 use crate::services::ingest::IngestError;
 use crate::services::proofs::ProofError;
+use crate::services::reports::ReportError;
+use crate::services::webhooks::WebhookError as HookError;
 
 /// Every error the JSON API answers with.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +162,28 @@ impl From<ProofError> for ApiError {
             ProofError::NotFound(m) => ApiError::NotFound(m),
             ProofError::Quota(q) => ApiError::PaymentRequired(q),
             ProofError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::NotFound(m) => ApiError::NotFound(m),
+            ReportError::BadRequest(m) => ApiError::BadRequest(m),
+            ReportError::Quota(q) => ApiError::PaymentRequired(q),
+            ReportError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<HookError> for ApiError {
+    fn from(e: HookError) -> Self {
+        match e {
+            e @ HookError::Url(_) => ApiError::Unprocessable(e.to_string()),
+            HookError::Invalid(m) => ApiError::Unprocessable(m),
+            HookError::NotFound(m) => ApiError::NotFound(m),
+            HookError::Internal(e) => ApiError::Internal(e),
         }
     }
 }

@@ -131,23 +131,30 @@ pub enum Action {
     ManageRetention,
     /// Portal: destroy the tenant's data key (crypto-shredding), owner only.
     ShredContents,
+    /// API and portal: list webhook endpoints and their recent deliveries.
+    ReadWebhooks,
+    /// API and portal: register and delete webhook endpoints.
+    ManageWebhooks,
 }
 
 impl Action {
     /// The API's actions.
-    pub const API: [Action; 8] = [
+    pub const API: [Action; 11] = [
         Action::SubmitEvents,
         Action::ReadEvents,
         Action::VerifyProof,
         Action::ReadSubmitterKeys,
         Action::ManageSubmitterKeys,
         Action::ViewUsage,
+        Action::DownloadReport,
+        Action::ReadWebhooks,
+        Action::ManageWebhooks,
         Action::ReadContent,
         Action::ManageRetention,
     ];
 
     /// Every portal action, for tests that walk the matrix.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::ViewDashboard,
         Action::ReadCatalog,
         Action::DownloadReport,
@@ -166,6 +173,8 @@ impl Action {
         Action::ReadContent,
         Action::ManageRetention,
         Action::ShredContents,
+        Action::ReadWebhooks,
+        Action::ManageWebhooks,
     ];
 
     /// The roles allowed to take this action in a tenant (empty for platform actions).
@@ -183,10 +192,12 @@ impl Action {
             | Action::ReadAuditLog
             | Action::ReadMembers
             | Action::ReadApiKeys
-            | Action::ReadSettings => &[Owner, Admin, Auditor],
-            Action::InviteMember | Action::ManageApiKeys | Action::ChangeSettings => {
-                &[Owner, Admin]
-            }
+            | Action::ReadSettings
+            | Action::ReadWebhooks => &[Owner, Admin, Auditor],
+            Action::InviteMember
+            | Action::ManageApiKeys
+            | Action::ChangeSettings
+            | Action::ManageWebhooks => &[Owner, Admin],
             Action::GrantOwner => &[Owner],
             Action::ViewUsage | Action::ManageBilling => &[Owner, Admin, Billing],
             Action::ManageTenants => &[],

@@ -3,10 +3,13 @@
 //! and `domain/` (below) store and name things.
 //!
 //! * [`ingest`] — validate, check signatures, store durably, answer with receipts;
+//! * [`batch_metadata`] — the seed's batch metadata (root, chain, block, proof URL);
 //! * [`batching`] — close a tenant's pending events into Merkle batches;
 //! * [`anchoring`] — aggregate batch roots into anchors and bind them to trust points, one
 //!   backend a file (`tlog`, `chainweb`);
 //! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
+//! * [`reports`] — verification reports (PDF, JSON; an event, a batch, a range), for the
+//!   portal and the API alike;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
 //! * [`archive`] — encryption of contents at rest, retention, the archiver (S3 or a local
@@ -16,12 +19,14 @@
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
 //! * [`passwords`] — argon2id hashing;
+//! * [`webhooks`] — tenants' endpoints, signed deliveries with retries, SSRF checks;
 //! * [`settings`] — what they run with, one section each.
 
 pub mod admission;
 pub mod anchoring;
 pub mod archive;
 pub mod authorization;
+pub mod batch_metadata;
 pub mod batching;
 pub mod billing;
 pub mod health;
@@ -29,7 +34,9 @@ pub mod ingest;
 pub mod monitor;
 pub mod passwords;
 pub mod proofs;
+pub mod reports;
 pub mod settings;
+pub mod webhooks;
 
 use std::sync::Arc;
 

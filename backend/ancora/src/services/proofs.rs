@@ -89,6 +89,7 @@ pub async fn prove_batch(
         // shared proof part (every event's bundle gains it); the events' proofs stay.
         if trust_points.len() > 1 {
             batches::set_trust_points(conn, tenant, batch_id, &trust_point_json).await?;
+            crate::services::webhooks::batch_final(conn, svc, tenant, batch_id).await?;
         }
         return Ok(Vec::new());
     }
@@ -162,6 +163,15 @@ pub async fn prove_batch(
             trust_point: &trust_point_json,
             anchored_at: anchor.finalized_at,
         },
+    )
+    .await?;
+    crate::services::webhooks::batch_proved(
+        conn,
+        svc,
+        tenant,
+        batch_id,
+        &ids,
+        anchor.state == "final",
     )
     .await?;
     Ok(events.iter().map(|e| e.received_at).collect())

@@ -33,6 +33,8 @@ pub struct Settings {
     pub monitor: MonitorConfig,
     /// The cold archive, retention and the master key.
     pub archive: crate::services::archive::ArchiveConfig,
+    /// Webhook deliveries.
+    pub webhooks: WebhookConfig,
     /// Prometheus metrics on (`ANCORA_METRICS`, default on).
     pub metrics: bool,
 }
@@ -50,7 +52,31 @@ impl Default for Settings {
             billing: BillingConfig::default(),
             monitor: MonitorConfig::default(),
             archive: crate::services::archive::ArchiveConfig::default(),
+            webhooks: WebhookConfig::default(),
             metrics: true,
+        }
+    }
+}
+
+/// Webhook deliveries' settings ([`crate::services::webhooks`]).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Also accept `http://127.0.0.1:PORT` receivers (`ANCORA_WEBHOOKS_ALLOW_LOOPBACK`).
+    pub allow_loopback: bool,
+    /// How long one delivery attempt may take, connection included.
+    pub timeout: Duration,
+}
+
+impl WebhookConfig {
+    /// Default per-attempt timeout, milliseconds (well under a job's lease).
+    pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            allow_loopback: false,
+            timeout: Duration::from_millis(Self::DEFAULT_TIMEOUT_MS),
         }
     }
 }

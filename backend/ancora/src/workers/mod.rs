@@ -8,6 +8,8 @@
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
 //! * [`archive`] — one archiving pass: copy, verify, drop hot copies, expire (scheduled);
 //! * [`billing_report`] — report usage to Stripe (scheduled every reporting interval);
+//! * [`webhook_delivery`] — send one webhook delivery, signed, and schedule its retry (these
+//!   run on runners of their own, so a slow receiver never holds up the other jobs);
 //! * `runner` — the claim loop (leases, backoff, LISTEN/NOTIFY with polling as fallback);
 //! * [`sweep`] — the safety net that re-enqueues work nobody was woken for.
 //!
@@ -26,6 +28,7 @@ pub mod log_monitor;
 pub mod prove;
 mod runner;
 pub mod sweep;
+pub mod webhook_delivery;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,6 +63,7 @@ pub const JOBS: &[&dyn Job] = &[
     &billing_report::BillingReportJob,
     &log_monitor::LogMonitorJob,
     &archive::ArchiveJob,
+    &webhook_delivery::WebhookDeliveryJob,
 ];
 
 /// Runs a claimed job by its kind.
@@ -96,7 +100,7 @@ pub fn backoff(attempts: i32) -> Duration {
 /// Claims one job (a due one, or with `ignore_run_at` any free one) and runs it. A failure is
 /// recorded on the job (backoff, last error) and returned as [`Ran::Failed`].
 pub async fn run_one(state: &AppState, ignore_run_at: bool) -> anyhow::Result<Ran> {
-    run_one_held(state, ignore_run_at, &Held::default()).await
+    run_one_held(state, ignore_run_at, jobs::Lane::Any, &Held::default()).await
 }
 
 /// The jobs a process holds a lease on while it runs them, `id → attempts`: what a shutdown
@@ -115,13 +119,15 @@ impl Held {
     }
 }
 
-/// [`run_one`], recording the claimed job in `held` until its outcome is stored.
+/// [`run_one`] among the kinds of `lane`, recording the claimed job in `held` until its
+/// outcome is stored.
 pub async fn run_one_held(
     state: &AppState,
     ignore_run_at: bool,
+    lane: jobs::Lane,
     held: &Held,
 ) -> anyhow::Result<Ran> {
-    let Some(job) = jobs::claim(&state.db, LEASE, ignore_run_at).await? else {
+    let Some(job) = jobs::claim_in(&state.db, LEASE, ignore_run_at, lane).await? else {
         return Ok(Ran::Nothing);
     };
     held.with(|m| m.insert(job.id, job.attempts));
@@ -222,6 +228,7 @@ mod tests {
             jobs::KIND_BILLING_REPORT,
             jobs::KIND_LOG_MONITOR,
             jobs::KIND_ARCHIVE,
+            jobs::KIND_WEBHOOK_DELIVERY,
         ] {
             assert!(kinds.contains(&kind), "{kind} has no runner");
         }

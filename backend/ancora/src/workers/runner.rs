@@ -14,12 +14,16 @@ use time::OffsetDateTime;
 
 use super::{Held, Ran, run_one_held, sweep};
 use crate::app::AppState;
-use crate::db::jobs;
+use crate::db::jobs::{self, Lane};
 use crate::services::health;
 use crate::support::Shutdown;
 
-/// Concurrent runner tasks per process.
+/// Concurrent runner tasks per process (every job kind but webhook deliveries).
 pub const RUNNERS: usize = 4;
+
+/// Concurrent webhook delivery runners per process: deliveries wait on receivers (up to their
+/// timeout), so they run beside the other jobs, never in their place.
+pub const WEBHOOK_RUNNERS: usize = 4;
 
 /// Longest sleep between two looks at the queue.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -56,11 +60,17 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
         tasks.spawn(async move { sample_health(state, shutdown).await });
     }
     let held = Held::default();
-    for _ in 0..RUNNERS {
+    let lanes = std::iter::repeat_n(Lane::Work, RUNNERS)
+        .chain(std::iter::repeat_n(Lane::Webhooks, WEBHOOK_RUNNERS));
+    for lane in lanes {
         let (state, shutdown, held) = (state.clone(), shutdown.clone(), held.clone());
-        tasks.spawn(async move { runner(state, shutdown, held).await });
+        tasks.spawn(async move { runner(state, shutdown, lane, held).await });
     }
-    tracing::info!(runners = RUNNERS, "workers started");
+    tracing::info!(
+        runners = RUNNERS,
+        webhook_runners = WEBHOOK_RUNNERS,
+        "workers started"
+    );
     loop {
         tokio::select! {
             res = tasks.join_next() => match res {
@@ -101,17 +111,17 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One runner: claim and run jobs while any is due, else sleep until the next is due, a
-/// wake-up, or the poll interval.
-async fn runner(state: AppState, shutdown: Shutdown, held: Held) {
+/// One runner of `lane`: claim and run jobs while any is due, else sleep until the next is
+/// due, a wake-up, or the poll interval.
+async fn runner(state: AppState, shutdown: Shutdown, lane: Lane, held: Held) {
     while !shutdown.is_triggered() {
         // Register for wake-ups before looking, so a notification in between is not lost.
         let notified = state.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let wait = match run_one_held(&state, false, &held).await {
+        let wait = match run_one_held(&state, false, lane, &held).await {
             Ok(Ran::Done | Ran::Failed(_)) => continue,
-            Ok(Ran::Nothing) => until_next_due(&state).await,
+            Ok(Ran::Nothing) => until_next_due(&state, lane).await,
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "job queue unreachable");
                 POLL
@@ -125,8 +135,8 @@ async fn runner(state: AppState, shutdown: Shutdown, held: Held) {
     }
 }
 
-async fn until_next_due(state: &AppState) -> Duration {
-    match jobs::next_due(&state.db).await {
+async fn until_next_due(state: &AppState, lane: Lane) -> Duration {
+    match jobs::next_due(&state.db, lane).await {
         Ok(Some(at)) => {
             let secs = (at - OffsetDateTime::now_utc()).as_seconds_f64();
             Duration::from_secs_f64(secs.clamp(0.005, POLL.as_secs_f64()))

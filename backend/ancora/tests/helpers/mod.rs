@@ -116,6 +116,15 @@ impl TestApp {
         (status, headers, json)
     }
 
+    /// Sends a prepared request; the body comes back as raw bytes (for PDFs and streams).
+    pub async fn send_raw(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, headers, bytes.to_vec())
+    }
+
     /// `POST /v1/events` with `{"events": events}`: status and body.
     pub async fn post_events(&self, key: &str, events: Value) -> (StatusCode, Value) {
         let (s, _, b) = self

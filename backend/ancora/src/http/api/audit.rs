@@ -14,8 +14,12 @@
 //!   `proof.trustPoint` are exactly the bundle sections of that name), the trusted root
 //!   (`blockHash`: the log root signed in the checkpoint for `tlog`, the block hash for
 //!   `chainweb`), when the anchor became final, and where to get the verifier's trust. `202`
-//!   with `proof: null` while the batch is not proved yet.
-//! * `GET /v1/audit/catalog?from=&to=&status=&cursor=&limit=` → `{batches, nextCursor}`: the
+//!   with `proof: null` while the batch is not proved yet. `batch` is the batch's metadata
+//!   ([`crate::services::batch_metadata`]: `merkleRoot`, `submitter`, `chainId`, `blockHeight`,
+//!   `blockHash` of the Chainweb block once final, `txHash`, `proofUri`, `retentionPolicy`).
+//! * `GET /v1/audit/catalog?from=&to=&status=&cursor=&limit=` → `{batches, nextCursor}`: each
+//!   entry the batch's metadata and `status`, `size`, `root`, `targetChain`, `policy`,
+//!   `createdAt`, `anchorId`, `anchoredAt`, `provedAt`: the
 //!   tenant's batches closed in `[from, to)` (RFC 3339), optionally in one `status`
 //!   (`closed | anchored | proved`), oldest first, `limit` per page (default 100, at most
 //!   1000), keyset-paginated by an opaque cursor.
@@ -39,6 +43,7 @@ use crate::db;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
+use crate::services::batch_metadata::{self, BatchMetadata};
 use crate::services::ingest::EventInput;
 use crate::services::settings::AnchorBackendKind;
 
@@ -120,6 +125,9 @@ async fn proof(
         .next()
         .map(|(_, b)| b);
     let write = crate::services::anchoring::chain_write(&mut tx, batch_id).await?;
+    let metadata = batch_metadata::for_batch(&mut tx, &state.settings, auth.tenant, batch_id)
+        .await?
+        .map(|(m, _)| m);
     tx.commit().await?;
     let (submitted_to_chain, tx_hash) = match write {
         Some(w) => (Some(w.chain), w.tx_hash),
@@ -138,6 +146,7 @@ async fn proof(
             "batchId": batch_id, "status": batch.state, "proof": null,
             "blockHash": null, "timestamp": null, "verifierHints": hints,
             "submittedToChain": submitted_to_chain, "txHash": tx_hash,
+            "batch": metadata,
         });
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     };
@@ -180,6 +189,7 @@ async fn proof(
         "verifierHints": hints,
         "submittedToChain": submitted_to_chain,
         "txHash": tx_hash,
+        "batch": metadata,
     });
     Ok((StatusCode::OK, Json(body)).into_response())
 }
@@ -196,7 +206,9 @@ struct CatalogQuery {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CatalogEntry {
-    batch_id: Uuid,
+    /// `batchId`, `merkleRoot`, … ([`crate::services::batch_metadata`]).
+    #[serde(flatten)]
+    metadata: BatchMetadata,
     status: String,
     size: i32,
     root: String,
@@ -279,16 +291,24 @@ async fn catalog(
         limit + 1,
     )
     .await?;
-    tx.commit().await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = more
         .then(|| rows.last().map(|b| encode_cursor(b.created_at, b.id)))
         .flatten();
+    let ids: Vec<Uuid> = rows.iter().map(|b| b.id).collect();
+    let mut metadata: std::collections::HashMap<Uuid, BatchMetadata> =
+        batch_metadata::for_batches(&mut tx, &state.settings, auth.tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|(m, _)| (m.batch_id, m))
+            .collect();
+    tx.commit().await?;
     let batches = rows
         .into_iter()
-        .map(|b| CatalogEntry {
-            batch_id: b.id,
+        .filter_map(|b| Some((metadata.remove(&b.id)?, b)))
+        .map(|(metadata, b)| CatalogEntry {
+            metadata,
             status: b.state,
             size: b.size,
             root: ancora_proof::hash::b64url_encode(&b.root),

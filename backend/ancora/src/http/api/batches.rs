@@ -2,7 +2,9 @@
 //!
 //! * `POST /v1/events/batch {events[], batchSize?, ttl?}` → `202 {batchId}`;
 //! * `GET /v1/proof/{batchId}` → `{batchId, status, proofs: [{eventId, bundle}]}`, every event's
-//!   bundle in tree order (`202` with no proofs while the batch is not proved yet).
+//!   bundle in tree order (`202` with no proofs while the batch is not proved yet);
+//! * `GET /v1/batches/{batchId}` → the batch's metadata
+//!   ([`crate::services::batch_metadata`]) and its `status` (`closed | anchored | proved`).
 //!
 //! **A synchronous batch id.** In the seed a batch id existed only once a window closed. Here
 //! the request's events are stored durably (through [`crate::services::ingest`], like every event) and
@@ -33,6 +35,7 @@ use crate::domain::TenantId;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiError, ApiResult, AppState};
+use crate::services::batch_metadata::{self, BatchMetadata};
 use crate::services::ingest::{self, EventInput, IngestOptions};
 
 /// The routes of this resource.
@@ -40,6 +43,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events/batch", post(submit_batch))
         .route("/proof/{batch_id}", get(batch_proofs))
+        .route("/batches/{batch_id}", get(show))
 }
 
 /// The body of `POST /v1/events/batch`.
@@ -147,6 +151,30 @@ pub(super) fn parse_batch_id(raw: &str) -> ApiResult<Uuid> {
     raw.parse::<BatchId>()
         .map(|b| b.0)
         .map_err(|_| ApiError::NotFound(format!("no batch {raw:?}")))
+}
+
+/// `GET /v1/batches/{batchId}`: the metadata and the state.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchView {
+    #[serde(flatten)]
+    metadata: BatchMetadata,
+    status: String,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<BatchView>> {
+    authorize(&auth, Action::ReadEvents)?;
+    let batch_id = parse_batch_id(&raw)?;
+    let mut tx = state.db.tenant_tx(auth.tenant).await?;
+    let found = batch_metadata::for_batch(&mut tx, &state.settings, auth.tenant, batch_id).await?;
+    tx.commit().await?;
+    let (metadata, status) =
+        found.ok_or_else(|| ApiError::NotFound(format!("no batch {batch_id}")))?;
+    Ok(Json(BatchView { metadata, status }))
 }
 
 #[derive(Debug, Serialize)]

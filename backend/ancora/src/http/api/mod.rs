@@ -5,10 +5,12 @@ pub mod batches;
 pub mod billing;
 pub mod events;
 pub mod log;
+pub mod reports;
 pub mod retention;
 pub mod spv;
 pub mod submitter_keys;
 pub mod verify;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -26,4 +28,6 @@ pub fn routes() -> Router<AppState> {
         .merge(spv::routes())
         .merge(billing::routes())
         .merge(retention::routes())
+        .merge(reports::routes())
+        .merge(webhooks::routes())
 }

@@ -27,6 +27,7 @@ mod settings;
 mod tenants;
 mod verify;
 mod viewer;
+mod webhooks;
 
 use axum::Router;
 use axum::http::header;
@@ -98,6 +99,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/t/{tenant}/settings",
             get(settings::page).post(settings::save),
         )
+        .route(
+            "/t/{tenant}/webhooks",
+            get(webhooks::page).post(webhooks::add),
+        )
+        .route("/t/{tenant}/webhooks/{id}/delete", post(webhooks::delete))
         .route("/t/{tenant}/billing", get(billing::page))
         .route("/t/{tenant}/billing/checkout", post(billing::checkout))
         .route("/t/{tenant}/billing/manage", post(billing::manage))

@@ -180,7 +180,7 @@ impl Viewer {
 
 fn nav_links(c: &Ctx, active: &str) -> Vec<NavLink> {
     let base = format!("/t/{}", c.tenant);
-    let entries: [(&str, &str, Action, &str); 8] = [
+    let entries: [(&str, &str, Action, &str); 9] = [
         ("dashboard", "Dashboard", Action::ViewDashboard, ""),
         ("events", "Events", Action::ReadCatalog, "/events"),
         ("verify", "Verify", Action::VerifyBundle, "/verify"),
@@ -188,6 +188,7 @@ fn nav_links(c: &Ctx, active: &str) -> Vec<NavLink> {
         ("members", "Members", Action::ReadMembers, "/members"),
         ("keys", "API keys", Action::ReadApiKeys, "/keys"),
         ("settings", "Settings", Action::ReadSettings, "/settings"),
+        ("webhooks", "Webhooks", Action::ReadWebhooks, "/webhooks"),
         ("billing", "Billing", Action::ViewUsage, "/billing"),
     ];
     entries

@@ -403,6 +403,7 @@ async fn commit(svc: &Services, job: &Job, anchor: Uuid, change: Change) -> anyh
         Change::Failed(row) => {
             lock_unchanged(&mut tx, &row).await?;
             store::save(&mut tx, &row).await?;
+            crate::services::webhooks::anchor_failed(&mut tx, anchor, row.error.as_deref()).await?;
             flagged = true;
             tracing::error!(anchor_id = %anchor, error = row.error.as_deref().unwrap_or(""), "chainweb anchor failed repeatedly: flagged for the operator (ancora admin reanchor)");
         }

@@ -1,0 +1,118 @@
+//! Batch metadata, the seed's shape: `{batchId, merkleRoot, submitter, timestamp, chainId,
+//! blockHeight, blockHash, txHash, proofUri, retentionPolicy}`, `null` where not known (yet).
+//! One definition for `GET /v1/batches/{batchId}`, the `/v1/audit/catalog` entries and
+//! `/v1/audit/proof/{batchId}`.
+//!
+//! * `merkleRoot` — the batch tree's root, base64url (as everywhere in the API);
+//! * `submitter` — who submitted the batch's first event (the API key's prefix);
+//! * `timestamp` — when the batch root was anchored on its first trust point (Ancora's signed
+//!   log, the fast path), RFC 3339; `null` before;
+//! * `chainId`, `txHash` — under the `chainweb` backend, the chain the root is written on
+//!   (known as soon as the batch closes) and the transaction's request key (once sent);
+//! * `blockHeight`, `blockHash` — the Chainweb block holding that transaction, once the anchor
+//!   is final (confirmation depth reached, SPV proof verified); these four are `null` under
+//!   `tlog`, which writes no chain;
+//! * `proofUri` — the URL answering every event's proof of the batch (`GET /v1/proof/{batchId}`);
+//! * `retentionPolicy` — how long the batch is kept, `null` while no retention is configured.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::batches::{self, MetadataRow};
+use crate::domain::TenantId;
+use crate::services::Settings;
+use crate::services::settings::AnchorBackendKind;
+
+/// One batch's metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchMetadata {
+    /// The batch id.
+    pub batch_id: Uuid,
+    /// The tree root, base64url.
+    pub merkle_root: String,
+    /// The submitter of its first event.
+    pub submitter: Option<String>,
+    /// When its root was anchored (first trust point).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub timestamp: Option<OffsetDateTime>,
+    /// Chainweb: the chain written.
+    pub chain_id: Option<u32>,
+    /// Chainweb: the block's height, once final.
+    pub block_height: Option<i64>,
+    /// Chainweb: the block's hash (base64url), once final.
+    pub block_hash: Option<String>,
+    /// Chainweb: the request key, once sent.
+    pub tx_hash: Option<String>,
+    /// Where the batch's proofs are.
+    pub proof_uri: String,
+    /// The retention applied to the batch, when one is configured.
+    pub retention_policy: Option<serde_json::Value>,
+}
+
+/// Builds the metadata of a stored row.
+pub fn from_row(settings: &Settings, row: &MetadataRow) -> BatchMetadata {
+    let chainweb_anchor = row.backend.as_deref() == Some("chainweb");
+    let is_final = chainweb_anchor && row.anchor_state.as_deref() == Some("final");
+    let chain_id = match (row.chain, chainweb_anchor) {
+        (Some(c), true) => u32::try_from(c).ok(),
+        // Not anchored yet: the chain it will be written on, under the chainweb backend.
+        _ if row.backend.is_none() && settings.anchor_backend == AnchorBackendKind::Chainweb => {
+            Some(settings.chainweb.chain_for(row.target_chain))
+        }
+        _ => None,
+    };
+    BatchMetadata {
+        batch_id: row.id,
+        merkle_root: ancora_proof::hash::b64url_encode(&row.root),
+        submitter: row.submitter.clone(),
+        timestamp: row.anchored_at,
+        chain_id,
+        block_height: row.block_height.filter(|_| is_final),
+        block_hash: row.block_hash.clone().filter(|_| is_final),
+        tx_hash: row.tx_ref.clone().filter(|_| chainweb_anchor),
+        proof_uri: proof_uri(settings, row.id),
+        retention_policy: None,
+    }
+}
+
+/// `GET /v1/proof/{batchId}` on this service's public URL.
+pub fn proof_uri(settings: &Settings, batch: Uuid) -> String {
+    format!(
+        "{}/v1/proof/{batch}",
+        settings.public_url.trim_end_matches('/')
+    )
+}
+
+/// The metadata of the tenant's batches `ids`, in the order asked (missing ones left out).
+pub async fn for_batches(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<(BatchMetadata, String)>> {
+    let rows = batches::metadata(conn, tenant, ids).await?;
+    let mut by_id: std::collections::HashMap<Uuid, MetadataRow> =
+        rows.into_iter().map(|r| (r.id, r)).collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| by_id.remove(id))
+        .map(|r| (from_row(settings, &r), r.state))
+        .collect())
+}
+
+/// The metadata of one batch and its state (`closed | anchored | proved`), or `None` when the
+/// tenant has no such batch.
+pub async fn for_batch(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    tenant: TenantId,
+    id: Uuid,
+) -> sqlx::Result<Option<(BatchMetadata, String)>> {
+    Ok(for_batches(conn, settings, tenant, &[id])
+        .await?
+        .into_iter()
+        .next())
+}
