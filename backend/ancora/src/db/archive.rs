@@ -9,12 +9,25 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::TenantId;
-use crate::services::archive::retention::Policy;
+
+/// A stored retention policy (the service's `retention::Policy` reads it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionRow {
+    /// Seconds contents stay hot.
+    pub hot_secs: i64,
+    /// Seconds contents are kept.
+    pub keep_secs: i64,
+    /// Legal hold.
+    pub legal_hold: bool,
+}
 
 /// The tenant's retention policy, if one was set.
-pub async fn retention(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<Option<Policy>> {
+pub async fn retention(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+) -> sqlx::Result<Option<RetentionRow>> {
     sqlx::query_as!(
-        Policy,
+        RetentionRow,
         "SELECT hot_secs, keep_secs, legal_hold FROM tenant_retention WHERE tenant_id = $1",
         tenant.0
     )
@@ -26,12 +39,12 @@ pub async fn retention(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Resul
 pub async fn retention_for_update(
     conn: &mut PgConnection,
     tenant: TenantId,
-) -> sqlx::Result<Option<Policy>> {
+) -> sqlx::Result<Option<RetentionRow>> {
     sqlx::query!("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", tenant.0)
         .fetch_optional(&mut *conn)
         .await?;
     sqlx::query_as!(
-        Policy,
+        RetentionRow,
         "SELECT hot_secs, keep_secs, legal_hold FROM tenant_retention WHERE tenant_id = $1 FOR UPDATE",
         tenant.0
     )
@@ -43,7 +56,7 @@ pub async fn retention_for_update(
 pub async fn set_retention(
     conn: &mut PgConnection,
     tenant: TenantId,
-    p: &Policy,
+    p: &RetentionRow,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO tenant_retention (tenant_id, hot_secs, keep_secs, legal_hold) \

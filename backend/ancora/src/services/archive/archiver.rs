@@ -158,6 +158,7 @@ async fn tenant_pass(
         let mut tx = svc.db.tenant_tx(tenant).await?;
         let p = db::archive::retention(&mut tx, tenant)
             .await?
+            .map(super::retention::Policy::from)
             .unwrap_or_default();
         let b = db::archive::unarchived_batches(&mut tx, tenant, PASS_LIMIT).await?;
         tx.commit().await?;
@@ -249,6 +250,7 @@ async fn archive_batch(
         let contents = db::archive::batch_contents(&mut tx, tenant, batch).await?;
         let policy = db::archive::retention(&mut tx, tenant)
             .await?
+            .map(super::retention::Policy::from)
             .unwrap_or_default();
         tx.commit().await?;
         let segment = Segment {

@@ -21,6 +21,26 @@ pub struct Policy {
     pub legal_hold: bool,
 }
 
+impl From<db::archive::RetentionRow> for Policy {
+    fn from(r: db::archive::RetentionRow) -> Self {
+        Policy {
+            hot_secs: r.hot_secs,
+            keep_secs: r.keep_secs,
+            legal_hold: r.legal_hold,
+        }
+    }
+}
+
+impl From<Policy> for db::archive::RetentionRow {
+    fn from(p: Policy) -> Self {
+        db::archive::RetentionRow {
+            hot_secs: p.hot_secs,
+            keep_secs: p.keep_secs,
+            legal_hold: p.legal_hold,
+        }
+    }
+}
+
 impl Default for Policy {
     /// 30 days hot, 10 years kept, no hold.
     fn default() -> Self {
@@ -131,7 +151,7 @@ pub async fn get(db: &db::Db, tenant: TenantId) -> Result<Policy, RetentionError
     }
     let p = db::archive::retention(&mut tx, tenant).await?;
     tx.commit().await?;
-    Ok(p.unwrap_or_default())
+    Ok(p.map(Policy::from).unwrap_or_default())
 }
 
 /// What a change gives: each field `None` keeps the current value.
@@ -159,6 +179,7 @@ pub async fn set(
     }
     let current = db::archive::retention_for_update(&mut tx, tenant)
         .await?
+        .map(Policy::from)
         .unwrap_or_default();
     let next = Policy {
         hot_secs: change.hot_secs.unwrap_or(current.hot_secs),
@@ -166,7 +187,7 @@ pub async fn set(
         legal_hold: change.legal_hold.unwrap_or(current.legal_hold),
     };
     current.check_change(&next)?;
-    db::archive::set_retention(&mut tx, tenant, &next).await?;
+    db::archive::set_retention(&mut tx, tenant, &next.into()).await?;
     db::audit::record(
         &mut tx,
         db::audit::AuditEntry {

@@ -35,6 +35,7 @@ pub async fn shred(
     }
     let policy = db::archive::retention_for_update(&mut tx, tenant)
         .await?
+        .map(super::retention::Policy::from)
         .unwrap_or_default();
     if policy.legal_hold {
         return Err(ArchiveError::LegalHold(
