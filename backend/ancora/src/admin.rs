@@ -85,6 +85,16 @@ pub enum AdminCommand {
     /// The cold archive.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// Disaster recovery: fill an empty, migrated database from the archive and verify every
+    /// batch again against its trust point (configure the same log key as before); prints what
+    /// was restored.
+    RebuildCatalog {
+        /// The archive: s3://BUCKET/PREFIX or file:///DIR.
+        #[arg(long)]
+        from_archive: String,
+        #[command(flatten)]
+        service: Box<ServiceArgs>,
+    },
     /// Destroy a tenant's data key: its contents become unreadable everywhere (hot, archived,
     /// in backups); every proof stays valid. Refused under legal hold. Cannot be undone.
     Shred {
@@ -247,6 +257,30 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
             for key in &report.written {
                 println!("archived {key}");
             }
+            println!("{}", report.summary());
+        }
+        AdminCommand::RebuildCatalog {
+            from_archive,
+            mut service,
+        } => {
+            service.archive.archive_url = Some(from_archive);
+            let config = Config::from_args(
+                &DatabaseArgs {
+                    database_url: config.url.clone(),
+                    data_dir: config.data_dir.clone(),
+                    db_pool: config.pool,
+                    db_acquire_timeout_ms: u64::try_from(config.acquire_timeout.as_millis())
+                        .unwrap_or(u64::MAX),
+                },
+                None,
+                &service,
+                ([127, 0, 0, 1], 0).into(),
+                None,
+            )?;
+            let svc = crate::services::Services::new(db.clone(), config.settings);
+            let report = crate::services::archive::rebuild::rebuild(&svc, svc.archive.store())
+                .await
+                .with_context(|| format!("rebuilding from {}", svc.archive.store().url()))?;
             println!("{}", report.summary());
         }
         AdminCommand::Shred {

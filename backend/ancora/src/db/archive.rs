@@ -310,10 +310,7 @@ pub async fn segment_rows(
                   (SELECT COALESCE(json_agg(p ORDER BY e.seq), '[]'::json) FROM events e
                    JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
                    WHERE e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq) AS "proofs!"
-           FROM (SELECT id, tenant_id, state, size, root, target_chain, policy, first_seq, last_seq,
-                        created_at, anchor_id, anchor_index, anchored_at, proved_at, anchor_proof,
-                        anchor_root, trust_point
-                 FROM batches WHERE tenant_id = $1 AND id = $2) b"#,
+           FROM batches b WHERE b.tenant_id = $1 AND b.id = $2"#,
         tenant.0,
         batch
     )
@@ -508,9 +505,7 @@ pub async fn unarchived_anchors(
     sqlx::query_as!(
         AnchorRows,
         r#"SELECT a.id, a.created_at, json_build_object(
-                  'anchor', (SELECT row_to_json(x) FROM (SELECT id, backend, target_chain, state, root, size,
-                              created_at, finalized_at, log_index, checkpoint_size, tx_ref, block_hash,
-                              block_height, details, error FROM anchors WHERE id = a.id) x),
+                  'anchor', row_to_json(a),
                   'queue', (SELECT COALESCE(json_agg(q ORDER BY q.anchor_index), '[]'::json) FROM anchor_queue q WHERE q.anchor_id = a.id),
                   'leaf', (SELECT row_to_json(l) FROM tlog_leaves l WHERE l.anchor_id = a.id)
               ) AS "rows!"
@@ -536,8 +531,7 @@ pub async fn unarchived_checkpoints(
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, serde_json::Value)>> {
     let rows = sqlx::query!(
-        r#"SELECT c.size, (SELECT row_to_json(x) FROM (SELECT size, root, note, created_at
-                          FROM tlog_checkpoints WHERE size = c.size) x) AS "row!"
+        r#"SELECT c.size, row_to_json(c) AS "row!"
            FROM tlog_checkpoints c WHERE c.archived_at IS NULL ORDER BY c.size LIMIT $1"#,
         limit
     )
@@ -553,6 +547,183 @@ pub async fn mark_checkpoint_archived(conn: &mut PgConnection, size: i64) -> sql
         size
     )
     .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rebuilding the catalog from the archive: rows put back as `json_populate_record` reads the
+// `row_to_json` the archiver wrote.
+// ---------------------------------------------------------------------------------------------
+
+/// True when the database holds no tenant and no anchor: a rebuild's only target.
+pub async fn is_empty(conn: &mut PgConnection) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT NOT EXISTS (SELECT 1 FROM tenants) AND NOT EXISTS (SELECT 1 FROM anchors) AS "e!""#
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Puts back an archived checkpoint.
+pub async fn restore_checkpoint(
+    conn: &mut PgConnection,
+    row: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO tlog_checkpoints SELECT * FROM jsonb_populate_record(NULL::tlog_checkpoints, $1)",
+        row
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("UPDATE tlog_checkpoints SET archived_at = now() WHERE archived_at IS NULL")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts back an archived anchor and its batch roots (the anchor queue rows).
+pub async fn restore_anchor(
+    conn: &mut PgConnection,
+    anchor: &serde_json::Value,
+    queue: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO anchors SELECT * FROM jsonb_populate_record(NULL::anchors, $1)",
+        anchor
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO anchor_queue SELECT * FROM jsonb_populate_recordset(NULL::anchor_queue, $1)",
+        queue
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("UPDATE anchors SET archived_at = now() WHERE archived_at IS NULL")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts back a tenant's rows (`{tenant, key, retention}`, the last two may be null).
+pub async fn restore_tenant(conn: &mut PgConnection, rows: &serde_json::Value) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO tenants SELECT * FROM jsonb_populate_record(NULL::tenants, $1)",
+        &rows["tenant"]
+    )
+    .execute(&mut *conn)
+    .await?;
+    if !rows["key"].is_null() {
+        sqlx::query!(
+            "INSERT INTO tenant_keys SELECT * FROM jsonb_populate_record(NULL::tenant_keys, $1)",
+            &rows["key"]
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !rows["retention"].is_null() {
+        sqlx::query!(
+            "INSERT INTO tenant_retention SELECT * FROM jsonb_populate_record(NULL::tenant_retention, $1)",
+            &rows["retention"]
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Puts back a batch segment (its batch, events and proofs) and records it as archived at
+/// `key`, its hot contents absent; returns the batch id.
+pub async fn restore_segment(
+    conn: &mut PgConnection,
+    batch: &serde_json::Value,
+    events: &serde_json::Value,
+    proofs: &serde_json::Value,
+    key: &str,
+    segment_sha256: &[u8],
+    contents_sha256: Option<&[u8]>,
+) -> sqlx::Result<Uuid> {
+    sqlx::query!(
+        "INSERT INTO events OVERRIDING SYSTEM VALUE \
+         SELECT * FROM jsonb_populate_recordset(NULL::events, $1)",
+        events
+    )
+    .execute(&mut *conn)
+    .await?;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO batches SELECT * FROM jsonb_populate_record(NULL::batches, $1) RETURNING id",
+        batch
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO proofs SELECT * FROM jsonb_populate_recordset(NULL::proofs, $1)",
+        proofs
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE batches SET archived_at = now(), archive_key = $2, archive_sha256 = $3, \
+           contents_sha256 = $4, hot_dropped_at = now(), \
+           contents_expired_at = CASE WHEN $4::bytea IS NULL THEN contents_expired_at END \
+         WHERE id = $1",
+        id,
+        key,
+        segment_sha256,
+        contents_sha256
+    )
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// After a tenant's segments are back: its batching cursor after its last restored batch.
+pub async fn restore_cursor(conn: &mut PgConnection, tenant: TenantId) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO batch_cursors (tenant_id, last_seq) \
+         SELECT $1, COALESCE((SELECT max(b.last_seq) FROM batches b WHERE b.tenant_id = $1), 0) \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_seq = EXCLUDED.last_seq",
+        tenant.0
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The tenant's highest restored event `seq` and audit row number (`audit-<n>` event ids), so
+/// that the sequences continue after them.
+pub async fn restored_maxima(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query!(
+        r#"SELECT COALESCE(max(seq), 0) AS "seq!",
+                  COALESCE(max(CASE WHEN submitter = 'audit' AND id ~ '^audit-[0-9]{1,18}$'
+                                    THEN substr(id, 7)::bigint END), 0) AS "audit!"
+           FROM events WHERE tenant_id = $1"#,
+        tenant.0
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.seq, row.audit))
+}
+
+/// After a rebuild: the events' sequence and the audit log's continue after what was restored
+/// (new events and audit rows never reuse a restored id). Runs as the connecting role (the
+/// sequences' owner).
+pub async fn restore_sequences(
+    pool: &sqlx::PgPool,
+    max_seq: i64,
+    max_audit: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"SELECT setval(pg_get_serial_sequence('events', 'seq'), GREATEST($1::bigint, 1)) AS "a!",
+                  setval(pg_get_serial_sequence('audit_log', 'id'), GREATEST($2::bigint, 1)) AS "b!""#,
+        max_seq,
+        max_audit
+    )
+    .fetch_one(pool)
     .await?;
     Ok(())
 }

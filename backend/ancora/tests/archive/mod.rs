@@ -4,6 +4,7 @@
 
 mod cli;
 mod local;
+mod rebuild;
 mod s3;
 
 use std::path::{Path, PathBuf};

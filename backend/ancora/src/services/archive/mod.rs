@@ -17,6 +17,7 @@ pub mod content;
 pub mod crypto;
 pub mod layout;
 pub mod local_dir;
+pub mod rebuild;
 pub mod retention;
 pub mod s3;
 pub mod shred;
