@@ -45,7 +45,21 @@ pub fn routes() -> Router<AppState> {
 /// says which (`hot` or `cold`). 404 when the event has no content, 410 once it expired or the
 /// tenant's data key was destroyed, 503 with `Retry-After` while the archive is unreachable,
 /// 502 when the archive's copy is missing or fails its checksum.
-async fn content(
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/content",
+    tag = "events",
+    params(("id" = String, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The content, decrypted", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such event, or it has no content"),
+        (status = 410, description = "The content expired or was shredded"),
+        (status = 502, description = "The archived copy is missing or fails its checksum"),
+        (status = 503, description = "The archive is unreachable; retry after Retry-After"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn content(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,

@@ -23,9 +23,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The policy as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct PolicyView {
+pub(crate) struct PolicyView {
     hot: String,
     keep: String,
     legal_hold: bool,
@@ -45,21 +45,41 @@ impl From<Policy> for PolicyView {
     }
 }
 
-async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<PolicyView>> {
+/// The tenant's retention policy.
+#[utoipa::path(
+    get,
+    path = "/v1/retention",
+    tag = "retention",
+    responses((status = 200, description = "The policy (defaults when none was set)", body = PolicyView)),
+    security(("bearer" = []))
+)]
+pub(crate) async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<PolicyView>> {
     authorize(&auth, Action::ManageRetention)?;
     Ok(Json(retention::get(&state.db, auth.tenant).await?.into()))
 }
 
 /// The body of `PUT /v1/retention`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct UpdateBody {
+pub(crate) struct UpdateBody {
     hot: Option<String>,
     keep: Option<String>,
     legal_hold: Option<bool>,
 }
 
-async fn update(
+/// Changes the tenant's retention policy (what is left out stays).
+#[utoipa::path(
+    put,
+    path = "/v1/retention",
+    tag = "retention",
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The policy now", body = PolicyView),
+        (status = 409, description = "Would shorten the keep period under legal hold"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn update(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<UpdateBody>,
