@@ -569,3 +569,60 @@ async fn a_chainweb_anchor_that_fails_for_good_is_one_signed_anchor_failed_deliv
         "{v}"
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn under_chainweb_batch_final_comes_once_the_block_is_final_with_its_hash(pool: PgPool) {
+    use ancora::config::{AnchorBackendKind, WritePath};
+    let node = ancora_chainweb::testkit::TestNode::start()
+        .await
+        .expect("node");
+    let app = TestApp::with_config(pool, |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 10;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        c.settings.chainweb =
+            crate::chainweb_anchor::chainweb(vec![node.base_url()], WritePath::Direct);
+        c.settings.webhooks.allow_loopback = true;
+    });
+    let (url, rx) = receiver(Behaviour::FailFirst(None)).await;
+    let (tenant, owner) = app.tenant_with_key(Role::Owner).await;
+    register(&app, &owner, &url, json!(["batch.proved", "batch.final"])).await;
+    let submitter = app.key(tenant, Role::Submitter).await;
+    let ids = submit(&app, &submitter, "cf", 2).await;
+    let mine = |kind: &str| -> Vec<Value> {
+        rx.deliveries()
+            .iter()
+            .map(Received::json)
+            .filter(|v| v["type"] == kind && ids.iter().all(|id| listed_events(v).contains(id)))
+            .collect()
+    };
+
+    crate::chainweb_anchor::drive(&app.state)
+        .await
+        .expect("fast proof, send");
+    let proved_on_the_log = (mine("batch.proved").len(), mine("batch.final").len());
+    node.mine(7);
+    crate::chainweb_anchor::drive(&app.state)
+        .await
+        .expect("final");
+
+    assert_eq!(
+        proved_on_the_log,
+        (1, 0),
+        "proved on the log, not final yet"
+    );
+    let fin = mine("batch.final");
+    assert_eq!(fin.len(), 1, "one batch.final");
+    assert!(
+        fin[0]["data"]["batch"]["blockHash"].is_string(),
+        "{}",
+        fin[0]
+    );
+    assert!(fin[0]["data"]["batch"]["txHash"].is_string(), "{}", fin[0]);
+    assert_eq!(
+        mine("batch.proved").len(),
+        1,
+        "batch.proved is not sent again"
+    );
+}
