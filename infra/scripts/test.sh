@@ -9,7 +9,8 @@
 #     test, Playwright, the JS SDK's build tools), Debian's Chromium and poppler-utils (no
 #     browser download).
 # Then: rustfmt check, clippy (warnings are errors), the proof core's and the service's tests
-# (nextest), doc tests, the .sqlx offline data check, and the fuzz targets' build.
+# (nextest), doc tests, the .sqlx offline data check, the API fuzzing's short form
+# (schemathesis from PyPI, installed into target/), and the fuzz targets' build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -58,6 +59,8 @@ psql "$DATABASE_URL" -qAtc "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 [ -x /usr/bin/chromium ] || apt_install chromium
 command -v pdftotext >/dev/null || apt_install poppler-utils
+# Python with venv and pip, for schemathesis (the API fuzzing's short form).
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3 python3-venv
 log "npm packages"
 npm ci --prefix backend/chainweb/tests/js --no-audit --no-fund --loglevel=error
 (cd e2e/portal && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
@@ -97,6 +100,10 @@ log "browser end-to-end (Playwright in Chromium against ancora serve)"
 pw_log=$(mktemp)
 e2e/portal/run.sh 2>&1 | tee "$pw_log"
 pw_passed=$(grep -Eo '[0-9]+ passed' "$pw_log" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+
+log "API fuzzing, short form (schemathesis against /v1/openapi.json, every role)"
+fuzz_log=$(mktemp)
+API_FUZZ_EXAMPLES=3 API_FUZZ_SEED=1 e2e/bench/api-fuzz.sh 2>&1 | tee "$fuzz_log"
 
 log "deployment files (infra/): linters, schemas, and the compose commands as processes"
 PGURL="${DATABASE_URL%/*}" infra/scripts/check-infra.sh

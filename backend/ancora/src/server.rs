@@ -123,6 +123,13 @@ pub async fn serve(config: Config, parts: Parts) -> anyhow::Result<()> {
             }
         });
         tasks.spawn({
+            let (services, shutdown) = (state.services.clone(), shutdown.clone());
+            async move {
+                crate::services::authentication::run(services, shutdown).await;
+                Ok(())
+            }
+        });
+        tasks.spawn({
             let (billing, shutdown) = (state.billing.clone(), shutdown.clone());
             async move {
                 crate::services::billing::run_flusher(billing, shutdown).await;

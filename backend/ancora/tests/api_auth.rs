@@ -88,7 +88,7 @@ async fn each_role_gets_exactly_the_actions_the_table_grants(pool: PgPool) {
                 Method::PUT,
                 "/v1/submitter-keys/policy",
                 Some(&key),
-                Some(json!({ "require_signatures": false })),
+                Some(json!({ "requireSignatures": false })),
             )
             .await;
 
@@ -129,16 +129,26 @@ async fn the_first_use_of_a_key_records_last_used_at(pool: PgPool) {
     app.request(Method::GET, "/v1/events/none", Some(&key), None)
         .await;
 
-    // Assert
-    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
-    let used = sqlx::query_scalar!(
-        "SELECT last_used_at FROM api_keys WHERE tenant_id = $1",
-        tenant.0
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .expect("key");
-    assert!(used.is_some());
+    // Assert: written in the background, soon.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+        let used = sqlx::query_scalar!(
+            "SELECT last_used_at FROM api_keys WHERE tenant_id = $1",
+            tenant.0
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .expect("key");
+        if used.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "last_used_at not written within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -147,7 +157,7 @@ async fn submitter_keys_are_registered_listed_revoked_and_audited(pool: PgPool) 
     let app = TestApp::new(pool);
     let (tenant, owner) = app.tenant_with_key(Role::Admin).await;
     let public = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
-    let body = json!({ "name": "gate-1", "public_key": hex::encode(public.as_bytes()) });
+    let body = json!({ "name": "gate-1", "publicKey": hex::encode(public.as_bytes()) });
 
     // Act
     let (created, _, key) = app
@@ -178,8 +188,8 @@ async fn submitter_keys_are_registered_listed_revoked_and_audited(pool: PgPool) 
     assert_eq!(created, StatusCode::CREATED, "{key}");
     assert_problem(&again, StatusCode::CONFLICT, "already exists");
     assert_eq!(revoked, StatusCode::OK);
-    assert!(revoked_key["revoked_at"].is_string());
-    assert_eq!(list["require_signatures"], false);
+    assert!(revoked_key["revokedAt"].is_string());
+    assert_eq!(list["requireSignatures"], false);
     assert_eq!(list["keys"][0]["name"], "gate-1");
     let actions = app.audit_actions(tenant).await;
     assert!(
@@ -204,7 +214,7 @@ async fn bad_submitter_keys_and_other_tenants_key_ids_are_refused(pool: PgPool) 
             Method::POST,
             "/v1/submitter-keys",
             Some(&mine),
-            Some(json!({ "name": "k", "public_key": hex::encode(public.as_bytes()) })),
+            Some(json!({ "name": "k", "publicKey": hex::encode(public.as_bytes()) })),
         )
         .await;
     let id = key["id"].as_str().expect("id");
@@ -215,7 +225,7 @@ async fn bad_submitter_keys_and_other_tenants_key_ids_are_refused(pool: PgPool) 
             Method::POST,
             "/v1/submitter-keys",
             Some(&mine),
-            Some(json!({ "name": "s", "public_key": "AAAA" })),
+            Some(json!({ "name": "s", "publicKey": "AAAA" })),
         )
         .await;
     let bad_name = app
@@ -223,7 +233,7 @@ async fn bad_submitter_keys_and_other_tenants_key_ids_are_refused(pool: PgPool) 
             Method::POST,
             "/v1/submitter-keys",
             Some(&mine),
-            Some(json!({ "name": "a b", "public_key": hex::encode(public.as_bytes()) })),
+            Some(json!({ "name": "a b", "publicKey": hex::encode(public.as_bytes()) })),
         )
         .await;
     let foreign = app

@@ -35,16 +35,16 @@ async fn an_event_with_a_digest_is_acknowledged_with_a_receipt_once_committed(po
     let r = &body["receipts"][0];
     assert_eq!(r["id"], "inv-1");
     assert_eq!(r["digest"], digest);
-    assert_eq!(r["status_url"], "http://127.0.0.1:8080/v1/events/inv-1");
+    assert_eq!(r["statusUrl"], "http://127.0.0.1:8080/v1/events/inv-1");
     let leaf = EventLeaf {
         tenant_id: tenant.bytes(),
         event_id: "inv-1".into(),
         digest: digest.parse().expect("digest"),
         submitter: key[..11].to_owned(),
-        received_at_micros: r["received_at_micros"].as_i64().expect("micros"),
+        received_at_micros: r["receivedAtMicros"].as_i64().expect("micros"),
     };
     assert_eq!(
-        r["leaf_hash"],
+        r["leafHash"],
         leaf.leaf_hash().expect("leaf").to_b64url(),
         "the receipt's leaf hash is the event leaf's"
     );
@@ -384,7 +384,7 @@ async fn register(app: &TestApp, owner_key: &str, name: &str) -> (SigningKey, St
             Method::POST,
             "/v1/submitter-keys",
             Some(owner_key),
-            Some(json!({ "name": name, "public_key": STANDARD.encode(sk.verifying_key().as_bytes()) })),
+            Some(json!({ "name": name, "publicKey": STANDARD.encode(sk.verifying_key().as_bytes()) })),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -498,7 +498,7 @@ async fn a_tenant_that_requires_signatures_refuses_unsigned_events(pool: PgPool)
             Method::PUT,
             "/v1/submitter-keys/policy",
             Some(&owner),
-            Some(json!({ "require_signatures": true })),
+            Some(json!({ "requireSignatures": true })),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -614,12 +614,9 @@ async fn a_proved_event_shows_its_bundle_which_the_server_verifies_and_a_tampere
     assert_eq!(proof_status, StatusCode::OK);
     assert_eq!(verify_status, StatusCode::OK, "{report}");
     assert_eq!(report["report"]["verdict"], "verified", "{report}");
-    assert_eq!(
-        report["trust"]["log_keys"].as_array().map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(report["trust"]["logKeys"].as_array().map(Vec::len), Some(1));
     assert!(
-        report["trust"]["chainweb_headers"]
+        report["trust"]["chainwebHeaders"]
             .as_array()
             .is_some_and(Vec::is_empty)
     );

@@ -138,7 +138,7 @@ async fn events_batch_answers_a_batch_id_whose_proofs_list_every_verifying_bundl
     let app = TestApp::new(pool);
     let state = &app.state;
     let (_, key) = app.tenant_with_key(Role::Submitter).await;
-    let body = json!({ "events": seed_events("e", 5), "batchSize": 5, "ttl": 60 });
+    let body = json!({ "events": seed_events("e", 5), "batchSize": 5 });
     let (status, answer) = call(&app, Method::POST, "/v1/events/batch", &key, Some(body)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     let uri = format!("/v1/proof/{}", answer["batchId"].as_str().expect("id"));
@@ -272,4 +272,22 @@ async fn the_catalog_pages_every_batch_once_with_an_opaque_cursor_and_filters_by
         .collect();
     assert_eq!(proved_ids.len(), 5);
     assert_eq!(bad, StatusCode::BAD_REQUEST);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_ttl_under_the_tlog_backend_is_refused_not_ignored(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    let body = json!({ "events": seed_events("t", 2), "ttl": 600 });
+
+    let got = app
+        .request(Method::POST, "/v1/events/batch", Some(&key), Some(body))
+        .await;
+
+    crate::helpers::assert_problem(
+        &got,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "anchors on its transparency log only",
+    );
+    assert_eq!(app.event_count(tenant).await, 0, "nothing stored");
 }

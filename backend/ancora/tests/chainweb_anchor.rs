@@ -695,7 +695,7 @@ async fn the_server_verifies_a_chainweb_final_bundle_with_the_header_it_checked_
 
     assert_eq!(status, axum::http::StatusCode::OK, "{report}");
     assert_eq!(report["report"]["verdict"], "verified", "{report}");
-    let notes = report["trust"]["chainweb_headers"].to_string();
+    let notes = report["trust"]["chainwebHeaders"].to_string();
     assert!(notes.contains("as fetched from node"), "{notes}");
     assert!(notes.contains(&node.base_url()), "{notes}");
 }
@@ -756,4 +756,103 @@ async fn the_portal_and_range_reports_check_a_chainweb_final_event_against_the_v
         ),
         "{html}"
     );
+}
+
+/// The app of `chainweb_event_proved_on_the_log`, without an event.
+fn chainweb_app(pool: PgPool, node: &TestNode) -> crate::helpers::TestApp {
+    let cw = chainweb(vec![node.base_url()], WritePath::Direct);
+    crate::helpers::TestApp::with_config(pool, |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.batching.anchor_interval = Duration::ZERO;
+        c.settings.batching.chain_count = 10;
+        c.settings.anchor_backend = AnchorBackendKind::Chainweb;
+        c.settings.chainweb = cw;
+    })
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn ttl_on_events_batch_is_the_chainweb_transactions_ttl(pool: PgPool) {
+    // Arrange
+    let node = TestNode::start().await.expect("node");
+    let app = chainweb_app(pool, &node);
+    let (_, key) = app.tenant_with_key(Role::Submitter).await;
+    let body = serde_json::json!({
+        "events": [{ "id": "ttl-1", "digest": format!("sha256:{:064x}", 11) }],
+        "ttl": 120
+    });
+
+    // Act
+    let (status, _, answer) = app
+        .request(
+            axum::http::Method::POST,
+            "/v1/events/batch",
+            Some(&key),
+            Some(body),
+        )
+        .await;
+    drive(&app.state).await.expect("anchor, build and send");
+
+    // Assert
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{answer}");
+    let (_, details) = anchor(&app.state).await;
+    assert_eq!(details.ttl, Some(120));
+    let cmd: serde_json::Value =
+        serde_json::from_str(&details.command.expect("a command").cmd).expect("payload");
+    assert_eq!(cmd["meta"]["ttl"], 120, "{cmd}");
+    let created = cmd["meta"]["creationTime"].as_u64().expect("creation time");
+    assert_eq!(details.expires_at, created + 120);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn without_ttl_the_configured_ttl_applies(pool: PgPool) {
+    let node = TestNode::start().await.expect("node");
+    let app = chainweb_app(pool, &node);
+    let (_, key) = app.tenant_with_key(Role::Submitter).await;
+    let body = serde_json::json!({
+        "events": [{ "id": "ttl-2", "digest": format!("sha256:{:064x}", 12) }]
+    });
+
+    let (status, _, _) = app
+        .request(
+            axum::http::Method::POST,
+            "/v1/events/batch",
+            Some(&key),
+            Some(body),
+        )
+        .await;
+    drive(&app.state).await.expect("anchor, build and send");
+
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED);
+    let (_, details) = anchor(&app.state).await;
+    assert_eq!(details.ttl, None);
+    let cmd: serde_json::Value =
+        serde_json::from_str(&details.command.expect("a command").cmd).expect("payload");
+    assert_eq!(cmd["meta"]["ttl"], app.state.settings.chainweb.ttl, "{cmd}");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_ttl_out_of_range_is_refused_and_stores_nothing(pool: PgPool) {
+    let node = TestNode::start().await.expect("node");
+    let app = chainweb_app(pool, &node);
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    for ttl in [0, 59, 86_401] {
+        let body = serde_json::json!({
+            "events": [{ "id": format!("bad-{ttl}"), "digest": format!("sha256:{:064x}", 13) }],
+            "ttl": ttl
+        });
+        let got = app
+            .request(
+                axum::http::Method::POST,
+                "/v1/events/batch",
+                Some(&key),
+                Some(body),
+            )
+            .await;
+        crate::helpers::assert_problem(
+            &got,
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "ttl must be between 60 and 86400 seconds",
+        );
+    }
+    assert_eq!(app.event_count(tenant).await, 0);
 }

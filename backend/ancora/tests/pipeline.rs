@@ -113,8 +113,8 @@ async fn batches_are_consecutive_ranges_of_arrival_order_with_leaves_in_that_ord
             .request(Method::GET, &format!("/v1/events/{id}"), Some(&key), None)
             .await;
         assert_eq!(status["status"], "proved");
-        assert_eq!(status["batch_id"].as_str(), b.batch.batch_id.as_deref());
-        assert_eq!(status["leaf_index"].as_u64(), Some(b.batch.leaf_index));
+        assert_eq!(status["batchId"].as_str(), b.batch.batch_id.as_deref());
+        assert_eq!(status["leafIndex"].as_u64(), Some(b.batch.leaf_index));
         seen.push((b.batch.batch_id.expect("batch id"), b.batch.leaf_index));
     }
     let leaves: Vec<u64> = seen.iter().map(|s| s.1).collect();

@@ -26,6 +26,9 @@
 //! submitter would send.
 //!
 //! The scratch database is dropped at the end unless `--keep-db`.
+//!
+//! `--read` runs the read benchmark instead ([`ancora_load::read`]): `/healthz` against random
+//! proof reads, closed loop and open loop at fixed rates, on `--events` proved events.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -33,6 +36,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ancora_load::read::{self, ReadOptions};
+use ancora_load::{ancora_cli, pct, request_body, stop, wait_ready};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use futures_util::StreamExt as _;
@@ -73,6 +78,22 @@ struct Args {
     /// ANCORA_BILLING=off. Run both to measure what billing costs.
     #[arg(long, value_parser = ["on", "off"], default_value = "on")]
     billing: String,
+    /// Run the read benchmark instead (see `ancora_load::read`): fill `--events` proved
+    /// events, then measure `/healthz` and random proof reads, closed loop and open loop.
+    #[arg(long)]
+    read: bool,
+    /// Read benchmark: events in the catalog (e.g. 20000 or 1000000).
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Read benchmark: seconds per measured phase.
+    #[arg(long, default_value_t = 10.0)]
+    read_seconds: f64,
+    /// Read benchmark: offered rates (requests/s) of the open-loop phases.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
+    rates: Vec<u64>,
+    /// Read benchmark: connections of the closed-loop phases (open loop: twice as many).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
     /// Scale-out: run N `serve --api-only` and N `worker` processes on the one database
     /// (clients spread over the API processes) instead of one `serve` doing both; 0 is one
     /// `serve`.
@@ -118,14 +139,25 @@ fn free_port() -> anyhow::Result<u16> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.read {
+        let report = read::run(&ReadOptions {
+            database_url: args.database_url.clone(),
+            ancora: args.ancora.clone(),
+            events: args.events,
+            seconds: args.read_seconds,
+            rates: args.rates.clone(),
+            connections: args.connections,
+            keep_db: args.keep_db,
+        })
+        .await?;
+        print!("{}", report.render());
+        return Ok(());
+    }
     let (server_url, _) = args
         .database_url
         .rsplit_once('/')
         .context("DATABASE_URL must end in /<database>")?;
-    let db_name = format!(
-        "ancora_load_{}",
-        time::OffsetDateTime::now_utc().unix_timestamp()
-    );
+    let db_name = ancora_load::scratch_db_name();
     let db_url = format!("{server_url}/{db_name}");
     let mut admin = PgConnection::connect(&args.database_url).await?;
     admin
@@ -141,20 +173,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn ancora(args: &Args, db_url: &str, cli: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(&args.ancora)
-        .args(cli)
-        .env("DATABASE_URL", db_url)
-        .env("ANCORA_LOG", "warn")
-        .output()
-        .await
-        .with_context(|| format!("running {}", args.ancora.display()))?;
-    if !out.status.success() {
-        bail!(
-            "ancora {cli:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    ancora_cli(&args.ancora, db_url, cli).await
 }
 
 async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
@@ -348,21 +367,6 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("the server did not become ready");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 struct ClientResult {
     latencies: Vec<f64>,
     acked: u64,
@@ -433,38 +437,6 @@ async fn client(
         }
     }
     Ok(out)
-}
-
-/// `{"events":[{"id":"c<c>-<i>","digest":"sha256:<hex of SHA-256(id)>"}, …]}` for ids
-/// `first..first + per` of client `c`.
-fn request_body(c: usize, first: usize, per: usize) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut body = Vec::with_capacity(16 + per * 112);
-    body.extend_from_slice(b"{\"events\":[");
-    let mut id = String::with_capacity(24);
-    for i in first..first + per {
-        if i > first {
-            body.push(b',');
-        }
-        id.clear();
-        let _ = std::fmt::Write::write_fmt(&mut id, format_args!("c{c}-{i}"));
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(id.as_bytes());
-        let _ = write!(
-            body,
-            "{{\"id\":\"{id}\",\"digest\":\"sha256:{}\"}}",
-            hex::encode(digest)
-        );
-    }
-    body.extend_from_slice(b"]}");
-    body
-}
-
-fn pct(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// The server's user + system CPU time so far, all threads, in seconds (`/proc/PID/stat`).
@@ -568,16 +540,6 @@ async fn wait_all_proved(pool: &sqlx::PgPool, within: Duration) -> anyhow::Resul
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn stop(server: &mut Child) {
-    if let Some(pid) = server.id() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(20), server.wait()).await;
 }
 
 /// COPYs the stored event rows (exported first, not timed) into a fresh table shaped like

@@ -35,16 +35,30 @@ export interface EventInput {
   metadata?: Record<string, unknown>;
 }
 
-/** The service's receipt for one event. */
+/** The service's receipt for one event (camelCase, like every `/v1` body). */
 export interface Receipt {
   id: string;
   digest: string;
   /** The leaf's node hash in the batch tree, base64url. */
-  leaf_hash: string;
+  leafHash: string;
   /** RFC 3339. */
-  received_at: string;
-  received_at_micros: number;
-  status_url: string;
+  receivedAt: string;
+  receivedAtMicros: number;
+  statusUrl: string;
+}
+
+/** A receipt as a service answers it: camelCase, or snake_case from a service released
+ * before `/v1` became camelCase (read the same way). */
+export function readReceipt(r: Record<string, unknown>): Receipt {
+  const pick = (camel: string, snake: string): unknown => (camel in r ? r[camel] : r[snake]);
+  return {
+    id: r.id as string,
+    digest: r.digest as string,
+    leafHash: pick("leafHash", "leaf_hash") as string,
+    receivedAt: pick("receivedAt", "received_at") as string,
+    receivedAtMicros: pick("receivedAtMicros", "received_at_micros") as number,
+    statusUrl: pick("statusUrl", "status_url") as string,
+  };
 }
 
 /** A registered submitter key: its name at the service and its 32-byte Ed25519 seed (bytes,
@@ -258,11 +272,11 @@ export class AncoraClient {
       headers: { "content-type": "application/json", "idempotency-key": key },
     });
     if (resp.status === 200 || resp.status === 201 || resp.status === 202) {
-      const body = (await resp.json()) as { receipts?: Receipt[] };
+      const body = (await resp.json()) as { receipts?: Record<string, unknown>[] };
       if (!Array.isArray(body.receipts) || body.receipts.length !== events.length) {
         throw new AncoraError("http_error", `POST /v1/events answered ${resp.status} without one receipt per event`, { status: resp.status });
       }
-      return body.receipts;
+      return body.receipts.map(readReceipt);
     }
     throw new AncoraError("http_error", `POST /v1/events (events ${first}–${first + events.length - 1}): HTTP ${resp.status}: ${await problemDetail(resp)}`, {
       status: resp.status,

@@ -9,6 +9,7 @@ import { AddressInfo } from "node:net";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { AncoraClient, AncoraError } from "../src/index.js";
+import { readReceipt } from "../src/client.js";
 import { b64Decode, hexEncode, utf8 } from "../src/encoding.js";
 import { goodBundleV1, otherSigner, signer } from "./world.js";
 
@@ -71,7 +72,7 @@ async function fakeAncora(): Promise<Fake> {
         const id = e.id ?? `gen-${fake.stored.size}`;
         if (fake.stored.has(id)) return problem(res, 409, `events[${i}].id is stored with another digest`);
         fake.stored.set(id, digest);
-        receipts.push({ id, digest, leaf_hash: "x", received_at: "2026-01-01T00:00:00Z", received_at_micros: 1, status_url: `/v1/events/${id}` });
+        receipts.push({ id, digest, leafHash: "x", receivedAt: "2026-01-01T00:00:00Z", receivedAtMicros: 1, statusUrl: `/v1/events/${id}` });
       }
       const out = JSON.stringify({ receipts });
       if (key) idem.set(key, out);
@@ -112,6 +113,8 @@ test("submit splits into batches of 1 000, one Idempotency-Key per batch, receip
     const events = Array.from({ length: 2500 }, (_, i) => ({ id: `e-${i}`, digest: digest(i) }));
     const receipts = await client.submit(events);
     assert.deepEqual(receipts.map((r) => r.id), events.map((e) => e.id));
+    assert.equal(receipts[7]!.statusUrl, "/v1/events/e-7");
+    assert.equal(receipts[7]!.receivedAtMicros, 1);
     assert.deepEqual(fake.requests.map((r) => r.count).sort((a, b) => a - b), [500, 1000, 1000]);
     const keys = fake.requests.map((r) => r.key!);
     assert.equal(new Set(keys).size, 3);
@@ -223,4 +226,11 @@ test("waitForProof polls through 404 + Retry-After; verify checks the bundle her
   } finally {
     await fake.close();
   }
+});
+
+test("receipts are read camelCase, and snake_case from a service that predates it", () => {
+  const now = { id: "a", digest: "d", leafHash: "h", receivedAt: "t", receivedAtMicros: 5, statusUrl: "/v1/events/a" };
+  const old = { id: "a", digest: "d", leaf_hash: "h", received_at: "t", received_at_micros: 5, status_url: "/v1/events/a" };
+  assert.deepEqual(readReceipt(now), now);
+  assert.deepEqual(readReceipt(old), now);
 });

@@ -11,20 +11,24 @@ use uuid::Uuid;
 
 use crate::domain::TenantId;
 
-/// Queues a closed batch's root for anchoring on `chain` (in the batcher's transaction).
+/// Queues a closed batch's root for anchoring on `chain` (in the batcher's transaction), with
+/// the Chainweb transaction ttl its client asked for, if any.
 pub async fn queue_batch(
     conn: &mut PgConnection,
     batch: Uuid,
     tenant: TenantId,
     chain: i32,
     root: &[u8],
+    chain_ttl_secs: Option<i32>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO anchor_queue (batch_id, tenant_id, target_chain, root) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO anchor_queue (batch_id, tenant_id, target_chain, root, chain_ttl_secs) \
+         VALUES ($1, $2, $3, $4, $5)",
         batch,
         tenant.0,
         chain,
-        root
+        root,
+        chain_ttl_secs
     )
     .execute(&mut *conn)
     .await?;
@@ -112,6 +116,19 @@ pub async fn bind_batches(
     .await?
     .rows_affected();
     Ok(n)
+}
+
+/// The shortest Chainweb transaction ttl asked for among the batches bound to `anchor`.
+pub async fn requested_chain_ttl(
+    conn: &mut PgConnection,
+    anchor: Uuid,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!(
+        "SELECT min(chain_ttl_secs) FROM anchor_queue WHERE anchor_id = $1",
+        anchor
+    )
+    .fetch_one(&mut *conn)
+    .await
 }
 
 /// An anchor just marked final: what its latency metric is labelled with and measures.

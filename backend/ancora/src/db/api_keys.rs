@@ -102,6 +102,17 @@ pub async fn authenticate(
     .await
 }
 
+/// The channel on which a committed change that can make a key stop working is announced
+/// (migration `api_key_changes`): payload `key:<key id>` or `tenant:<tenant id>`.
+pub const CHANGES_CHANNEL: &str = "ancora_api_keys";
+
+/// A session listening on [`CHANGES_CHANNEL`] (its own connection, outside the pool's count).
+pub async fn listen_changes(db: &crate::db::Db) -> sqlx::Result<sqlx::postgres::PgListener> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(db.pool()).await?;
+    listener.listen(CHANGES_CHANNEL).await?;
+    Ok(listener)
+}
+
 /// Moves `last_used_at` to now unless it moved less than a minute ago.
 pub async fn touch(conn: &mut PgConnection, tenant: TenantId, id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(

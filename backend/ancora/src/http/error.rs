@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::services::admission::AdmissionError;
+use crate::services::authentication::AuthenticationError;
 use crate::services::authorization::Denied;
 use crate::services::billing::webhook::WebhookError;
 use crate::services::billing::{BillingError, QuotaExceeded, rfc3339};
@@ -156,6 +157,19 @@ impl From<IngestError> for ApiError {
     }
 }
 
+impl From<AuthenticationError> for ApiError {
+    fn from(e: AuthenticationError) -> Self {
+        match e {
+            AuthenticationError::Unknown | AuthenticationError::Revoked => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            AuthenticationError::Suspended => ApiError::Forbidden(e.to_string()),
+            AuthenticationError::Storage(e) => e.into(),
+            AuthenticationError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<ProofError> for ApiError {
     fn from(e: ProofError) -> Self {
         match e {
@@ -208,11 +222,12 @@ impl From<BillingError> for ApiError {
     }
 }
 
-/// The problem+json body.
-#[derive(Debug, Serialize, serde::Deserialize)]
+/// The problem+json body (RFC 9457).
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
+    #[schema(rename = "type")]
     pub kind: String,
     /// Short, human-readable summary of the type.
     pub title: String,
@@ -222,6 +237,7 @@ pub struct Problem {
     pub detail: String,
     /// Members particular to the problem type (402: `quota`, `limit`, `usage`, …).
     #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(ignore)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 

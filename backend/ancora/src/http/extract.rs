@@ -49,10 +49,7 @@ fn reject(rejection: JsonRejection) -> Response {
         JsonRejection::JsonDataError(e) => (
             "unprocessable",
             "Unprocessable content",
-            format!(
-                "the JSON does not have the expected shape: {}",
-                source_text(e)
-            ),
+            shape_error(&source_text(e)),
         ),
         JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => (
             "payload-too-large",
@@ -62,6 +59,22 @@ fn reject(rejection: JsonRejection) -> Response {
         _ => ("bad-request", "Bad request", rejection.body_text()),
     };
     problem_response(status, slug, title, detail).into_response()
+}
+
+/// serde's message, and for an unknown snake_case field a pointer to its camelCase name:
+/// `/v1` bodies are camelCase, and a snake_case field is refused (422), never guessed at.
+fn shape_error(serde_message: &str) -> String {
+    let mut detail = format!("the JSON does not have the expected shape: {serde_message}");
+    if let Some((_, rest)) = serde_message.split_once("unknown field `")
+        && let Some((field, _)) = rest.split_once('`')
+        && field.contains('_')
+    {
+        let camel = super::casing::camel_case(field);
+        detail.push_str(&format!(
+            " (/v1 request fields are camelCase: send `{camel}`, not `{field}`)"
+        ));
+    }
+    detail
 }
 
 /// The innermost error message (serde's, with the path and position), without axum's wrapper.

@@ -4,8 +4,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod casing;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod portal;
 pub mod request_id;
 pub mod session;

@@ -26,7 +26,7 @@ use crate::services::Settings;
 use crate::services::settings::AnchorBackendKind;
 
 /// One batch's metadata.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchMetadata {
     /// The batch id.
@@ -49,6 +49,7 @@ pub struct BatchMetadata {
     /// Where the batch's proofs are.
     pub proof_uri: String,
     /// The retention applied to the batch, when one is configured.
+    #[schema(value_type = Option<Object>)]
     pub retention_policy: Option<serde_json::Value>,
 }
 

@@ -55,7 +55,7 @@ pub async fn close_due(svc: &Services, tenant: TenantId, job: &Job) -> anyhow::R
     let config = &svc.settings.batching;
     let horizon = batches::settled_horizon(&svc.db, tenant, SETTLE_TIMEOUT).await?;
     let mut tx = svc.db.tenant_tx(tenant).await?;
-    let closed = close_pending(&mut tx, config, tenant, horizon, None).await?;
+    let closed = close_pending(&mut tx, config, tenant, horizon, None, None).await?;
     if !jobs::take(&mut tx, job).await? {
         // Another worker holds this job now; dropping the transaction undoes the batches.
         return Ok(());
@@ -71,10 +71,30 @@ pub async fn close_due(svc: &Services, tenant: TenantId, job: &Job) -> anyhow::R
 /// Closes every settled pending event of the tenant into batches at once (the seed API's
 /// `realtime` policy and `POST /v1/events/batch`), whatever the window; returns the batches.
 pub async fn flush(svc: &Services, tenant: TenantId, policy: &str) -> anyhow::Result<Vec<Closed>> {
+    flush_with_ttl(svc, tenant, policy, None).await
+}
+
+/// [`flush`], the batches' roots queued with `chain_ttl_secs`: how long their Chainweb
+/// transaction may wait to be mined (the seed's `ttl`; the shortest of an anchor's batches
+/// wins, see `anchoring::chainweb`).
+pub async fn flush_with_ttl(
+    svc: &Services,
+    tenant: TenantId,
+    policy: &str,
+    chain_ttl_secs: Option<i32>,
+) -> anyhow::Result<Vec<Closed>> {
     let config = &svc.settings.batching;
     let horizon = batches::settled_horizon(&svc.db, tenant, SETTLE_TIMEOUT).await?;
     let mut tx = svc.db.tenant_tx(tenant).await?;
-    let closed = close_pending(&mut tx, config, tenant, horizon, Some(policy)).await?;
+    let closed = close_pending(
+        &mut tx,
+        config,
+        tenant,
+        horizon,
+        Some(policy),
+        chain_ttl_secs,
+    )
+    .await?;
     tx.commit().await?;
     observe(svc, tenant, &closed);
     Ok(closed)
@@ -98,6 +118,7 @@ async fn close_pending(
     tenant: TenantId,
     horizon: i64,
     flush_policy: Option<&str>,
+    chain_ttl_secs: Option<i32>,
 ) -> anyhow::Result<Vec<Closed>> {
     let mut cursor = batches::lock_cursor(conn, tenant).await?;
     let limit = i64::from(config.max_events);
@@ -134,7 +155,7 @@ async fn close_pending(
             last_seq: last.seq,
         };
         batches::insert_batch(conn, &batch).await?;
-        queue_root(conn, config, &batch).await?;
+        queue_root(conn, config, &batch, chain_ttl_secs).await?;
         cursor = last.seq;
         closed.push(Closed {
             id: batch.id,
@@ -166,8 +187,17 @@ async fn queue_root(
     conn: &mut PgConnection,
     config: &BatchingConfig,
     batch: &NewBatch<'_>,
+    chain_ttl_secs: Option<i32>,
 ) -> anyhow::Result<()> {
-    anchors::queue_batch(conn, batch.id, batch.tenant, batch.target_chain, batch.root).await?;
+    anchors::queue_batch(
+        conn,
+        batch.id,
+        batch.tenant,
+        batch.target_chain,
+        batch.root,
+        chain_ttl_secs,
+    )
+    .await?;
     let tick = OffsetDateTime::now_utc() + config.anchor_interval;
     jobs::enqueue_anchor_job(conn, batch.target_chain, tick).await?;
     Ok(())

@@ -2,6 +2,7 @@
 //! and never know about HTTP or job runners: `http/` and `workers/` (above) translate; `db/`
 //! and `domain/` (below) store and name things.
 //!
+//! * [`idempotency`] — `Idempotency-Key`: one effect per key, the first answer replayed;
 //! * [`ingest`] — validate, check signatures, store durably, answer with receipts;
 //! * [`batch_metadata`] — the seed's batch metadata (root, chain, block, proof URL);
 //! * [`batching`] — close a tenant's pending events into Merkle batches;
@@ -16,6 +17,7 @@
 //!   directory), cold reads, crypto-shredding, rebuilding the catalog from the archive;
 //! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
+//! * [`authentication`] — API keys, through a cache that key changes invalidate at once;
 //! * [`authorization`] — the one Role × Action table, for the API and the portal;
 //! * [`billing`] — plans, metering, quotas, per-key rate limits, Stripe;
 //! * [`passwords`] — argon2id hashing;
@@ -25,11 +27,13 @@
 pub mod admission;
 pub mod anchoring;
 pub mod archive;
+pub mod authentication;
 pub mod authorization;
 pub mod batch_metadata;
 pub mod batching;
 pub mod billing;
 pub mod health;
+pub mod idempotency;
 pub mod ingest;
 pub mod monitor;
 pub mod passwords;
@@ -66,6 +70,8 @@ pub struct Services {
     pub billing: Arc<billing::Billing>,
     /// The cold archive and the keyring of contents at rest.
     pub archive: Arc<archive::Archive>,
+    /// The cache of authenticated API keys.
+    pub keys: Arc<authentication::KeyCache>,
 }
 
 impl Services {
@@ -84,6 +90,7 @@ impl Services {
             metrics,
             wake: Arc::new(Notify::new()),
             admission: Arc::default(),
+            keys: Arc::default(),
         }
     }
 }

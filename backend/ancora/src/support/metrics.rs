@@ -183,6 +183,12 @@ pub struct Metrics {
     /// Archive failures by kind (store unavailable, missing object, refused credentials,
     /// missing bucket, checksum mismatch, wrong master key, …).
     pub archive_errors: Family<ArchiveErrorLabels, Counter>,
+    /// API keys authenticated from the in-process cache.
+    pub api_key_cache_hits: Counter,
+    /// API keys looked up in the database (not cached, expired, or the cache out of use).
+    pub api_key_cache_misses: Counter,
+    /// Bytes of rendered bundles in the proof cache.
+    pub proof_cache_bytes: Gauge,
     /// Database pool connections by state (set before each scrape).
     pub db_pool_connections: Family<PoolLabels, Gauge>,
     /// The pool's maximum size.
@@ -363,6 +369,24 @@ impl Metrics {
             "Archive failures by kind",
             archive_errors.clone(),
         );
+        let api_key_cache_hits = Counter::default();
+        registry.register(
+            "api_key_cache_hits",
+            "API keys authenticated from the in-process cache",
+            api_key_cache_hits.clone(),
+        );
+        let api_key_cache_misses = Counter::default();
+        registry.register(
+            "api_key_cache_misses",
+            "API keys looked up in the database",
+            api_key_cache_misses.clone(),
+        );
+        let proof_cache_bytes = Gauge::default();
+        registry.register(
+            "proof_cache_bytes",
+            "Bytes of rendered bundles in the proof cache",
+            proof_cache_bytes.clone(),
+        );
         let db_pool_connections = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -425,6 +449,9 @@ impl Metrics {
             archive_errors,
             enabled,
             registry: Mutex::new(registry),
+            api_key_cache_hits,
+            api_key_cache_misses,
+            proof_cache_bytes,
             sampled_registry: Mutex::new(sampled),
             sampled_once: AtomicBool::new(false),
             log_monitor_alerts,

@@ -8,7 +8,7 @@
 //!   the configured chains; `null` under `tlog`, which writes no chain); `txHash` is `null`
 //!   until the anchoring tick builds the transaction: `GET /v1/audit/proof/{batchId}` answers
 //!   both, with the real request key, once known. A `tenantId`
-//!   other than the API key's tenant is a 403.
+//!   other than the API key's tenant is a 403. `Idempotency-Key` makes a retry safe.
 //! * `GET /v1/audit/proof/{batchId}` → `{batchId, status, proof, blockHash, timestamp,
 //!   verifierHints}`: the batch root's proof up to the trust point (`proof.anchor` and
 //!   `proof.trustPoint` are exactly the bundle sections of that name), the trusted root
@@ -26,7 +26,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -36,12 +36,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::batches::{parse_batch_id, submit_and_close};
 use crate::db;
+use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
 use crate::services::batch_metadata::{self, BatchMetadata};
 use crate::services::ingest::EventInput;
@@ -51,33 +55,97 @@ use crate::services::settings::AnchorBackendKind;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/audit/batch", post(submit))
-        .route("/audit/proof/{batch_id}", get(proof))
+        .route("/audit/proof/{batchId}", get(proof))
         .route("/audit/catalog", get(catalog))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/audit/batch`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AuditBatch {
+    /// 1 to 10 000 events.
+    #[schema(min_items = 1, max_items = 10000)]
     events: Vec<EventInput>,
+    /// `realtime` or `window` (the default): recorded on the batch.
     #[serde(default)]
     policy: Option<String>,
+    /// When sent, must be the API key's tenant.
     #[serde(default)]
     tenant_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The batch the request's events went into.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AuditBatchResponse {
     batch_id: Uuid,
+    /// The Chainweb chain written under the `chainweb` backend; null under `tlog`.
+    submitted_to_chain: Option<u32>,
+    /// Null here: `GET /v1/audit/proof/{batchId}` has the request key once built.
+    tx_hash: Option<String>,
+}
+
+/// `GET /v1/audit/proof/{batchId}`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // The answer is built as JSON; this is its documented shape.
+struct AuditProof {
+    batch_id: Uuid,
+    /// `closed`, `anchored` or `proved`.
+    status: String,
+    /// The batch root's proof up to the trust point; null until proved.
+    proof: Option<AuditProofBody>,
+    /// The trusted root: the signed log root (`tlog`) or the block hash (`chainweb`).
+    block_hash: Option<String>,
+    /// When the anchor was made (RFC 3339).
+    timestamp: Option<String>,
+    /// Where to get the verifier's trust (log key, checkpoint, consistency, proofs).
+    #[schema(value_type = Object)]
+    verifier_hints: serde_json::Value,
     submitted_to_chain: Option<u32>,
     tx_hash: Option<String>,
 }
 
+/// The proof part of [`AuditProof`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct AuditProofBody {
+    batch_root: String,
+    size: i32,
+    target_chain: i32,
+    /// The bundle's `anchor` section.
+    #[schema(value_type = Object)]
+    anchor: serde_json::Value,
+    /// The bundle's first trust point.
+    #[schema(value_type = Object)]
+    trust_point: serde_json::Value,
+    /// Every trust point of the bundle.
+    #[schema(value_type = Vec<Object>)]
+    trust_points: serde_json::Value,
+}
+
+/// Submit events as one audit batch, closed at once.
+#[utoipa::path(
+    post,
+    path = "/v1/audit/batch",
+    tag = "audit",
+    params(IdempotencyKeyHeader),
+    request_body = AuditBatch,
+    responses(
+        (status = 202, description = "Stored and closed into a batch", body = AuditBatchResponse),
+        (status = 402, description = "The month's event quota would be crossed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An id is stored with another digest, or a request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn submit(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<AuditBatch>,
 ) -> ApiResult<Response> {
+    authorize(&auth, Action::SubmitEvents)?;
     if let Some(t) = &body.tenant_id
         && t.parse::<Uuid>().ok() != Some(auth.tenant.0)
     {
@@ -94,20 +162,42 @@ async fn submit(
             )));
         }
     };
-    let batch = submit_and_close(&state, &auth, body.events, policy).await?;
-    // The chain actually written (the routed chain mapped onto the configured ones) under
-    // the `chainweb` backend; `tlog` writes no chain. The request key exists once the next
-    // anchoring tick has built the transaction: `GET /v1/audit/proof/{batchId}` has it then.
-    let submitted_to_chain = (state.settings.anchor_backend == AnchorBackendKind::Chainweb)
-        .then(|| state.settings.chainweb.chain_for(batch.target_chain));
-    let answer = AuditBatchResponse {
-        batch_id: batch.batch_id,
-        submitted_to_chain,
-        tx_hash: None,
-    };
-    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/audit/batch", &body)?;
+    idempotency::once(&state, auth.tenant, keyed, |_| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let batch = submit_and_close(&state, &auth, body.events, policy, None).await?;
+            // The chain actually written (the routed chain mapped onto the configured ones)
+            // under the `chainweb` backend; `tlog` writes no chain. The request key exists
+            // once the next anchoring tick has built the transaction:
+            // `GET /v1/audit/proof/{batchId}` has it then.
+            let submitted_to_chain = (state.settings.anchor_backend == AnchorBackendKind::Chainweb)
+                .then(|| state.settings.chainweb.chain_for(batch.target_chain));
+            let answer = AuditBatchResponse {
+                batch_id: batch.batch_id,
+                submitted_to_chain,
+                tx_hash: None,
+            };
+            let answer = serde_json::to_value(answer).map_err(anyhow::Error::from)?;
+            Ok((StatusCode::ACCEPTED, answer))
+        }
+    })
+    .await
 }
 
+/// A batch root's proof up to its trust point.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/proof/{batchId}",
+    tag = "audit",
+    params(("batchId" = String, Path, description = "The batch id (a UUID)")),
+    responses(
+        (status = 200, description = "Proved", body = AuditProof),
+        (status = 202, description = "Not proved yet: `proof` is null", body = AuditProof),
+        (status = 404, description = "No such batch in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn proof(
     State(state): State<AppState>,
     auth: Auth,
@@ -194,16 +284,24 @@ async fn proof(
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CatalogQuery {
+    /// Batches closed at or after this time (RFC 3339).
     from: Option<String>,
+    /// Batches closed before this time (RFC 3339).
     to: Option<String>,
+    /// `closed`, `anchored` or `proved`.
     status: Option<String>,
+    /// `nextCursor` of the previous page.
     cursor: Option<String>,
+    /// Batches per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// One batch of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CatalogEntry {
     /// `batchId`, `merkleRoot`, … ([`crate::services::batch_metadata`]).
@@ -223,7 +321,8 @@ struct CatalogEntry {
     proved_at: Option<OffsetDateTime>,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CatalogPage {
     batches: Vec<CatalogEntry>,
@@ -259,6 +358,17 @@ fn decode_cursor(raw: &str) -> ApiResult<(OffsetDateTime, Uuid)> {
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 
+/// The tenant's batches, oldest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/catalog",
+    tag = "audit",
+    params(CatalogQuery),
+    responses(
+        (status = 200, description = "A page of batches", body = CatalogPage),
+    ),
+    security(("bearer" = []))
+)]
 async fn catalog(
     State(state): State<AppState>,
     auth: Auth,

@@ -18,56 +18,116 @@
 //! at `GET /v1/events/{id}/proof`. That batch takes the normal path from there (anchored at
 //! the next tick, then proved).
 //!
-//! `batchSize`, when sent, must equal the number of events; `ttl` (seconds, 1–86400) is
-//! accepted for compatibility and does not delay the batch.
+//! `batchSize`, when sent, must equal the number of events. `ttl` (seconds, 60–86400) is the
+//! seed's: how long the batch's Chainweb transaction may wait to be mined (its Pact
+//! `meta.ttl`; an anchor that carries several batches takes the shortest ttl among them, and a
+//! transaction that expires unmined is rebuilt with a new one). Under the `tlog` backend no
+//! transaction is written, so `ttl` is refused (422) there rather than ignored. It never
+//! delays the batch. `Idempotency-Key` makes a retry safe (see [`crate::http::idempotency`]).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db;
 use crate::domain::BatchId;
 use crate::domain::TenantId;
+use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
 use crate::services::batch_metadata::{self, BatchMetadata};
 use crate::services::ingest::{self, EventInput, IngestOptions};
+use crate::services::settings::AnchorBackendKind;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events/batch", post(submit_batch))
-        .route("/proof/{batch_id}", get(batch_proofs))
-        .route("/batches/{batch_id}", get(show))
+        .route("/proof/{batchId}", get(batch_proofs))
+        .route("/batches/{batchId}", get(show))
 }
 
 /// The body of `POST /v1/events/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SubmitBatch {
+    /// 1 to 10 000 events.
+    #[schema(min_items = 1, max_items = 10000)]
     events: Vec<EventInput>,
+    /// When sent, must equal the number of events.
     #[serde(default)]
     batch_size: Option<u64>,
+    /// Seconds the batch's Chainweb transaction may wait to be mined (60–86400; `chainweb`
+    /// backend only, refused under `tlog`).
     #[serde(default)]
+    #[schema(minimum = 60, maximum = 86400)]
     ttl: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+/// The batch the request's first event went into.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BatchIdResponse {
     batch_id: Uuid,
 }
 
+/// Shortest and longest `ttl`: a Chainweb block comes about every 30 s, so a transaction
+/// allowed less than a minute would mostly expire unmined; a day is the seed's bound.
+pub(super) const TTL_SECS: std::ops::RangeInclusive<u64> = 60..=86_400;
+
+/// Checks `ttl` and turns it into the Chainweb transaction's ttl: refused (422) outside
+/// [`TTL_SECS`], and refused under the `tlog` backend, which writes no transaction it could
+/// apply to — never accepted and ignored.
+fn chain_ttl(state: &AppState, ttl: Option<u64>) -> ApiResult<Option<i32>> {
+    let Some(ttl) = ttl else { return Ok(None) };
+    if state.settings.anchor_backend != AnchorBackendKind::Chainweb {
+        return Err(ApiError::Unprocessable(
+            "ttl is how long the batch's Chainweb transaction may wait to be mined, and this \
+             deployment anchors on its transparency log only (ANCORA_ANCHOR_BACKEND=tlog): \
+             it writes no transaction; leave ttl out"
+                .into(),
+        ));
+    }
+    if !TTL_SECS.contains(&ttl) {
+        return Err(ApiError::Unprocessable(format!(
+            "ttl must be between {} and {} seconds (how long the batch's Chainweb transaction \
+             may wait to be mined), got {ttl}",
+            TTL_SECS.start(),
+            TTL_SECS.end()
+        )));
+    }
+    Ok(i32::try_from(ttl).ok())
+}
+
+/// Submit events as one batch, closed at once.
+#[utoipa::path(
+    post,
+    path = "/v1/events/batch",
+    tag = "batches",
+    params(IdempotencyKeyHeader),
+    request_body = SubmitBatch,
+    responses(
+        (status = 202, description = "Stored and closed into a batch", body = BatchIdResponse),
+        (status = 402, description = "The month's event quota would be crossed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An id is stored with another digest, or a request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn submit_batch(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitBatch>,
 ) -> ApiResult<Response> {
+    authorize(&auth, Action::SubmitEvents)?;
     if let Some(n) = body.batch_size
         && n != body.events.len() as u64
     {
@@ -76,19 +136,20 @@ async fn submit_batch(
             body.events.len()
         )));
     }
-    if body.ttl.is_some_and(|t| !(1..=86_400).contains(&t)) {
-        return Err(ApiError::Unprocessable(
-            "ttl must be between 1 and 86400 seconds".into(),
-        ));
-    }
-    let closed = submit_and_close(&state, &auth, body.events, "window").await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(BatchIdResponse {
-            batch_id: closed.batch_id,
-        }),
-    )
-        .into_response())
+    let ttl = chain_ttl(&state, body.ttl)?;
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/events/batch", &body)?;
+    idempotency::once(&state, auth.tenant, keyed, |_| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let closed = submit_and_close(&state, &auth, body.events, "window", ttl).await?;
+            let answer = BatchIdResponse {
+                batch_id: closed.batch_id,
+            };
+            let answer = serde_json::to_value(answer).map_err(anyhow::Error::from)?;
+            Ok((StatusCode::ACCEPTED, answer))
+        }
+    })
+    .await
 }
 
 /// The batch a seed request's events went into.
@@ -100,12 +161,14 @@ pub(super) struct RequestBatch {
     pub target_chain: i32,
 }
 
-/// Stores `events` durably, then closes them into one batch at once (see the module header).
+/// Stores `events` durably, then closes them into one batch at once (see the module header),
+/// its root queued with the Chainweb transaction ttl `chain_ttl_secs`.
 pub(super) async fn submit_and_close(
     state: &AppState,
     auth: &Auth,
     events: Vec<EventInput>,
     policy: &str,
+    chain_ttl_secs: Option<i32>,
 ) -> ApiResult<RequestBatch> {
     // The role first: a key that may not submit must not close the tenant's pending batch
     // either (ingest checks again; this one guards the flush before it).
@@ -114,7 +177,7 @@ pub(super) async fn submit_and_close(
     crate::services::batching::flush(state, auth.tenant, "window").await?;
     let receipts = ingest::ingest_events(state, auth, events, IngestOptions::default()).await?;
     let ids: Vec<String> = receipts.into_iter().map(|r| r.id).collect();
-    crate::services::batching::flush(state, auth.tenant, policy).await?;
+    crate::services::batching::flush_with_ttl(state, auth.tenant, policy, chain_ttl_secs).await?;
     let mut tx = state.db.tenant_tx(auth.tenant).await?;
     let first = first_batch(&mut tx, auth.tenant, &ids).await?;
     tx.commit().await?;
@@ -154,7 +217,7 @@ pub(super) fn parse_batch_id(raw: &str) -> ApiResult<Uuid> {
 }
 
 /// `GET /v1/batches/{batchId}`: the metadata and the state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BatchView {
     #[serde(flatten)]
@@ -162,6 +225,18 @@ struct BatchView {
     status: String,
 }
 
+/// A batch's metadata (the seed's) and its status.
+#[utoipa::path(
+    get,
+    path = "/v1/batches/{batchId}",
+    tag = "batches",
+    params(("batchId" = String, Path, description = "The batch id (a UUID)")),
+    responses(
+        (status = 200, description = "The batch", body = BatchView),
+        (status = 404, description = "No such batch in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn show(
     State(state): State<AppState>,
     auth: Auth,
@@ -177,21 +252,40 @@ async fn show(
     Ok(Json(BatchView { metadata, status }))
 }
 
-#[derive(Debug, Serialize)]
+/// Every event's bundle of a batch, in tree order.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BatchProofs {
     batch_id: Uuid,
+    /// `closed`, `anchored` or `proved`.
     status: String,
+    /// Empty until the batch is proved.
     proofs: Vec<EventProof>,
 }
 
-#[derive(Debug, Serialize)]
+/// One event's proof.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventProof {
     event_id: String,
+    /// The proof bundle (format version 2).
+    #[schema(value_type = Object)]
     bundle: serde_json::Value,
 }
 
+/// Every event's proof bundle of a batch.
+#[utoipa::path(
+    get,
+    path = "/v1/proof/{batchId}",
+    tag = "batches",
+    params(("batchId" = String, Path, description = "The batch id (a UUID)")),
+    responses(
+        (status = 200, description = "The batch is proved: every bundle", body = BatchProofs),
+        (status = 202, description = "Not proved yet: no proofs", body = BatchProofs),
+        (status = 404, description = "No such batch in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn batch_proofs(
     State(state): State<AppState>,
     auth: Auth,

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::{ApiResult, AppState};
 use crate::services::billing::webhook::Outcome;
 use crate::services::billing::{Metric, UsageSummary, rfc3339};
@@ -26,6 +27,54 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/usage", get(usage))
         .route("/billing/stripe/webhook", post(webhook))
+}
+
+/// One number per metered quantity.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // The answers are built as JSON; these are their documented shapes.
+struct Metered {
+    events: u64,
+    proof_reads: u64,
+    spv_requests: u64,
+    reports: u64,
+}
+
+/// Quotas per metered quantity; null when unlimited.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Quotas {
+    events: Option<u64>,
+    proof_reads: Option<u64>,
+    spv_requests: Option<u64>,
+    reports: Option<u64>,
+}
+
+/// `GET /v1/usage`'s answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct UsageView {
+    plan: String,
+    /// The plan whose limits apply (`free` after a failed payment's grace period).
+    limits_plan: String,
+    payment_failed: bool,
+    period_start: String,
+    period_end: String,
+    usage: Metered,
+    quotas: Quotas,
+    /// The next invoice at list prices so far.
+    estimate_cents: i64,
+}
+
+/// The webhook's answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+struct WebhookAnswer {
+    received: bool,
+    duplicate: Option<bool>,
+    ignored: Option<String>,
 }
 
 /// The JSON of a usage summary (camelCase).
@@ -51,12 +100,32 @@ pub fn usage_json(u: &UsageSummary) -> Value {
     })
 }
 
+/// The month's usage, quotas and invoice estimate.
+#[utoipa::path(
+    get,
+    path = "/v1/usage",
+    tag = "billing",
+    responses((status = 200, description = "Usage and quotas", body = UsageView)),
+    security(("bearer" = []))
+)]
 async fn usage(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     authorize(&auth, Action::ViewUsage)?;
     let summary = state.billing.usage(auth.tenant).await?;
     Ok(Json(usage_json(&summary)))
 }
 
+/// Stripe's events (signed with `Stripe-Signature`).
+#[utoipa::path(
+    post,
+    path = "/v1/billing/stripe/webhook",
+    tag = "billing",
+    request_body(content = Object, description = "A Stripe event"),
+    params(("Stripe-Signature" = Option<String>, Header, description = "Stripe's signature of the body")),
+    responses(
+        (status = 200, description = "Applied, seen before, or not handled", body = WebhookAnswer),
+        (status = 404, description = "No webhook secret is configured", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -23,11 +23,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::db::events::EventStatus;
+use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
 use crate::services::ingest::{self, EventInput, IngestOptions, Receipt};
 
@@ -52,10 +56,10 @@ pub fn routes() -> Router<AppState> {
     params(("id" = String, Path, description = "The event id")),
     responses(
         (status = 200, description = "The content, decrypted", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, description = "No such event, or it has no content"),
-        (status = 410, description = "The content expired or was shredded"),
-        (status = 502, description = "The archived copy is missing or fails its checksum"),
-        (status = 503, description = "The archive is unreachable; retry after Retry-After"),
+        (status = 404, description = "No such event, or it has no content", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The content expired or was shredded", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The archived copy is missing or fails its checksum", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The archive is unreachable; retry after Retry-After", body = crate::http::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -87,61 +91,95 @@ pub(crate) async fn content(
 }
 
 /// The body of `POST /v1/events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubmitBody {
+    /// 1 to 10 000 events, stored all or none.
+    #[schema(min_items = 1, max_items = 10000)]
     events: Vec<EventInput>,
 }
 
-#[derive(Debug, Serialize)]
+/// One receipt per event, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 struct SubmitResponse {
     receipts: Vec<Receipt>,
 }
 
+/// Submit events.
+///
+/// Each event is a `digest` (or its `content`, base64) with an optional `id`, `metadata` and
+/// submitter signature. Answered after the commit with one receipt per event; an id stored
+/// before with the same digest gets its first receipt, with another digest a 409.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    params(IdempotencyKeyHeader),
+    request_body = SubmitBody,
+    responses(
+        (status = 202, description = "Stored durably: one receipt per event", body = SubmitResponse),
+        (status = 402, description = "The month's event quota would be crossed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An id is stored with another digest, or a request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn submit(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitBody>,
 ) -> ApiResult<Response> {
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?
-                .to_owned(),
-        ),
-    };
-    let options = IngestOptions {
-        idempotency_key,
-        batch_after: None,
-    };
-    let receipts = ingest::ingest_events(&state, &auth, body.events, options).await?;
-    Ok((StatusCode::ACCEPTED, Json(SubmitResponse { receipts })).into_response())
+    authorize(&auth, Action::SubmitEvents)?;
+    // The key is bound to the events (the body's only member), as it always was.
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/events", &body.events)?;
+    idempotency::once(&state, auth.tenant, keyed, |claim| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let options = IngestOptions {
+                idempotency: claim,
+                batch_after: None,
+            };
+            let receipts = ingest::ingest_events(&state, &auth, body.events, options).await?;
+            let answer =
+                serde_json::to_value(SubmitResponse { receipts }).map_err(anyhow::Error::from)?;
+            Ok((StatusCode::ACCEPTED, answer))
+        }
+    })
+    .await
 }
 
 /// One event as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 struct EventView {
     id: String,
     digest: String,
+    /// The leaf's node hash in the batch tree, base64url.
     leaf_hash: String,
+    /// The API key prefix (and signing key name) that submitted it.
     submitter: String,
     #[serde(with = "time::serde::rfc3339")]
     received_at: OffsetDateTime,
     received_at_micros: i64,
+    /// `pending`, `batched`, `anchored` or `proved`.
     status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     batch_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     leaf_index: Option<i32>,
+    /// The JSON object submitted with the event (its keys are the tenant's own).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
     status_url: String,
     proof_url: String,
+    /// With `proved`: `log-signed` or `final`.
     #[serde(skip_serializing_if = "Option::is_none")]
     finality: Option<&'static str>,
+    /// With `proved`: the proof bundle (a file format of its own, version 2).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     bundle: Option<serde_json::Value>,
 }
 
@@ -178,6 +216,19 @@ async fn load(state: &AppState, auth: &Auth, id: &str) -> ApiResult<EventStatus>
     found.ok_or_else(|| no_such_event(id))
 }
 
+/// An event and its status (with the proof bundle once proved).
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    tag = "events",
+    params(("id" = String, Path, description = "The event id (percent-encoded)")),
+    responses(
+        (status = 200, description = "The event", body = EventView),
+        (status = 402, description = "The month's proof-read quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn show(
     State(state): State<AppState>,
     auth: Auth,
@@ -193,8 +244,23 @@ async fn show(
     Ok(Json(view(&state, e, bundle)))
 }
 
-/// The stored bundle through the proof cache (one indexed lookup on a miss); only when there
-/// is none does it look up the event, to tell "no such event" from "not proved yet".
+// The stored bundle through the proof cache (one indexed lookup on a miss); only when there
+// is none does it look up the event, to tell "no such event" from "not proved yet".
+/// The event's proof bundle alone.
+///
+/// 404 with `Retry-After: 1` while the event is not proved yet.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/proof",
+    tag = "events",
+    params(("id" = String, Path, description = "The event id (percent-encoded)")),
+    responses(
+        (status = 200, description = "The proof bundle (format version 2; `ancora verify` checks it offline)", body = Object),
+        (status = 402, description = "The month's proof-read quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event, or not proved yet (then with Retry-After)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn proof(
     State(state): State<AppState>,
     auth: Auth,
@@ -217,18 +283,35 @@ async fn proof(
     Ok(resp)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct FindParams {
+    /// `sha256:<hex>`, `sha512_256:<hex>`, or bare hex or base64 (then any algorithm).
     digest: Option<String>,
+    /// At most this many events, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// Events with the digest, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 struct FindResponse {
     events: Vec<EventView>,
 }
 
+/// Find events by digest.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    params(FindParams),
+    responses(
+        (status = 200, description = "Events with this digest, oldest first", body = FindResponse),
+    ),
+    security(("bearer" = []))
+)]
 async fn find_by_digest(
     State(state): State<AppState>,
     auth: Auth,

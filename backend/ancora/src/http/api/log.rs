@@ -38,6 +38,13 @@ fn text(body: String) -> Response {
         .into_response()
 }
 
+/// The log's latest signed checkpoint (a C2SP signed note).
+#[utoipa::path(
+    get,
+    path = "/v1/log/checkpoint",
+    tag = "log",
+    responses((status = 200, description = "The signed note", body = String, content_type = "text/plain")),
+)]
 async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
     let log = TlogAnchor::from_config(&state.settings.log);
     let mut tx = state.db.system_tx().await?;
@@ -46,6 +53,13 @@ async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(text(note))
 }
 
+/// The log's verifier key, as `ancora verify --log-key` takes it.
+#[utoipa::path(
+    get,
+    path = "/v1/log/key",
+    tag = "log",
+    responses((status = 200, description = "`<origin>+<hash>+<key>`", body = String, content_type = "text/plain")),
+)]
 async fn key(State(state): State<AppState>) -> ApiResult<Response> {
     let log = TlogAnchor::from_config(&state.settings.log);
     let mut tx = state.db.system_tx().await?;
@@ -55,7 +69,7 @@ async fn key(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 /// A consistency proof between two sizes of the log.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ConsistencyProof {
     /// The older size.
     pub from: u64,
@@ -78,6 +92,17 @@ fn size_param(params: &HashMap<String, String>, name: &str) -> ApiResult<u64> {
     })
 }
 
+/// An RFC 6962 consistency proof between two sizes of the log.
+#[utoipa::path(
+    get,
+    path = "/v1/log/consistency",
+    tag = "log",
+    params(
+        ("from" = u64, Query, description = "The older size"),
+        ("to" = u64, Query, description = "The newer size, at most the log's size"),
+    ),
+    responses((status = 200, description = "The proof", body = ConsistencyProof)),
+)]
 async fn consistency(
     State(state): State<AppState>,
     params: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,

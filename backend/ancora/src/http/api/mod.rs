@@ -5,6 +5,7 @@ pub mod batches;
 pub mod billing;
 pub mod events;
 pub mod log;
+pub mod openapi;
 pub mod reports;
 pub mod retention;
 pub mod spv;
@@ -30,4 +31,5 @@ pub fn routes() -> Router<AppState> {
         .merge(retention::routes())
         .merge(reports::routes())
         .merge(webhooks::routes())
+        .merge(openapi::routes())
 }

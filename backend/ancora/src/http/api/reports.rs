@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::batches::parse_batch_id;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::{ApiResult, AppState};
 use crate::services::reports::{self, Document, Format, Requester, StreamedDocument};
 
@@ -30,8 +31,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/events/{id}/report.pdf", get(event_pdf))
         .route("/events/{id}/report.json", get(event_json))
-        .route("/batches/{batch_id}/report.pdf", get(batch_pdf))
-        .route("/batches/{batch_id}/report.json", get(batch_json))
+        .route("/batches/{batchId}/report.pdf", get(batch_pdf))
+        .route("/batches/{batchId}/report.json", get(batch_json))
         .route("/reports/range", get(range))
 }
 
@@ -96,6 +97,19 @@ async fn event_report(
     Ok(whole(doc))
 }
 
+/// One event's verification report, PDF.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/report.pdf",
+    tag = "reports",
+    params(("id" = String, Path, description = "The event id (percent-encoded)")),
+    responses(
+        (status = 200, description = "The report (PDF)", content_type = "application/pdf"),
+        (status = 402, description = "The month's report quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such (proved) subject in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn event_pdf(
     State(state): State<AppState>,
     auth: Auth,
@@ -104,6 +118,19 @@ async fn event_pdf(
     event_report(&state, &auth, &id, Format::Pdf).await
 }
 
+/// One event's verification report, JSON (the report format of its own, `report_version`).
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/report.json",
+    tag = "reports",
+    params(("id" = String, Path, description = "The event id (percent-encoded)")),
+    responses(
+        (status = 200, description = "The report (its own versioned JSON format)", content_type = "application/json"),
+        (status = 402, description = "The month's report quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such (proved) subject in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn event_json(
     State(state): State<AppState>,
     auth: Auth,
@@ -124,6 +151,19 @@ async fn batch_report(
     Ok(streamed(doc))
 }
 
+/// Every event of a batch, one PDF report, streamed.
+#[utoipa::path(
+    get,
+    path = "/v1/batches/{batchId}/report.pdf",
+    tag = "reports",
+    params(("batchId" = String, Path, description = "The batch id (a UUID)")),
+    responses(
+        (status = 200, description = "The report (PDF)", content_type = "application/pdf"),
+        (status = 402, description = "The month's report quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such (proved) subject in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn batch_pdf(
     State(state): State<AppState>,
     auth: Auth,
@@ -132,6 +172,19 @@ async fn batch_pdf(
     batch_report(&state, &auth, &raw, Format::Pdf).await
 }
 
+/// Every event of a batch, one JSON report (its own format), streamed.
+#[utoipa::path(
+    get,
+    path = "/v1/batches/{batchId}/report.json",
+    tag = "reports",
+    params(("batchId" = String, Path, description = "The batch id (a UUID)")),
+    responses(
+        (status = 200, description = "The report (its own versioned JSON format)", content_type = "application/json"),
+        (status = 402, description = "The month's report quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such (proved) subject in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn batch_json(
     State(state): State<AppState>,
     auth: Auth,
@@ -141,14 +194,30 @@ async fn batch_json(
 }
 
 /// `?from=&to=&format=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RangeQuery {
+    /// Events received at or after this time (RFC 3339 or `YYYY-MM-DD`).
     from: Option<String>,
+    /// Events received before this time (RFC 3339 or `YYYY-MM-DD`).
     to: Option<String>,
+    /// `json` (the default) or `pdf`.
     format: Option<String>,
 }
 
+/// Every event received in a time range, one report, streamed.
+#[utoipa::path(
+    get,
+    path = "/v1/reports/range",
+    tag = "reports",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "The report: JSON (its own versioned format) or PDF", content((Object = "application/json"), (String = "application/pdf"))),
+        (status = 402, description = "The month's report quota is used up", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn range(
     State(state): State<AppState>,
     auth: Auth,

@@ -75,7 +75,7 @@ pub(crate) struct UpdateBody {
     request_body = UpdateBody,
     responses(
         (status = 200, description = "The policy now", body = PolicyView),
-        (status = 409, description = "Would shorten the keep period under legal hold"),
+        (status = 409, description = "Would shorten the keep period under legal hold", body = crate::http::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

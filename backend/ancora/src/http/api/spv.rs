@@ -23,21 +23,25 @@ use ancora_chainweb::{ChainId, Error as NodeError, RequestKey};
 use ancora_proof::chainweb::BlockHeader;
 use ancora_proof::spv::{SpvVerification, TransactionOutputProof, verify_against_header};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::{self, spv::SpvProof};
 use crate::domain::TenantId;
+use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::error::problem_response;
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, AppState};
 use crate::services::billing::Metric;
 use crate::services::proofs::ProofCache;
@@ -154,13 +158,92 @@ fn chain_arg(v: &Value, field: &str) -> SpvResult<u32> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/spv`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FetchBody {
+    /// The chain the transaction is on (0–19, a number or a decimal string).
+    #[schema(value_type = ChainIdArg)]
     chain_id: Value,
+    /// The transaction's request key (base64url).
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}=?$")]
     request_key: String,
+    /// The chain whose block the proof leads to (default: `chainId`).
     #[serde(default)]
+    #[schema(value_type = Option<ChainIdArg>)]
     target_chain_id: Option<Value>,
+}
+
+/// A Chainweb chain id: a number from 0 to 19, or the same as a decimal string.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ChainIdArg {
+    /// As a number.
+    Number(u32),
+    /// As a decimal string.
+    Text(String),
+}
+
+/// A stored, verified SPV proof (`"cached"`: answered without a node).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Built as JSON by `view`; this is its documented shape.
+struct SpvProofView {
+    id: Uuid,
+    chain_id: i32,
+    target_chain_id: i32,
+    request_key: String,
+    /// The `/pact/spv` proof string.
+    proof: String,
+    /// The block header the proof leads to (Chainweb's JSON encoding).
+    #[schema(value_type = Object)]
+    header: Value,
+    block_hash: String,
+    block_height: i64,
+    /// The transaction's output (Chainweb's JSON).
+    #[schema(value_type = Object)]
+    subject: Value,
+    verified: bool,
+    verified_at: String,
+    /// On `POST /v1/spv`: true when answered from the store.
+    cached: Option<bool>,
+}
+
+/// The body of `POST /v1/spv/verify`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct VerifyBodyDoc {
+    /// A `/pact/spv` proof string.
+    proof: String,
+    /// The block header to check against (Chainweb's JSON); fetched from a node when absent.
+    #[schema(value_type = Option<Object>)]
+    header: Option<Value>,
+    /// The chain the proof must target.
+    #[schema(value_type = Option<ChainIdArg>)]
+    chain_id: Option<Value>,
+}
+
+/// `POST /v1/spv/verify`'s verdict.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SpvVerdict {
+    verified: bool,
+    /// Why not, when not.
+    reason: Option<String>,
+    chain_id: Option<u32>,
+    block_hash: Option<String>,
+    block_height: Option<u64>,
+    #[schema(value_type = Option<Object>)]
+    subject: Option<Value>,
+    /// `request` or `node`.
+    header_source: Option<String>,
+    steps: Option<u64>,
+    proof_root: Option<String>,
+    header_hash: Option<String>,
+    header_height: Option<u64>,
 }
 
 /// The stored proof as this API shows it.
@@ -180,12 +263,12 @@ fn view(p: &SpvProof) -> Value {
     })
 }
 
-fn answer(stored: &Value, cached: bool) -> Response {
+fn answer(stored: &Value, cached: bool) -> Value {
     let mut v = stored.clone();
     if let Some(o) = v.as_object_mut() {
         o.insert("cached".into(), Value::Bool(cached));
     }
-    Json(v).into_response()
+    v
 }
 
 async fn count_usage(state: &AppState, tenant: TenantId) -> SpvResult<()> {
@@ -206,13 +289,43 @@ async fn check_quota(state: &AppState, tenant: TenantId) -> SpvResult<()> {
         .map_err(|e| SpvError::Api(e.into()))
 }
 
+/// Fetch, verify and keep a Chainweb SPV proof.
+#[utoipa::path(
+    post,
+    path = "/v1/spv",
+    tag = "spv",
+    params(IdempotencyKeyHeader),
+    request_body = FetchBody,
+    responses(
+        (status = 200, description = "The verified proof", body = SpvProofView),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The month's SPV quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "No Chainweb node gave a usable answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No Chainweb node is configured, or the database is away", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn fetch(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<FetchBody>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
-    check_quota(&state, auth.tenant).await?;
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/spv", &body)?;
+    idempotency::once(&state, auth.tenant, keyed, |_| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let answer = fetch_proof(&state, &auth, body).await?;
+            Ok((StatusCode::OK, answer))
+        }
+    })
+    .await
+}
+
+/// The proof `body` asks for: cached, stored, or fetched from a node and verified.
+async fn fetch_proof(state: &AppState, auth: &Auth, body: FetchBody) -> SpvResult<Value> {
+    check_quota(state, auth.tenant).await?;
     let chain = chain_arg(&body.chain_id, "chainId")?;
     let target = match &body.target_chain_id {
         Some(t) => chain_arg(t, "targetChainId")?,
@@ -224,7 +337,7 @@ async fn fetch(
     let cache_key = (tenant.0, format!("rk:{chain}:{target}:{key}"));
 
     if let Some(hit) = CACHE.get(&cache_key) {
-        count_usage(&state, tenant).await?;
+        count_usage(state, tenant).await?;
         return Ok(answer(&hit, true));
     }
     let stored = {
@@ -242,7 +355,7 @@ async fn fetch(
     };
     if let Some(p) = stored {
         let v = remember(tenant, &p);
-        count_usage(&state, tenant).await?;
+        count_usage(state, tenant).await?;
         return Ok(answer(&v, true));
     }
 
@@ -323,6 +436,18 @@ pub async fn read_proof(
     Ok(found.map(|p| remember(tenant, &p)))
 }
 
+/// A stored SPV proof.
+#[utoipa::path(
+    get,
+    path = "/v1/spv/{id}",
+    tag = "spv",
+    params(("id" = String, Path, description = "The proof's id (a UUID)")),
+    responses(
+        (status = 200, description = "The proof", body = SpvProofView),
+        (status = 404, description = "No such proof in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn read(
     State(state): State<AppState>,
     auth: Auth,
@@ -348,6 +473,20 @@ struct VerifyBody {
     chain_id: Option<Value>,
 }
 
+/// Verify any `/pact/spv` proof against a header.
+#[utoipa::path(
+    post,
+    path = "/v1/spv/verify",
+    tag = "spv",
+    request_body = VerifyBodyDoc,
+    responses(
+        (status = 200, description = "The verdict (`verified` false with a reason when the proof does not lead to the header)", body = SpvVerdict),
+        (status = 402, description = "The month's SPV quota is used up", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "No Chainweb node gave a usable answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No Chainweb node is configured, or the database is away", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn verify(
     State(state): State<AppState>,
     auth: Auth,

@@ -13,8 +13,8 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use secrecy::ExposeSecret as _;
@@ -22,8 +22,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
+use crate::http::error::Problem;
 use crate::http::extract::ApiJson;
+use crate::http::idempotency;
 use crate::http::{ApiError, ApiResult, AppState};
 use crate::services::webhooks::{self, DeliveryRow, Endpoint};
 
@@ -36,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The body of `POST /v1/webhooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateWebhook {
     /// Where deliveries go.
@@ -46,7 +49,7 @@ pub struct CreateWebhook {
 }
 
 /// An endpoint as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
     id: Uuid,
@@ -70,7 +73,7 @@ impl From<Endpoint> for WebhookView {
 }
 
 /// The registration's answer: the endpoint and its secret, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedWebhook {
     #[serde(flatten)]
@@ -78,27 +81,59 @@ pub struct CreatedWebhook {
     secret: String,
 }
 
-#[derive(Debug, Serialize)]
+/// The tenant's endpoints.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WebhookList {
     webhooks: Vec<WebhookView>,
 }
 
+/// Register a webhook endpoint; its signing secret is shown this once.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    params(IdempotencyKeyHeader),
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Registered: the endpoint and its secret", body = CreatedWebhook),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     auth: Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ManageWebhooks)?;
-    let created =
-        webhooks::register(&state, auth.tenant, &auth.actor(), &body.url, &body.events).await?;
-    let answer = CreatedWebhook {
-        webhook: created.endpoint.into(),
-        secret: created.secret.expose_secret().to_owned(),
-    };
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    let keyed = idempotency::Keyed::read(&headers, "POST /v1/webhooks", &body)?;
+    idempotency::once(&state, auth.tenant, keyed, |_| {
+        let (state, auth) = (state.clone(), auth.clone());
+        async move {
+            let created =
+                webhooks::register(&state, auth.tenant, &auth.actor(), &body.url, &body.events)
+                    .await?;
+            let answer = CreatedWebhook {
+                webhook: created.endpoint.into(),
+                secret: created.secret.expose_secret().to_owned(),
+            };
+            let answer = serde_json::to_value(answer).map_err(anyhow::Error::from)?;
+            Ok((StatusCode::CREATED, answer))
+        }
+    })
+    .await
 }
 
+/// The tenant's webhook endpoints.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    tag = "webhooks",
+    responses((status = 200, description = "The endpoints", body = WebhookList)),
+    security(("bearer" = []))
+)]
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<WebhookList>> {
     authorize(&auth, Action::ReadWebhooks)?;
     let found = webhooks::list(&state, auth.tenant).await?;
@@ -107,6 +142,18 @@ async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Webho
     }))
 }
 
+/// Delete a webhook endpoint.
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{id}",
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint's id (a UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such endpoint in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn remove(
     State(state): State<AppState>,
     auth: Auth,
@@ -120,14 +167,17 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
+    /// At most this many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
 /// One delivery as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeliveryView {
     id: Uuid,
@@ -166,12 +216,22 @@ impl From<DeliveryRow> for DeliveryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// Recent deliveries, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeliveryList {
     deliveries: Vec<DeliveryView>,
 }
 
+/// Recent deliveries and their outcome.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/deliveries",
+    tag = "webhooks",
+    params(DeliveriesQuery),
+    responses((status = 200, description = "Deliveries, newest first", body = DeliveryList)),
+    security(("bearer" = []))
+)]
 async fn deliveries(
     State(state): State<AppState>,
     auth: Auth,

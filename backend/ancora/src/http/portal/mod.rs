@@ -7,6 +7,7 @@
 //! answers 404 whether it exists or not. POSTs pass the CSRF middleware ([`super::csrf`]).
 
 mod account;
+mod api_docs;
 mod audit;
 mod batch;
 mod billing;
@@ -107,6 +108,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/t/{tenant}/billing", get(billing::page))
         .route("/t/{tenant}/billing/checkout", post(billing::checkout))
         .route("/t/{tenant}/billing/manage", post(billing::manage))
+        .route("/docs/api", get(api_docs::page))
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
         .route("/static/ancora-verify.js", get(verify_js))

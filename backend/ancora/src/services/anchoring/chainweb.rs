@@ -77,6 +77,11 @@ pub struct Details {
     /// The block header the proof leads to (object encoding).
     #[serde(default)]
     pub header: Option<serde_json::Value>,
+    /// The transaction's ttl in seconds when a client asked for one (`ttl` on
+    /// `POST /v1/events/batch`; the shortest of the anchor's batches); `None`: the configured
+    /// `ANCORA_CHAINWEB_TTL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
     /// Failed writes so far (a Pact failure or a rejected command), each retried with a fresh
     /// command until [`super::confirm::MAX_FAILURES`].
     #[serde(default)]
@@ -121,8 +126,8 @@ impl ChainwebAnchor {
     }
 
     /// Builds and signs the anchoring command number `attempt` for `anchor` on `chain`,
-    /// created at `creation_time` (Unix seconds). A new attempt gets a new nonce, hence a new
-    /// request key.
+    /// created at `creation_time` (Unix seconds), with the configured ttl. A new attempt gets
+    /// a new nonce, hence a new request key.
     pub fn build_command(
         &self,
         key: &SecretKey,
@@ -131,6 +136,24 @@ impl ChainwebAnchor {
         root: &Hash,
         attempt: u32,
         creation_time: u64,
+    ) -> anyhow::Result<SignedCommand> {
+        let ttl = self.config.ttl;
+        self.build_command_with_ttl(key, anchor, chain, root, attempt, creation_time, ttl)
+    }
+
+    /// [`Self::build_command`] with the transaction's ttl (seconds it may wait to be mined)
+    /// given: the shortest `ttl` a client asked for on `POST /v1/events/batch` among the
+    /// anchor's batches, or the configured one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build_command_with_ttl(
+        &self,
+        key: &SecretKey,
+        anchor: Uuid,
+        chain: u32,
+        root: &Hash,
+        attempt: u32,
+        creation_time: u64,
+        ttl: u64,
     ) -> anyhow::Result<SignedCommand> {
         let cfg = &self.config;
         let root = root.to_b64url();
@@ -155,7 +178,7 @@ impl ChainwebAnchor {
             .sender(sender)
             .gas_limit(cfg.gas_limit)
             .gas_price(cfg.gas_price)
-            .ttl(cfg.ttl)
+            .ttl(ttl)
             .creation_time(creation_time)
             .nonce(format!("ancora:{anchor}:{attempt}"))
             .signer(signer)
@@ -181,7 +204,9 @@ impl AnchorBackend for ChainwebAnchor {
         conn: &mut PgConnection,
         request: &AnchorRequest,
     ) -> anyhow::Result<Outcome> {
+        let ttl = db::anchors::requested_chain_ttl(conn, request.id).await?;
         let details = Details {
+            ttl: ttl.and_then(|t| u64::try_from(t).ok()),
             chain: self.config.chain_for(request.target_chain),
             network: self.config.network.clone(),
             write_path: write_path_name(self.config.write_path).to_owned(),

@@ -119,11 +119,20 @@ fn build(
     let created = now_secs()
         .saturating_sub(CLOCK_SLACK_SECS)
         .max(d.chain_time);
-    let cmd = backend.build_command(&key, row.id, d.chain, &root_of(&row)?, attempt, created)?;
+    let ttl = d.ttl.unwrap_or(backend.config().ttl);
+    let cmd = backend.build_command_with_ttl(
+        &key,
+        row.id,
+        d.chain,
+        &root_of(&row)?,
+        attempt,
+        created,
+        ttl,
+    )?;
     let request_key = cmd.request_key().to_string();
     tracing::info!(anchor_id = %row.id, chain = d.chain, attempt, request_key = %request_key, reason, "chainweb anchor command built");
     d.attempt = attempt;
-    d.expires_at = created.saturating_add(backend.config().ttl);
+    d.expires_at = created.saturating_add(ttl);
     d.command = Some(cmd);
     d.sent = false;
     d.seen = None;

@@ -7,7 +7,6 @@ use ancora_proof::event::ContentDigest;
 use base64::Engine as _;
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 use uuid::Uuid;
 
 use super::IngestError;
@@ -22,22 +21,26 @@ pub const MAX_ID_BYTES: usize = EventId::MAX_BYTES;
 
 /// One event as submitted. Unknown fields are refused: a misspelt `signature` must not turn
 /// into an unsigned event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// The tenant's id for the event (1–256 bytes, no control characters, no invisible or
     /// direction-changing formatting characters: see [`crate::domain::EventId`]); generated when
     /// absent (a UUID v7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 256)]
     pub id: Option<String>,
     /// `sha256:<hex>` or `sha512_256:<hex>`; exactly one of `digest` and `content`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(sha256|sha512_256):[0-9a-fA-F]{64}$")]
     pub digest: Option<String>,
     /// The content itself, base64; Ancora keeps its SHA-256 (and the bytes, for a while).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9+/_-]*={0,2}$")]
     pub content: Option<String>,
     /// A JSON object kept with the event (not part of the proof).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     /// Ed25519 signature over [`signed_message`], base64 or base64url.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,24 +62,6 @@ pub(super) fn check_count(n: usize) -> Result<(), IngestError> {
         )));
     }
     Ok(())
-}
-
-pub(super) fn check_idempotency_key(key: &str) -> Result<(), IngestError> {
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(IngestError::BadRequest(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// SHA-256 of the events' canonical JSON (fields in declaration order, metadata keys sorted),
-/// so a retry that only reformats its body is still recognised as the same request.
-pub(super) fn request_hash(events: &[EventInput]) -> Vec<u8> {
-    let mut h = sha2::Sha256::new();
-    h.update(b"POST /v1/events\n");
-    h.update(serde_json::to_vec(events).unwrap_or_default());
-    h.finalize().to_vec()
 }
 
 /// One event, validated.

@@ -3,8 +3,8 @@
 //! [`ingest_events`] is the one way events enter Ancora (split by job: [`input`] parsing,
 //! [`signatures`], [`store`] and [`receipts`]); `POST /v1/events` and the seed
 //! endpoints both call it. Everything happens in one tenant transaction: the events, their
-//! inline contents, the usage counter, the tenant's batch job and the idempotency record
-//! commit together or not at all, and receipts are returned only after the commit.
+//! inline contents, the usage counter, the tenant's batch job and the answer stored on the
+//! request's `Idempotency-Key` commit together or not at all, and receipts are returned only after the commit.
 //!
 //! ## Submitter signatures
 //!
@@ -79,9 +79,9 @@ impl From<sqlx::Error> for IngestError {
 /// Knobs of one ingestion.
 #[derive(Clone, Debug, Default)]
 pub struct IngestOptions {
-    /// The request's `Idempotency-Key`: a retry with the same key and the same events gets the
-    /// first receipts; the same key with other events is refused (422).
-    pub idempotency_key: Option<String>,
+    /// The request's claim on its `Idempotency-Key` ([`crate::services::idempotency`]): the
+    /// receipts are stored on it as the `202` answer in the transaction that stores the events.
+    pub idempotency: Option<crate::services::idempotency::Claim>,
     /// When the tenant's batch job should run; `None` is the configured batch window
     /// (`Some(Duration::ZERO)` asks for a batch right away).
     pub batch_after: Option<Duration>,
@@ -115,25 +115,14 @@ pub async fn ingest_events(
             return Err(refused.into());
         }
     };
-    let request_hash = options
-        .idempotency_key
-        .as_deref()
-        .map(|k| input::check_idempotency_key(k).map(|()| input::request_hash(&events)))
-        .transpose()?;
     let prepared = input::prepare_all(events)?;
     // First as if every id were new (a plain insert); when one is not, over again with the
     // insert that skips stored ids and compares them.
     let mut fresh = true;
     let (mut tx, stored) = loop {
         let (mut tx, required) = svc.db.ingest_tx(auth.tenant).await?;
-        if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
-            db::idempotency::lock(&mut tx, auth.tenant, key).await?;
-            if let Some(stored) = db::idempotency::find(&mut tx, auth.tenant, key).await? {
-                return receipts::replay(stored, hash);
-            }
-        }
-        // Refused whole when the events would cross the month's quota (a replay above is
-        // answered whatever the quota: it adds nothing). Ids stored before count here too.
+        // Refused whole when the events would cross the month's quota (a replay never gets
+        // here: it is answered before, whatever the quota). Ids stored before count here too.
         match svc
             .billing
             .check(auth.tenant, Metric::Events, prepared.len() as u64)
@@ -155,9 +144,9 @@ pub async fn ingest_events(
             None => fresh = false,
         }
     };
-    if let (Some(key), Some(hash)) = (&options.idempotency_key, &request_hash) {
+    if let Some(claim) = &options.idempotency {
         let body = serde_json::json!({ "receipts": stored.receipts });
-        db::idempotency::insert(&mut tx, auth.tenant, key, hash, 202, &body).await?;
+        claim.finish_in(&mut tx, 202, &body).await?;
     }
     // Last, right before COMMIT: count usage and make sure the batch job exists (see
     // `db::events::count_and_enqueue_batch`); the common path did both in its insert.

@@ -11,40 +11,29 @@ use crate::db;
 use crate::services::Services;
 
 /// What Ancora answers for one event: enough to find it and to check its proof later.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its JSON is camelCase like every `/v1` body (`leafHash`, `receivedAt`, `receivedAtMicros`,
+/// `statusUrl`); the snake_case names of answers stored before 2026-12 are still read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Receipt {
     /// The event id.
     pub id: String,
     /// The digest bound into the leaf.
     pub digest: String,
     /// The leaf's node hash in the batch tree, base64url (as in proof bundles).
+    #[serde(alias = "leaf_hash")]
+    #[schema(value_type = String)]
     pub leaf_hash: Hash,
     /// When Ancora received it (RFC 3339, microseconds).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "time::serde::rfc3339", alias = "received_at")]
     pub received_at: OffsetDateTime,
     /// The same instant, microseconds since the Unix epoch, as bound into the leaf.
+    #[serde(alias = "received_at_micros")]
     pub received_at_micros: i64,
     /// Where to follow the event's status and fetch its proof.
+    #[serde(alias = "status_url")]
     pub status_url: String,
-}
-
-pub(super) fn replay(
-    stored: db::idempotency::StoredResponse,
-    hash: &[u8],
-) -> Result<Vec<Receipt>, IngestError> {
-    if stored.request_hash != hash {
-        return Err(IngestError::Invalid(
-            "this Idempotency-Key was already used with a different request body".into(),
-        ));
-    }
-    let body: StoredReceipts = serde_json::from_value(stored.response)
-        .map_err(|e| IngestError::Internal(anyhow::anyhow!("stored idempotent response: {e}")))?;
-    Ok(body.receipts)
-}
-
-#[derive(Deserialize)]
-struct StoredReceipts {
-    receipts: Vec<Receipt>,
 }
 
 pub(super) fn receipt_from_stored(
