@@ -4,7 +4,7 @@
 #   - PostgreSQL: uses DATABASE_URL if set, else the server on 127.0.0.1:5432 if it admits the
 #     current user, else a private throwaway cluster (installing Debian's postgresql if the
 #     binaries are missing);
-#   - cargo-nextest and cargo-deny, if missing;
+#   - cargo-nextest, cargo-deny and s3s-fs (the archive tests' S3 server), if missing;
 #   - Node.js and npm, the npm packages of the tests (Kadena's JS libraries for the differential
 #     test, Playwright, the JS SDK's build tools), Debian's Chromium and poppler-utils (no
 #     browser download).
@@ -69,6 +69,9 @@ npm ci --prefix backend/chainweb/tests/js --no-audit --no-fund --loglevel=error
 # --- Rust tools ------------------------------------------------------------------------------
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked
+# The archive's tests run a real S3-protocol server (SigV4 enforced) on 127.0.0.1.
+command -v s3s-fs >/dev/null || [ -x "$HOME/.cargo/bin/s3s-fs" ] \
+  || cargo install s3s-fs@0.14.1 --features binary --locked
 # Build against the committed .sqlx offline data, never a live schema.
 export SQLX_OFFLINE=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}

@@ -15,7 +15,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::{BillingArgs, DatabaseConfig};
+use crate::config::{
+    ArchiveArgs, BillingArgs, Config, DatabaseArgs, DatabaseConfig, OnOff, ServiceArgs,
+};
 use crate::db::api_keys::{self, GeneratedKey};
 use crate::db::audit::{AuditEntry, record};
 use crate::db::{self, Db, is_unique_violation};
@@ -77,6 +79,71 @@ pub enum AdminCommand {
     /// Billing: report usage to Stripe now.
     #[command(subcommand)]
     Billing(BillingCommand),
+    /// Retention policies: how long contents stay hot and are kept, and the legal hold.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+    /// The cold archive.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+    /// Disaster recovery: fill an empty, migrated database from the archive and verify every
+    /// batch again against its trust point (configure the same log key as before); prints what
+    /// was restored.
+    RebuildCatalog {
+        /// The archive: s3://BUCKET/PREFIX or file:///DIR.
+        #[arg(long)]
+        from_archive: String,
+        #[command(flatten)]
+        service: Box<ServiceArgs>,
+    },
+    /// Destroy a tenant's data key: its contents become unreadable everywhere (hot, archived,
+    /// in backups); every proof stays valid. Refused under legal hold. Cannot be undone.
+    Shred {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: TenantId,
+        /// Confirms that the contents are to be destroyed for good.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+    },
+}
+
+/// `ancora admin retention …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum RetentionCommand {
+    /// Set a tenant's retention (what is not given stays). Durations: 0s, 90m, 12h, 30d, 10y.
+    Set {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: TenantId,
+        /// How long contents stay hot (in Postgres) after receipt.
+        #[arg(long, allow_hyphen_values = true)]
+        hot: Option<String>,
+        /// How long contents are kept (hot or archived) after receipt, then deleted.
+        #[arg(long, allow_hyphen_values = true)]
+        keep: Option<String>,
+        /// Legal hold: while on, nothing expires and the data key cannot be destroyed.
+        #[arg(long, value_enum)]
+        legal_hold: Option<OnOff>,
+    },
+    /// Print a tenant's retention.
+    Show {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: TenantId,
+    },
+}
+
+/// `ancora admin archive …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ArchiveCommand {
+    /// Run one archiving pass now (what the worker does every ANCORA_ARCHIVE_INTERVAL_S) and
+    /// print what moved.
+    Run {
+        #[command(flatten)]
+        service: Box<ServiceArgs>,
+    },
 }
 
 /// `ancora admin plan …`.
@@ -168,6 +235,81 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
                 s.reports, s.units, s.tenants
             );
         }
+        AdminCommand::Retention(cmd) => retention_command(db, cmd).await?,
+        AdminCommand::Archive(ArchiveCommand::Run { service }) => {
+            let config = Config::from_args(
+                &DatabaseArgs {
+                    database_url: config.url.clone(),
+                    data_dir: config.data_dir.clone(),
+                    db_pool: config.pool,
+                    db_acquire_timeout_ms: u64::try_from(config.acquire_timeout.as_millis())
+                        .unwrap_or(u64::MAX),
+                },
+                None,
+                &service,
+                ([127, 0, 0, 1], 0).into(),
+                None,
+            )?;
+            let svc = crate::services::Services::new(db.clone(), config.settings);
+            let report = crate::services::archive::archiver::run_pass(&svc)
+                .await
+                .with_context(|| format!("archiving to {}", svc.archive.store().url()))?;
+            for key in &report.written {
+                println!("archived {key}");
+            }
+            println!("{}", report.summary());
+        }
+        AdminCommand::RebuildCatalog {
+            from_archive,
+            mut service,
+        } => {
+            service.archive.archive_url = Some(from_archive);
+            let config = Config::from_args(
+                &DatabaseArgs {
+                    database_url: config.url.clone(),
+                    data_dir: config.data_dir.clone(),
+                    db_pool: config.pool,
+                    db_acquire_timeout_ms: u64::try_from(config.acquire_timeout.as_millis())
+                        .unwrap_or(u64::MAX),
+                },
+                None,
+                &service,
+                ([127, 0, 0, 1], 0).into(),
+                None,
+            )?;
+            let svc = crate::services::Services::new(db.clone(), config.settings);
+            let report = crate::services::archive::rebuild::rebuild(&svc, svc.archive.store())
+                .await
+                .with_context(|| format!("rebuilding from {}", svc.archive.store().url()))?;
+            println!("{}", report.summary());
+        }
+        AdminCommand::Shred {
+            tenant,
+            yes,
+            archive,
+        } => {
+            if !yes {
+                bail!(
+                    "shredding destroys tenant {tenant}'s contents for good; run again with --yes to confirm"
+                );
+            }
+            let settings = crate::services::Settings {
+                archive: archive.to_config(&config.data_dir)?,
+                ..crate::services::Settings::default()
+            };
+            let svc = crate::services::Services::new(db.clone(), settings);
+            let done = crate::services::archive::shred::shred(&svc, tenant, "cli").await?;
+            if done.key_destroyed_now {
+                println!(
+                    "tenant {tenant}: data key destroyed, {} hot contents deleted; archived contents are unreadable; proofs stay valid",
+                    done.hot_rows_deleted
+                );
+            } else {
+                println!(
+                    "tenant {tenant}: data key was already destroyed; archive record rewritten"
+                );
+            }
+        }
         AdminCommand::Reanchor { anchor } => {
             let ids = crate::services::anchoring::confirm::reanchor(db, anchor).await?;
             if ids.is_empty() {
@@ -186,6 +328,34 @@ pub async fn run(cmd: AdminCommand, config: &DatabaseConfig) -> anyhow::Result<E
     }
     database.db.pool().close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn retention_command(db: &Db, cmd: RetentionCommand) -> anyhow::Result<()> {
+    use crate::services::archive::retention::{self, Change, format_duration, parse_duration};
+    let p = match cmd {
+        RetentionCommand::Set {
+            tenant,
+            hot,
+            keep,
+            legal_hold,
+        } => {
+            let parse = |flag: &str, v: Option<String>| {
+                v.map(|t| parse_duration(&t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+                    .transpose()
+            };
+            let change = Change {
+                hot_secs: parse("hot", hot)?,
+                keep_secs: parse("keep", keep)?,
+                legal_hold: legal_hold.map(|h| h == OnOff::On),
+            };
+            retention::set(db, tenant, change, "cli").await?
+        }
+        RetentionCommand::Show { tenant } => retention::get(db, tenant).await?,
+    };
+    println!("hot: {}", format_duration(p.hot_secs));
+    println!("keep: {}", format_duration(p.keep_secs));
+    println!("legal hold: {}", if p.legal_hold { "on" } else { "off" });
+    Ok(())
 }
 
 /// Creates a tenant and records `tenant.created`.

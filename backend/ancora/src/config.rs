@@ -175,6 +175,127 @@ pub struct ServiceArgs {
 
     #[command(flatten)]
     pub billing: BillingArgs,
+
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
+}
+
+/// Object Lock mode for archived objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectLockMode {
+    /// No retention date is set on objects.
+    Off,
+    /// GOVERNANCE: privileged users can shorten it.
+    Governance,
+    /// COMPLIANCE: nobody can shorten it, not even the account's root.
+    Compliance,
+}
+
+/// The cold archive and the master key (`ANCORA_ARCHIVE_…`, `ANCORA_S3_…`, `AWS_…`,
+/// `ANCORA_MASTER_KEY…`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ArchiveArgs {
+    /// Where archived objects go: `s3://BUCKET/PREFIX` or `file:///DIR` (default: the
+    /// `archive` folder of the data directory).
+    #[arg(long, env = "ANCORA_ARCHIVE_URL")]
+    pub archive_url: Option<String>,
+    /// An S3-compatible endpoint (`http://127.0.0.1:9000`); without it, AWS.
+    #[arg(long, env = "ANCORA_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Path-style S3 addressing (`ENDPOINT/BUCKET/KEY`), which most S3-compatible servers need.
+    #[arg(long, env = "ANCORA_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+    /// Object Lock retention on archived batch objects (until the tenant's keep period ends),
+    /// for buckets created with Object Lock.
+    #[arg(long, env = "ANCORA_S3_OBJECT_LOCK", value_enum, default_value = "off")]
+    pub s3_object_lock: ObjectLockMode,
+    /// The S3 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub aws_region: String,
+    /// S3 access key id.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub aws_access_key_id: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub aws_secret_access_key: Option<SecretString>,
+    /// S3 session token (temporary credentials).
+    #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
+    pub aws_session_token: Option<SecretString>,
+    /// The master key that wraps every tenant's data key: 64 hex digits (or base64 of 32
+    /// bytes). Prefer the key file.
+    #[arg(long, env = "ANCORA_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<SecretString>,
+    /// A file holding the master key. Without this and ANCORA_MASTER_KEY, `master.key` in the
+    /// data directory, generated (0600) on first start.
+    #[arg(long, env = "ANCORA_MASTER_KEY_FILE", conflicts_with = "master_key")]
+    pub master_key_file: Option<PathBuf>,
+    /// How often the worker runs an archiving pass, seconds.
+    #[arg(long, env = "ANCORA_ARCHIVE_INTERVAL_S", default_value_t = crate::services::archive::ArchiveConfig::DEFAULT_INTERVAL_S)]
+    pub archive_interval_s: u64,
+    /// How long a content read back from the archive stays hot, seconds.
+    #[arg(long, env = "ANCORA_ARCHIVE_RESTORE_TTL_S", default_value_t = crate::services::archive::ArchiveConfig::DEFAULT_RESTORE_TTL_S)]
+    pub archive_restore_ttl_s: u64,
+}
+
+impl ArchiveArgs {
+    /// The archive settings; reads (or on first start creates) the master key.
+    pub fn to_config(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<crate::services::archive::ArchiveConfig> {
+        use crate::services::archive::{ArchiveConfig, ArchiveUrl, MasterKey, S3Options};
+        use secrecy::ExposeSecret as _;
+        let url = match &self.archive_url {
+            Some(u) => u
+                .parse::<ArchiveUrl>()
+                .map_err(|e| anyhow::anyhow!("ANCORA_ARCHIVE_URL: {e}"))?,
+            None => ArchiveUrl::Local(absolute(&data_dir.join("archive"))),
+        };
+        let master_key = match (&self.master_key, &self.master_key_file) {
+            (Some(k), _) => MasterKey::parse(k.expose_secret())
+                .map_err(|e| anyhow::anyhow!("ANCORA_MASTER_KEY: {e}"))?,
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!("ANCORA_MASTER_KEY_FILE {}: {e}", file.display())
+                })?;
+                MasterKey::parse(&text).map_err(|e| {
+                    anyhow::anyhow!("ANCORA_MASTER_KEY_FILE {}: {e}", file.display())
+                })?
+            }
+            (None, None) => MasterKey::load_or_create(&data_dir.join("master.key"))?,
+        };
+        let config = ArchiveConfig {
+            url,
+            s3: S3Options {
+                endpoint: self.s3_endpoint.clone().filter(|e| !e.is_empty()),
+                path_style: self.s3_path_style,
+                region: self.aws_region.clone(),
+                access_key_id: self.aws_access_key_id.clone().filter(|k| !k.is_empty()),
+                secret_access_key: self.aws_secret_access_key.clone(),
+                session_token: self.aws_session_token.clone(),
+                object_lock: match self.s3_object_lock {
+                    ObjectLockMode::Off => None,
+                    ObjectLockMode::Governance => Some(false),
+                    ObjectLockMode::Compliance => Some(true),
+                },
+            },
+            master_key,
+            interval: Duration::from_secs(self.archive_interval_s.max(1)),
+            restore_ttl: Duration::from_secs(self.archive_restore_ttl_s),
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
 }
 
 /// On or off.
@@ -547,6 +668,7 @@ impl Config {
                     svc.monitor_interval_ms,
                     svc.monitor_anchor_deadline_secs,
                 ),
+                archive: svc.archive.to_config(&db.data_dir)?,
                 webhooks: WebhookConfig {
                     allow_loopback: svc.webhooks_allow_loopback,
                     ..WebhookConfig::default()

@@ -313,6 +313,19 @@ async fn every_v1_json_answer_is_camel_case(pool: PgPool) {
             format!("/v1/webhooks/{}", uuid::Uuid::nil()),
             None,
         ),
+        (
+            "GET",
+            "/v1/events/{id}/content",
+            "/v1/events/no-such-event/content".into(),
+            None,
+        ),
+        ("GET", "/v1/retention", "/v1/retention".into(), None),
+        (
+            "PUT",
+            "/v1/retention",
+            "/v1/retention".into(),
+            Some(json!({ "hot": "1000y" })),
+        ),
         // The OpenAPI document's keys are the OpenAPI format's (paths, media types, schema
         // names): called, not walked.
         ("GET", "/v1/openapi.json", "/v1/openapi.json".into(), None),

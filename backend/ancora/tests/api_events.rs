@@ -143,7 +143,16 @@ async fn content_is_hashed_with_sha256_and_kept(pool: PgPool) {
     .fetch_one(&mut *tx)
     .await
     .expect("content");
-    assert_eq!(kept, b"hello");
+    // Kept encrypted at rest (the tenant's data key), served decrypted.
+    assert_ne!(kept, b"hello");
+    assert!(!kept.windows(5).any(|w| w == b"hello"));
+    let (s, _, served) = app
+        .request(Method::GET, "/v1/events/c-1/content", Some(&key), None)
+        .await;
+    assert_eq!(
+        (s, served),
+        (StatusCode::OK, serde_json::Value::String("hello".into()))
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -9,6 +9,7 @@ mod api_events;
 mod api_key_cache;
 mod api_reports;
 mod architecture;
+mod archive;
 mod audit_api;
 mod batch_metadata;
 mod billing;

@@ -308,7 +308,8 @@ pub async fn count_and_enqueue_batch(
     crate::db::jobs::ensure_batch_job(conn, tenant, row.run_at, run_at).await
 }
 
-/// Keeps inline contents for the hot window (the archiver moves them on).
+/// Keeps inline contents, encrypted with the tenant's data key, for the hot window (the
+/// archiver moves them on).
 pub async fn insert_contents(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -316,8 +317,8 @@ pub async fn insert_contents(
     contents: &[Vec<u8>],
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO event_contents (tenant_id, event_id, content) \
-         SELECT $1, u.id, u.content FROM UNNEST($2::text[], $3::bytea[]) AS u(id, content)",
+        "INSERT INTO event_contents (tenant_id, event_id, content, encrypted) \
+         SELECT $1, u.id, u.content, true FROM UNNEST($2::text[], $3::bytea[]) AS u(id, content)",
         tenant.0,
         ids,
         contents

@@ -433,6 +433,25 @@ pub async fn enqueue_log_monitor_job(
     .await
 }
 
+/// Job kind: one archiving pass ([`crate::services::archive::archiver`]).
+pub const KIND_ARCHIVE: &str = "archive";
+
+/// Enqueues an archiving pass at `run_at` (one pending at a time) in the caller's transaction.
+pub async fn enqueue_archive_job(
+    conn: &mut PgConnection,
+    run_at: OffsetDateTime,
+) -> sqlx::Result<()> {
+    enqueue(
+        conn,
+        KIND_ARCHIVE,
+        None,
+        json!({}),
+        Some(KIND_ARCHIVE),
+        run_at,
+    )
+    .await
+}
+
 /// Job kind: send one webhook delivery (and schedule its retry).
 pub const KIND_WEBHOOK_DELIVERY: &str = "webhook_delivery";
 

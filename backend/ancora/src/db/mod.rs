@@ -4,6 +4,7 @@
 
 pub mod anchors;
 pub mod api_keys;
+pub mod archive;
 pub mod audit;
 pub mod batches;
 pub mod billing;

@@ -57,6 +57,16 @@ pub enum ApiError {
     /// 503 with Retry-After: the database is away or saturated; nothing was done.
     #[error("the service cannot reach its database right now; retry in a few seconds")]
     Unavailable,
+    /// 410: the thing existed and is gone for good (expired, shredded).
+    #[error("{0}")]
+    Gone(String),
+    /// 503 with Retry-After: the archive store cannot be reached; hot data is still served.
+    #[error("{0}")]
+    ArchiveUnavailable(String),
+    /// 502: the archive answered, but not with a valid copy (missing object, checksum
+    /// mismatch, refused credentials, missing bucket); never served as valid.
+    #[error("{0}")]
+    ArchiveFault(String),
     /// 408: the client stalled.
     #[error("request timed out")]
     Timeout,
@@ -71,7 +81,50 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// Seconds a client waits before retrying a cold read while the archive is unreachable.
+pub const ARCHIVE_RETRY_AFTER: u64 = 5;
+
 // The services' errors, translated in one place.
+
+impl From<crate::services::archive::ArchiveError> for ApiError {
+    fn from(e: crate::services::archive::ArchiveError) -> Self {
+        use crate::services::archive::{ArchiveError as A, CryptoError, StoreError as S};
+        match e {
+            A::Store(S::Unavailable(_)) => ApiError::ArchiveUnavailable(
+                "the archive cannot be reached right now; hot data is still served; retry later"
+                    .into(),
+            ),
+            A::Store(s) => {
+                tracing::error!(error = %s, "archive fault");
+                ApiError::ArchiveFault(match s {
+                    S::ChecksumMismatch(_) => {
+                        "the archived copy failed its checksum; it is not served".into()
+                    }
+                    S::NotFound(_) => "the archived copy is missing".into(),
+                    _ => "the archive refused the request".into(),
+                })
+            }
+            A::Crypto(c @ CryptoError::Corrupt(_)) => ApiError::ArchiveFault(c.to_string()),
+            A::Crypto(c) => ApiError::Internal(c.into()),
+            e @ (A::Shredded | A::Expired) => ApiError::Gone(e.to_string()),
+            A::NotFound(m) => ApiError::NotFound(m),
+            A::LegalHold(m) => ApiError::Conflict(m),
+            A::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::services::archive::retention::RetentionError> for ApiError {
+    fn from(e: crate::services::archive::retention::RetentionError) -> Self {
+        use crate::services::archive::retention::RetentionError as R;
+        match e {
+            R::Invalid(m) => ApiError::Unprocessable(m),
+            R::LegalHold(m) => ApiError::Conflict(m),
+            e @ R::NoTenant(_) => ApiError::NotFound(e.to_string()),
+            R::Db(e) => e.into(),
+        }
+    }
+}
 
 impl From<Denied> for ApiError {
     fn from(e: Denied) -> Self {
@@ -222,6 +275,15 @@ impl ApiError {
                 "Service unavailable",
             ),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout", "Request timeout"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
+            ApiError::ArchiveUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "archive-unavailable",
+                "Archive unavailable",
+            ),
+            ApiError::ArchiveFault(_) => {
+                (StatusCode::BAD_GATEWAY, "archive-fault", "Archive fault")
+            }
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -306,6 +368,7 @@ impl IntoResponse for ApiError {
         let retry_after = match &this {
             ApiError::TooMany { retry_after, .. } => Some(*retry_after),
             ApiError::Unavailable => Some(UNAVAILABLE_RETRY_AFTER),
+            ApiError::ArchiveUnavailable(_) => Some(ARCHIVE_RETRY_AFTER),
             _ => None,
         };
         if let Some(secs) = retry_after

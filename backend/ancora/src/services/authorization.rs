@@ -125,6 +125,12 @@ pub enum Action {
     ViewUsage,
     /// Portal: subscribe or change plan through Stripe Checkout.
     ManageBilling,
+    /// API: read an event's content (decrypted; fetched from the archive when cold).
+    ReadContent,
+    /// API and portal: read and change the retention policy and the legal hold.
+    ManageRetention,
+    /// Portal: destroy the tenant's data key (crypto-shredding), owner only.
+    ShredContents,
     /// API and portal: list webhook endpoints and their recent deliveries.
     ReadWebhooks,
     /// API and portal: register and delete webhook endpoints.
@@ -133,7 +139,7 @@ pub enum Action {
 
 impl Action {
     /// The API's actions.
-    pub const API: [Action; 9] = [
+    pub const API: [Action; 11] = [
         Action::SubmitEvents,
         Action::ReadEvents,
         Action::VerifyProof,
@@ -143,10 +149,12 @@ impl Action {
         Action::DownloadReport,
         Action::ReadWebhooks,
         Action::ManageWebhooks,
+        Action::ReadContent,
+        Action::ManageRetention,
     ];
 
     /// Every portal action, for tests that walk the matrix.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 20] = [
         Action::ViewDashboard,
         Action::ReadCatalog,
         Action::DownloadReport,
@@ -162,6 +170,9 @@ impl Action {
         Action::ManageTenants,
         Action::ViewUsage,
         Action::ManageBilling,
+        Action::ReadContent,
+        Action::ManageRetention,
+        Action::ShredContents,
         Action::ReadWebhooks,
         Action::ManageWebhooks,
     ];
@@ -190,6 +201,9 @@ impl Action {
             Action::GrantOwner => &[Owner],
             Action::ViewUsage | Action::ManageBilling => &[Owner, Admin, Billing],
             Action::ManageTenants => &[],
+            Action::ReadContent => &[Owner, Admin, Auditor],
+            Action::ManageRetention => &[Owner, Admin],
+            Action::ShredContents => &[Owner],
         }
     }
 }

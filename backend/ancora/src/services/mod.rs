@@ -13,6 +13,8 @@
 //!   portal and the API alike;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
 //!   point in time;
+//! * [`archive`] — encryption of contents at rest, retention, the archiver (S3 or a local
+//!   directory), cold reads, crypto-shredding, rebuilding the catalog from the archive;
 //! * [`health`] — the gauges that need SQL, sampled by the workers, and `admin status`;
 //! * [`admission`] — hold or refuse a tenant's writes while its proofs lag;
 //! * [`authentication`] — API keys, through a cache that key changes invalidate at once;
@@ -24,6 +26,7 @@
 
 pub mod admission;
 pub mod anchoring;
+pub mod archive;
 pub mod authentication;
 pub mod authorization;
 pub mod batch_metadata;
@@ -65,6 +68,8 @@ pub struct Services {
     pub admission: Arc<admission::Admission>,
     /// Plans, metering, quotas and rate limits.
     pub billing: Arc<billing::Billing>,
+    /// The cold archive and the keyring of contents at rest.
+    pub archive: Arc<archive::Archive>,
     /// The cache of authenticated API keys.
     pub keys: Arc<authentication::KeyCache>,
 }
@@ -79,6 +84,7 @@ impl Services {
                 settings.billing.clone(),
                 metrics.clone(),
             )),
+            archive: Arc::new(archive::Archive::open(settings.archive.clone())),
             db,
             settings: Arc::new(settings),
             metrics,

@@ -31,6 +31,8 @@ pub struct Settings {
     pub billing: BillingConfig,
     /// The log monitor.
     pub monitor: MonitorConfig,
+    /// The cold archive, retention and the master key.
+    pub archive: crate::services::archive::ArchiveConfig,
     /// Webhook deliveries.
     pub webhooks: WebhookConfig,
     /// Prometheus metrics on (`ANCORA_METRICS`, default on).
@@ -49,6 +51,7 @@ impl Default for Settings {
             max_proof_lag: Some(Duration::from_millis(DEFAULT_MAX_PROOF_LAG_MS)),
             billing: BillingConfig::default(),
             monitor: MonitorConfig::default(),
+            archive: crate::services::archive::ArchiveConfig::default(),
             webhooks: WebhookConfig::default(),
             metrics: true,
         }

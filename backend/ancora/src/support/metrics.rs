@@ -57,6 +57,14 @@ pub struct QuotaLabels {
     pub quota: String,
 }
 
+/// Labels of the archive's error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArchiveErrorLabels {
+    /// `unavailable`, `missing_object`, `denied`, `missing_bucket`, `checksum_mismatch`,
+    /// `wrong_master_key`, `corrupt`, `internal`, `other`.
+    pub kind: String,
+}
+
 /// Labels of the anchor latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AnchorLabels {
@@ -168,6 +176,13 @@ pub struct Metrics {
     pub log_monitor_alerts: Family<AlertLabels, Counter>,
     /// Size of the last checkpoint the log monitor found consistent with every earlier one.
     pub log_monitor_checked_size: Gauge,
+    /// Objects the archiver wrote and verified.
+    pub archive_objects: Counter,
+    /// Bytes the archiver wrote.
+    pub archive_bytes: Counter,
+    /// Archive failures by kind (store unavailable, missing object, refused credentials,
+    /// missing bucket, checksum mismatch, wrong master key, …).
+    pub archive_errors: Family<ArchiveErrorLabels, Counter>,
     /// API keys authenticated from the in-process cache.
     pub api_key_cache_hits: Counter,
     /// API keys looked up in the database (not cached, expired, or the cache out of use).
@@ -336,6 +351,24 @@ impl Metrics {
             "Size of the last checkpoint the log monitor found consistent",
             log_monitor_checked_size.clone(),
         );
+        let archive_objects = Counter::default();
+        registry.register(
+            "archive_objects",
+            "Objects the archiver wrote and verified",
+            archive_objects.clone(),
+        );
+        let archive_bytes = Counter::default();
+        registry.register(
+            "archive_bytes",
+            "Bytes the archiver wrote",
+            archive_bytes.clone(),
+        );
+        let archive_errors = Family::<ArchiveErrorLabels, Counter>::default();
+        registry.register(
+            "archive_errors",
+            "Archive failures by kind",
+            archive_errors.clone(),
+        );
         let api_key_cache_hits = Counter::default();
         registry.register(
             "api_key_cache_hits",
@@ -411,6 +444,9 @@ impl Metrics {
             failed_anchors_open.clone(),
         );
         Metrics {
+            archive_objects,
+            archive_bytes,
+            archive_errors,
             enabled,
             registry: Mutex::new(registry),
             api_key_cache_hits,
@@ -448,6 +484,15 @@ impl Metrics {
             db_pool_connections,
             db_pool_max,
         }
+    }
+
+    /// Counts one archive failure of `kind`.
+    pub fn archive_error(&self, kind: &str) {
+        self.archive_errors
+            .get_or_create(&ArchiveErrorLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 
     /// False with `ANCORA_METRICS=off`.

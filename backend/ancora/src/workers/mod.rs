@@ -6,6 +6,7 @@
 //! * [`chainweb_confirm`] — send, confirm and prove a chainweb anchor, one committed step a run;
 //! * [`log_monitor`] — check the log's new checkpoints and late anchors, then re-enqueue;
 //! * [`prove`] — precompute and store every bundle of a batch once its anchor is final;
+//! * [`archive`] — one archiving pass: copy, verify, drop hot copies, expire (scheduled);
 //! * [`billing_report`] — report usage to Stripe (scheduled every reporting interval);
 //! * [`webhook_delivery`] — send one webhook delivery, signed, and schedule its retry (these
 //!   run on runners of their own, so a slow receiver never holds up the other jobs);
@@ -19,6 +20,7 @@
 //! dedupe keys live with the queue's SQL ([`crate::db::jobs`]).
 
 pub mod anchor;
+pub mod archive;
 pub mod batch;
 pub mod billing_report;
 pub mod chainweb_confirm;
@@ -60,6 +62,7 @@ pub const JOBS: &[&dyn Job] = &[
     &chainweb_confirm::ChainwebConfirmJob,
     &billing_report::BillingReportJob,
     &log_monitor::LogMonitorJob,
+    &archive::ArchiveJob,
     &webhook_delivery::WebhookDeliveryJob,
 ];
 
@@ -224,6 +227,7 @@ mod tests {
             jobs::KIND_CHAINWEB_ANCHOR,
             jobs::KIND_BILLING_REPORT,
             jobs::KIND_LOG_MONITOR,
+            jobs::KIND_ARCHIVE,
             jobs::KIND_WEBHOOK_DELIVERY,
         ] {
             assert!(kinds.contains(&kind), "{kind} has no runner");

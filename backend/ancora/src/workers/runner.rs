@@ -51,6 +51,10 @@ pub async fn run(state: AppState, shutdown: Shutdown) -> anyhow::Result<()> {
         let (state, shutdown) = (state.clone(), shutdown.clone());
         tasks.spawn(async move { super::billing_report::schedule(state, shutdown).await });
     }
+    {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tasks.spawn(async move { super::archive::schedule(state, shutdown).await });
+    }
     if state.metrics.enabled() {
         let (state, shutdown) = (state.clone(), shutdown.clone());
         tasks.spawn(async move { sample_health(state, shutdown).await });

@@ -10,6 +10,7 @@
 //!   answer is 404 with `Retry-After: 1` and a detail naming the current status (the proof
 //!   resource does not exist yet; 404 is what a client that only wants the bundle must handle
 //!   anyway, and the status endpoint says how far along the event is).
+//! * `GET /v1/events/{id}/content` — the event's content, decrypted (see [`content`]).
 //! * `GET /v1/events?digest=…` — events whose digest matches: `sha256:<hex>`,
 //!   `sha512_256:<hex>`, or bare hex or base64 (then any algorithm), oldest first, at most
 //!   `limit` (default 100, at most 1000).
@@ -40,6 +41,53 @@ pub fn routes() -> Router<AppState> {
         .route("/events", post(submit).get(find_by_digest))
         .route("/events/{id}", get(show))
         .route("/events/{id}/proof", get(proof))
+        .route("/events/{id}/content", get(content))
+}
+
+/// The event's content, decrypted (owner, admin and auditor keys): from Postgres while hot,
+/// else fetched from the archive, checked and kept hot for a while. `X-Ancora-Content-Source`
+/// says which (`hot` or `cold`). 404 when the event has no content, 410 once it expired or the
+/// tenant's data key was destroyed, 503 with `Retry-After` while the archive is unreachable,
+/// 502 when the archive's copy is missing or fails its checksum.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/content",
+    tag = "events",
+    params(("id" = String, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The content, decrypted", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such event, or it has no content", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The content expired or was shredded", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The archived copy is missing or fails its checksum", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The archive is unreachable; retry after Retry-After", body = crate::http::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn content(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    authorize(&auth, Action::ReadContent)?;
+    let (bytes, source) = crate::services::archive::content::read(&state, auth.tenant, &id).await?;
+    let source = match source {
+        crate::services::archive::content::Source::Hot => "hot",
+        crate::services::archive::content::Source::Cold => "cold",
+    };
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                header::HeaderName::from_static("x-ancora-content-source"),
+                HeaderValue::from_static(source),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The body of `POST /v1/events`.

@@ -7,6 +7,7 @@ pub mod events;
 pub mod log;
 pub mod openapi;
 pub mod reports;
+pub mod retention;
 pub mod spv;
 pub mod submitter_keys;
 pub mod verify;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .merge(batches::routes())
         .merge(spv::routes())
         .merge(billing::routes())
+        .merge(retention::routes())
         .merge(reports::routes())
         .merge(webhooks::routes())
         .merge(openapi::routes())

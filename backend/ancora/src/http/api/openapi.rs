@@ -15,7 +15,9 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, OpenApi};
 
-use super::{audit, batches, billing, events, log, reports, spv, submitter_keys, verify, webhooks};
+use super::{
+    audit, batches, billing, events, log, reports, retention, spv, submitter_keys, verify, webhooks,
+};
 use crate::http::AppState;
 use crate::http::error::Problem;
 
@@ -68,6 +70,9 @@ pub fn routes() -> Router<AppState> {
         webhooks::list,
         webhooks::deliveries,
         webhooks::remove,
+        events::content,
+        retention::show,
+        retention::update,
         openapi_json,
     ),
     components(schemas(Problem)),
@@ -82,6 +87,7 @@ pub fn routes() -> Router<AppState> {
         (name = "billing", description = "Usage, quotas and Stripe's webhook"),
         (name = "reports", description = "Verification reports (PDF, and JSON in the report format of its own)"),
         (name = "webhooks", description = "Signed deliveries when proofs are ready"),
+        (name = "retention", description = "How long contents stay hot and are kept, and the legal hold"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -104,6 +104,29 @@ pub async fn with_nodes<T>(
     compute(&fetch)
 }
 
+/// Appends an archived leaf at `idx` (which must be the log's size) and stores the nodes it
+/// completes: the log replayed by a catalog rebuild.
+pub async fn replay_leaf(
+    conn: &mut PgConnection,
+    idx: i64,
+    anchor: uuid::Uuid,
+    leaf: &Hash,
+) -> anyhow::Result<()> {
+    let size = log_size(conn).await?;
+    anyhow::ensure!(
+        size == u64::try_from(idx)?,
+        "log leaf {idx} replayed out of order"
+    );
+    let leaf = *leaf;
+    let created = with_nodes(conn, |node| core::append(size, leaf, node)).await?;
+    db::tlog::append(conn, idx, anchor, &leaf, &created).await
+}
+
+/// The root of the stored log at `size`.
+pub async fn root_at(conn: &mut PgConnection, size: u64) -> anyhow::Result<Hash> {
+    with_nodes(conn, |node| core::root(size, node)).await
+}
+
 /// Current log size.
 pub async fn log_size(conn: &mut PgConnection) -> anyhow::Result<u64> {
     Ok(u64::try_from(db::tlog::size(conn).await?)?)

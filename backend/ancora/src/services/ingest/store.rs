@@ -12,6 +12,7 @@ use super::input::Prepared;
 use super::receipts::{Receipt, receipt_from_stored, status_url};
 use crate::db::{self, Tx};
 use crate::services::Services;
+use crate::services::archive::ArchiveError;
 use crate::services::authorization::Auth;
 
 /// What [`store`] did.
@@ -138,7 +139,17 @@ pub(super) async fn store(
         .filter_map(|e| e.content.clone().map(|c| (e.id.clone(), c)))
         .unzip();
     if !content_ids.is_empty() {
-        db::events::insert_contents(tx, auth.tenant, &content_ids, &contents).await?;
+        let sealed = svc
+            .archive
+            .seal(tx, auth.tenant, &content_ids, &contents)
+            .await
+            .map_err(|e| match e {
+                ArchiveError::Shredded => IngestError::Conflict(
+                    "this tenant's data key was destroyed (shredded): contents can no longer be stored; submit digests".into(),
+                ),
+                e => IngestError::Internal(svc.archive.count(&svc.metrics, e).into()),
+            })?;
+        db::events::insert_contents(tx, auth.tenant, &content_ids, &sealed).await?;
     }
     let mut receipts = Vec::with_capacity(events.len());
     for (e, leaf_hash) in events.iter().zip(leaves) {
