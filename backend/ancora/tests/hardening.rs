@@ -286,8 +286,11 @@ fn every_crate_forbids_unsafe_code_and_none_is_written() {
 /// Every setting that holds a secret (`hide_env_values = true` in `config.rs`) and is set by
 /// the log test below. A new secret setting fails `every_secret_setting_is_in_the_log_test`
 /// until it is added here and given a value in the log test.
-const SECRET_SETTINGS: [&str; 5] = [
+const SECRET_SETTINGS: [&str; 8] = [
     "DATABASE_URL",
+    "ANCORA_MASTER_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
     "ANCORA_LOG_SIGNING_KEY",
     "ANCORA_STRIPE_SECRET_KEY",
     "ANCORA_STRIPE_WEBHOOK_SECRET",
@@ -401,6 +404,9 @@ async fn no_secret_reaches_the_logs_of_a_full_run(pool: PgPool) {
     let stripe_key = format!("sk_test_{}", random_hex(20));
     let webhook_secret = format!("whsec_{}", random_hex(20));
     let chainweb_key = random_hex(32);
+    let master_key = random_hex(32);
+    let aws_secret = format!("awssecret{}", random_hex(20));
+    let aws_token = format!("awstoken{}", random_hex(20));
     let dead_port = free_port();
     let env = [
         ("DATABASE_URL", url.clone()),
@@ -413,6 +419,9 @@ async fn no_secret_reaches_the_logs_of_a_full_run(pool: PgPool) {
             format!("http://127.0.0.1:{dead_port}"),
         ),
         ("ANCORA_CHAINWEB_KEY", chainweb_key.clone()),
+        ("ANCORA_MASTER_KEY", master_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY", aws_secret.clone()),
+        ("AWS_SESSION_TOKEN", aws_token.clone()),
         ("ANCORA_BATCH_WINDOW_MS", "50".to_owned()),
         ("ANCORA_ANCHOR_INTERVAL_MS", "50".to_owned()),
         ("ANCORA_LOG", "debug".to_owned()),
@@ -568,6 +577,9 @@ async fn no_secret_reaches_the_logs_of_a_full_run(pool: PgPool) {
         ("the Stripe webhook secret", webhook_secret.as_str()),
         ("the webhook's signature", good_sig.as_str()),
         ("the Chainweb signing key", chainweb_key.as_str()),
+        ("the master key", master_key.as_str()),
+        ("the S3 secret access key", aws_secret.as_str()),
+        ("the S3 session token", aws_token.as_str()),
         ("an API key", api_key.as_str()),
         ("a wrong API key", wrong_key.as_str()),
         ("a password", password.as_str()),
