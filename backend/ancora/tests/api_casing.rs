@@ -61,42 +61,11 @@ fn is_json(h: &HeaderMap) -> bool {
         })
 }
 
-fn node_app(pool: PgPool, node: &TestNode) -> TestApp {
-    let nodes = vec![node.base_url()];
-    TestApp::with_config(pool, move |c| {
-        let mut cw = ancora::config::ChainwebConfig::unconfigured();
-        cw.nodes = nodes;
-        cw.request_timeout = std::time::Duration::from_millis(1_500);
-        cw.attempts_per_node = 1;
-        cw.backoff = std::time::Duration::from_millis(10);
-        c.settings.chainweb = cw;
-    })
-}
-
-async fn mined_tx(node: &TestNode, chain: u32) -> String {
-    use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, PactCommand, SecretKey, Signer};
-    let key = SecretKey::from_bytes(&[7; 32]);
-    let cmd = PactCommand::exec("\"casing\"")
-        .network("mainnet01")
-        .chain(ChainId(chain))
-        .sender(format!("k:{}", key.public_key_hex()))
-        .creation_time(node.now_secs())
-        .nonce(uuid::Uuid::new_v4().to_string())
-        .signer(Signer::of(&key))
-        .sign(&[&key])
-        .expect("signs");
-    let client =
-        NodeClient::new(NodeClientConfig::new(vec![node.base_url()], "mainnet01")).expect("client");
-    let rk = client.send(ChainId(chain), &[cmd]).await.expect("sent")[0];
-    node.mine(1);
-    rk.to_string()
-}
-
 #[sqlx::test(migrations = "../../migrations")]
 async fn every_v1_json_answer_is_camel_case(pool: PgPool) {
     // Arrange: a proved event, a registered submitter key, a stored SPV proof.
     let node = TestNode::start().await.expect("node");
-    let app = node_app(pool, &node);
+    let app = crate::spv_api::app(pool, Some(&node));
     let (_, owner) = app.tenant_with_key(Role::Owner).await;
     let digest = digest_of("casing");
     let events = json!([{ "id": "c-1", "digest": digest, "metadata": { "own_style": 1 } }]);
@@ -118,7 +87,7 @@ async fn every_v1_json_answer_is_camel_case(pool: PgPool) {
         .await;
     assert_eq!(proved["status"], "proved", "{proved}");
     let bundle = proved["bundle"].clone();
-    let rk = mined_tx(&node, 4).await;
+    let rk = crate::spv_api::mined_tx(&node, 4).await.to_string();
     let (_, _, spv) = app
         .request(
             Method::POST,

@@ -281,44 +281,13 @@ async fn a_replay_is_answered_only_to_a_role_that_may_make_the_request(pool: PgP
     assert_eq!(replay.0, StatusCode::FORBIDDEN, "{}", replay.2);
 }
 
-fn spv_app(pool: PgPool, node: &TestNode) -> TestApp {
-    let nodes = vec![node.base_url()];
-    TestApp::with_config(pool, move |c| {
-        let mut cw = ancora::config::ChainwebConfig::unconfigured();
-        cw.nodes = nodes;
-        cw.request_timeout = std::time::Duration::from_millis(1_500);
-        cw.attempts_per_node = 1;
-        cw.backoff = std::time::Duration::from_millis(10);
-        c.settings.chainweb = cw;
-    })
-}
-
-async fn mined_tx(node: &TestNode, chain: u32) -> String {
-    use ancora_chainweb::{ChainId, NodeClient, NodeClientConfig, PactCommand, SecretKey, Signer};
-    let key = SecretKey::from_bytes(&[5; 32]);
-    let cmd = PactCommand::exec("\"hello\"")
-        .network("mainnet01")
-        .chain(ChainId(chain))
-        .sender(format!("k:{}", key.public_key_hex()))
-        .creation_time(node.now_secs())
-        .nonce(uuid::Uuid::new_v4().to_string())
-        .signer(Signer::of(&key))
-        .sign(&[&key])
-        .expect("signs");
-    let client =
-        NodeClient::new(NodeClientConfig::new(vec![node.base_url()], "mainnet01")).expect("client");
-    let rk = client.send(ChainId(chain), &[cmd]).await.expect("sent")[0];
-    node.mine(1);
-    rk.to_string()
-}
-
 #[sqlx::test(migrations = "../../migrations")]
 async fn spv_requests_replay_without_counting_again_and_concurrently_count_once(pool: PgPool) {
     // Arrange
     let node = TestNode::start().await.expect("node");
-    let app = spv_app(pool, &node);
+    let app = crate::spv_api::app(pool, Some(&node));
     let (tenant, key) = app.tenant_with_key(Role::Auditor).await;
-    let rk = mined_tx(&node, 3).await;
+    let rk = crate::spv_api::mined_tx(&node, 3).await.to_string();
     let body = json!({ "chainId": 3, "requestKey": rk });
 
     // Act
@@ -340,9 +309,9 @@ async fn spv_requests_replay_without_counting_again_and_concurrently_count_once(
 async fn an_error_answer_is_not_kept_so_a_retry_runs_again(pool: PgPool) {
     // Arrange: the node fails the first request (502), then works.
     let node = TestNode::start().await.expect("node");
-    let app = spv_app(pool, &node);
+    let app = crate::spv_api::app(pool, Some(&node));
     let (tenant, key) = app.tenant_with_key(Role::Auditor).await;
-    let rk = mined_tx(&node, 1).await;
+    let rk = crate::spv_api::mined_tx(&node, 1).await.to_string();
     let body = json!({ "chainId": 1, "requestKey": rk });
     node.fail_next(1, 503);
     let failed = post(&app, "/v1/spv", &key, Some("retry-me"), &body).await;

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 use super::helpers::{TestApp, assert_problem};
 
-fn app(pool: PgPool, node: Option<&TestNode>) -> TestApp {
+pub(crate) fn app(pool: PgPool, node: Option<&TestNode>) -> TestApp {
     let nodes = node.map(|n| vec![n.base_url()]).unwrap_or_default();
     TestApp::with_config(pool, move |c| {
         let mut cw = ChainwebConfig::unconfigured();
@@ -28,7 +28,7 @@ fn app(pool: PgPool, node: Option<&TestNode>) -> TestApp {
 }
 
 /// A transaction mined on `chain` whose result is `"hello"`; its request key.
-async fn mined_tx(node: &TestNode, chain: u32) -> RequestKey {
+pub(crate) async fn mined_tx(node: &TestNode, chain: u32) -> RequestKey {
     let key = SecretKey::from_bytes(&[5; 32]);
     let cmd = PactCommand::exec("\"hello\"")
         .network("mainnet01")
