@@ -58,6 +58,93 @@ async fn metadata_everywhere(app: &TestApp, key: &str, batch: Uuid) -> Value {
     m
 }
 
+fn rfc3339(v: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        v.as_str().unwrap_or_else(|| panic!("not a time: {v}")),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339")
+}
+
+async fn created_at(app: &TestApp, tenant: TenantId, batch: Uuid) -> time::OffsetDateTime {
+    sqlx::query_scalar!(
+        "SELECT created_at FROM batches WHERE tenant_id = $1 AND id = $2",
+        tenant.0,
+        batch
+    )
+    .fetch_one(app.state.db.pool())
+    .await
+    .expect("batch")
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_retention_policy_follows_the_tenants_policy_its_hold_and_the_archive(pool: PgPool) {
+    let (archive, dir) = crate::archive::local_archive("meta-retention");
+    let app = crate::archive::app_with_archive(pool, archive);
+    let (tenant, key) = app.tenant_with_key(Role::Admin).await;
+    let (s, _, answer) = app
+        .request(
+            Method::POST,
+            "/v1/events/batch",
+            Some(&key),
+            Some(json!({ "events": [{ "id": "r-1", "digest": digest_of("r-1") }] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{answer}");
+    let batch: Uuid = answer["batchId"].as_str().expect("id").parse().expect("uuid");
+    let created = created_at(&app, tenant, batch).await;
+
+    // A new policy shows at once on every route.
+    let (s, _, p) = app
+        .request(
+            Method::PUT,
+            "/v1/retention",
+            Some(&key),
+            Some(json!({ "hot": "0s", "keep": "7y" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let r = metadata_everywhere(&app, &key, batch).await["retentionPolicy"].clone();
+    assert_eq!((r["hot"].clone(), r["keep"].clone()), (json!("0s"), json!("7y")), "{r}");
+    assert_eq!(rfc3339(&r["hotUntil"]), created, "{r}");
+    assert_eq!(rfc3339(&r["expiresAt"]) - created, time::Duration::days(7 * 365), "{r}");
+
+    // A legal hold: nothing expires, so no expiry date.
+    let (s, _, p) = app
+        .request(Method::PUT, "/v1/retention", Some(&key), Some(json!({ "legalHold": true })))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let r = metadata_everywhere(&app, &key, batch).await["retentionPolicy"].clone();
+    assert_eq!(r["legalHold"], json!(true), "{r}");
+    assert!(r["expiresAt"].is_null(), "{r}");
+    assert_eq!(r["keep"], json!("7y"), "the hold keeps the period: {r}");
+
+    // Once proved and past its hot period, the archiver copies it: `archivedAt` says when.
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let report = ancora::services::archive::archiver::run_pass(&app.state)
+        .await
+        .expect("archive pass");
+    let r = metadata_everywhere(&app, &key, batch).await["retentionPolicy"].clone();
+    let archived = rfc3339(&r["archivedAt"]);
+    assert!(archived >= created, "{r} {report:?}");
+    assert!(r["contentsExpiredAt"].is_null(), "{r}");
+
+    // Another tenant's policy is not this batch's.
+    let (_, other_key) = app.tenant_with_key(Role::Admin).await;
+    let (s, _, _) = app
+        .request(
+            Method::PUT,
+            "/v1/retention",
+            Some(&other_key),
+            Some(json!({ "keep": "1y" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = metadata_everywhere(&app, &key, batch).await["retentionPolicy"].clone();
+    assert_eq!(r["keep"], json!("7y"), "{r}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn batch_of(app: &TestApp, tenant: TenantId, event: &str) -> Uuid {
     let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
     ancora::db::batches::batches_of_events(&mut tx, tenant, &[event.to_owned()])
@@ -70,7 +157,7 @@ async fn under_tlog_the_metadata_names_root_submitter_time_and_proof_url_and_no_
     pool: PgPool,
 ) {
     let app = TestApp::new(pool);
-    let (_, key) = app.tenant_with_key(Role::Submitter).await;
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     let (_, _, answer) = app
         .request(
             Method::POST,
@@ -96,15 +183,22 @@ async fn under_tlog_the_metadata_names_root_submitter_time_and_proof_url_and_no_
     assert_eq!(before["submitter"], json!(&key[..11]), "the key's prefix");
     assert!(before["timestamp"].is_null(), "not anchored yet: {before}");
     assert!(after["timestamp"].is_string(), "{after}");
-    for f in [
-        "chainId",
-        "blockHeight",
-        "blockHash",
-        "txHash",
-        "retentionPolicy",
-    ] {
+    for f in ["chainId", "blockHeight", "blockHash", "txHash"] {
         assert!(after[f].is_null(), "{f} under tlog: {after}");
     }
+    // No policy set: the defaults, 30 days hot and 10 years kept, from the batch's creation.
+    let r = &after["retentionPolicy"];
+    assert_eq!(r["hot"], json!("30d"), "{r}");
+    assert_eq!(r["keep"], json!("10y"), "{r}");
+    assert_eq!(r["hotSeconds"], json!(30 * 86_400), "{r}");
+    assert_eq!(r["keepSeconds"], json!(10 * 365 * 86_400), "{r}");
+    assert_eq!(r["legalHold"], json!(false), "{r}");
+    assert!(r["archivedAt"].is_null() && r["contentsExpiredAt"].is_null(), "{r}");
+    let hot_until = rfc3339(&r["hotUntil"]);
+    let expires = rfc3339(&r["expiresAt"]);
+    assert_eq!(expires - hot_until, time::Duration::days(10 * 365 - 30), "{r}");
+    let created = created_at(&app, tenant, batch).await;
+    assert_eq!(expires - created, time::Duration::days(10 * 365), "{r}");
     let uri = after["proofUri"].as_str().expect("proofUri");
     assert!(uri.ends_with(&format!("/v1/proof/{batch}")), "{uri}");
     // The proof URI answers the batch's proofs, and the root is theirs.

@@ -312,6 +312,45 @@ async fn a_contract_anchor_orphaned_before_the_depth_is_resubmitted_and_written_
     reorg_before_depth(pool, WritePath::Contract).await;
 }
 
+/// A command mined and orphaned before any poll saw it (or lost from a restarted node's
+/// mempool) is found nowhere: after `RESEND_AFTER_POLLS` such polls the same command is sent
+/// again (same request key, no new attempt), is mined and the anchor ends final, long before
+/// its TTL.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_command_orphaned_before_any_poll_saw_it_is_sent_again_and_ends_final(pool: PgPool) {
+    use ancora::services::anchoring::confirm::RESEND_AFTER_POLLS;
+    let node = TestNode::start().await.expect("node");
+    let (state, auth) = setup(pool, &node, WritePath::Direct).await;
+    drive(&state).await.expect("sent");
+    let (first, _) = anchor(&state).await;
+    node.mine(1);
+    node.reorg(CHAIN, 1); // the block that held it is orphaned, unseen: the command is gone
+    let key = RequestKey::parse(first.tx_ref.as_deref().expect("key")).expect("key");
+    let gone = client(&node).poll(ChainId(CHAIN), &[key.clone()], None).await;
+    assert!(gone.expect("poll").is_empty(), "the double dropped it");
+
+    for i in 1..RESEND_AFTER_POLLS {
+        drive(&state).await.expect("poll");
+        let (_, d) = anchor(&state).await;
+        assert!(d.sent, "still waiting after {i} polls");
+        assert_eq!(d.unseen_polls, i);
+    }
+    drive(&state).await.expect("poll");
+    let (_, d) = anchor(&state).await;
+    assert!(!d.sent, "out of sight {RESEND_AFTER_POLLS} polls: to be sent again");
+    drive(&state).await.expect("sent again");
+    let (again, d) = anchor(&state).await;
+    assert!(d.sent);
+    assert_eq!(again.tx_ref, first.tx_ref, "the same command, the same request key");
+    assert_eq!((d.attempt, d.submissions.len()), (0, 1), "no new command was built");
+
+    node.mine(7);
+    drive(&state).await.expect("final");
+    assert_bundles_end_at_the_block(&state, &auth, &node).await;
+    let found = client(&node).poll(ChainId(CHAIN), &[key], None).await.expect("poll");
+    assert_eq!(found.len(), 1, "mined once");
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_command_whose_ttl_expired_unmined_is_resubmitted_with_a_fresh_creation_time(
     pool: PgPool,

@@ -451,6 +451,12 @@ pub struct MetadataRow {
     pub block_hash: Option<String>,
     /// Its height.
     pub block_height: Option<i64>,
+    /// When the batch was made (the clock of its retention).
+    pub created_at: OffsetDateTime,
+    /// When its contents were copied to the archive.
+    pub archived_at: Option<OffsetDateTime>,
+    /// When its contents expired (were deleted at the end of the keep period).
+    pub contents_expired_at: Option<OffsetDateTime>,
 }
 
 /// [`MetadataRow`]s of the tenant's batches `ids` (those that exist), in no set order.
@@ -467,7 +473,8 @@ pub async fn metadata(
                   a.backend AS "backend?", a.state AS "anchor_state?",
                   (a.details->>'chain')::integer AS "chain?",
                   a.tx_ref AS "tx_ref?", a.block_hash AS "block_hash?",
-                  a.block_height AS "block_height?"
+                  a.block_height AS "block_height?",
+                  b.created_at, b.archived_at, b.contents_expired_at
            FROM batches b
            -- also through the queue, so an anchor still pending, submitted or failed counts
            LEFT JOIN anchor_queue q ON q.batch_id = b.id

@@ -13,7 +13,12 @@
 //!   is final (confirmation depth reached, SPV proof verified); these four are `null` under
 //!   `tlog`, which writes no chain;
 //! * `proofUri` — the URL answering every event's proof of the batch (`GET /v1/proof/{batchId}`);
-//! * `retentionPolicy` — how long the batch is kept, `null` while no retention is configured.
+//! * `retentionPolicy` — the tenant's retention as it applies to this batch: the policy
+//!   (`hot`, `keep`, `legalHold`, and the two periods in seconds), when its contents leave
+//!   Postgres for the archive (`hotUntil`) and when they expire (`expiresAt`, `null` under a
+//!   legal hold), and what has happened (`archivedAt`, `contentsExpiredAt`). Both periods run
+//!   from the batch's creation, as the archiver counts them. Digests, roots and proofs never
+//!   expire.
 
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -23,6 +28,7 @@ use uuid::Uuid;
 use crate::db::batches::{self, MetadataRow};
 use crate::domain::TenantId;
 use crate::services::Settings;
+use crate::services::archive::retention::{Policy, format_duration};
 use crate::services::settings::AnchorBackendKind;
 
 /// One batch's metadata.
@@ -48,13 +54,59 @@ pub struct BatchMetadata {
     pub tx_hash: Option<String>,
     /// Where the batch's proofs are.
     pub proof_uri: String,
-    /// The retention applied to the batch, when one is configured.
-    #[schema(value_type = Option<Object>)]
-    pub retention_policy: Option<serde_json::Value>,
+    /// The tenant's retention as it applies to this batch.
+    pub retention_policy: BatchRetention,
 }
 
-/// Builds the metadata of a stored row.
-pub fn from_row(settings: &Settings, row: &MetadataRow) -> BatchMetadata {
+/// The retention of one batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRetention {
+    /// How long contents stay hot (in Postgres), e.g. `30d`.
+    pub hot: String,
+    /// How long contents are kept before they expire, e.g. `10y`.
+    pub keep: String,
+    /// The hot period in seconds.
+    pub hot_seconds: i64,
+    /// The keep period in seconds.
+    pub keep_seconds: i64,
+    /// While on, nothing of the tenant expires.
+    pub legal_hold: bool,
+    /// When the contents may leave Postgres for the archive.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub hot_until: Option<OffsetDateTime>,
+    /// When the contents expire; `null` under a legal hold.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// When the contents were copied to the archive, `null` before.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub archived_at: Option<OffsetDateTime>,
+    /// When the contents expired, `null` before. The batch's digests, root and proofs stay.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub contents_expired_at: Option<OffsetDateTime>,
+}
+
+/// The retention `policy` as it applies to the batch of `row`.
+pub fn retention_of(policy: &Policy, row: &MetadataRow) -> BatchRetention {
+    let after = |secs: i64| {
+        row.created_at
+            .checked_add(time::Duration::seconds(secs))
+    };
+    BatchRetention {
+        hot: format_duration(policy.hot_secs),
+        keep: format_duration(policy.keep_secs),
+        hot_seconds: policy.hot_secs,
+        keep_seconds: policy.keep_secs,
+        legal_hold: policy.legal_hold,
+        hot_until: after(policy.hot_secs),
+        expires_at: after(policy.keep_secs).filter(|_| !policy.legal_hold),
+        archived_at: row.archived_at,
+        contents_expired_at: row.contents_expired_at,
+    }
+}
+
+/// Builds the metadata of a stored row under the tenant's retention `policy`.
+pub fn from_row(settings: &Settings, policy: &Policy, row: &MetadataRow) -> BatchMetadata {
     let chainweb_anchor = row.backend.as_deref() == Some("chainweb");
     let is_final = chainweb_anchor && row.anchor_state.as_deref() == Some("final");
     let chain_id = match (row.chain, chainweb_anchor) {
@@ -75,7 +127,7 @@ pub fn from_row(settings: &Settings, row: &MetadataRow) -> BatchMetadata {
         block_hash: row.block_hash.clone().filter(|_| is_final),
         tx_hash: row.tx_ref.clone().filter(|_| chainweb_anchor),
         proof_uri: proof_uri(settings, row.id),
-        retention_policy: None,
+        retention_policy: retention_of(policy, row),
     }
 }
 
@@ -94,13 +146,17 @@ pub async fn for_batches(
     tenant: TenantId,
     ids: &[Uuid],
 ) -> sqlx::Result<Vec<(BatchMetadata, String)>> {
-    let rows = batches::metadata(conn, tenant, ids).await?;
+    let rows = batches::metadata(&mut *conn, tenant, ids).await?;
+    let policy = crate::db::archive::retention(&mut *conn, tenant)
+        .await?
+        .map(Policy::from)
+        .unwrap_or_default();
     let mut by_id: std::collections::HashMap<Uuid, MetadataRow> =
         rows.into_iter().map(|r| (r.id, r)).collect();
     Ok(ids
         .iter()
         .filter_map(|id| by_id.remove(id))
-        .map(|r| (from_row(settings, &r), r.state))
+        .map(|r| (from_row(settings, &policy, &r), r.state))
         .collect())
 }
 

@@ -153,8 +153,28 @@ async fn run_claimed(state: &AppState, job: &Queued) -> anyhow::Result<Ran> {
                     kind: job.kind.clone(),
                 })
                 .inc();
-            jobs::fail(&state.db, job, &message, backoff(job.attempts)).await?;
+            record_failure(state, job, &message).await?;
             Ok(Ran::Failed(e))
+        }
+    }
+}
+
+/// How often a failure that cannot be recorded (the database is away) is tried again.
+const RECORD_RETRY: Duration = Duration::from_millis(200);
+
+/// Records a failed attempt (frees the lease, sets the retry time). While the database is
+/// away this is tried again, for as long as the lease would hold the job anyway: a job whose
+/// failure goes unrecorded stays leased to nobody until its lease ends, and the work behind it
+/// waits (after a short database outage, every job that was running when it began).
+async fn record_failure(state: &AppState, job: &Queued, message: &str) -> anyhow::Result<()> {
+    let until = std::time::Instant::now() + LEASE;
+    loop {
+        match jobs::fail(&state.db, job, message, backoff(job.attempts)).await {
+            Ok(()) => return Ok(()),
+            Err(e) if crate::db::is_unavailable(&e) && std::time::Instant::now() < until => {
+                tokio::time::sleep(RECORD_RETRY).await;
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -65,6 +65,10 @@ pub struct Details {
     /// Where the current command was last seen mined (not yet deep enough).
     #[serde(default)]
     pub seen: Option<Seen>,
+    /// Polls in a row since the current command was last sent that found it nowhere (not
+    /// mined, never seen): after [`super::confirm::RESEND_AFTER_POLLS`] it is sent again.
+    #[serde(default)]
+    pub unseen_polls: u32,
     /// The latest block time seen on the chain, Unix seconds.
     #[serde(default)]
     pub chain_time: u64,

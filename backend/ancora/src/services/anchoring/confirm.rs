@@ -8,7 +8,7 @@
 //! |------------------------|-----------------------------------------------------------------|
 //! | `pending`              | build and sign a command, store it and its request key → `submitted` (no network) |
 //! | `submitted`, not sent  | `/send` the stored command → sent                              |
-//! | `submitted`, sent      | `/poll` every request key at the confirmation depth → `confirmed`; else note where it is mined, or resubmit when provably gone |
+//! | `submitted`, sent      | `/poll` every request key at the confirmation depth → `confirmed`; else note where it is mined, send it again when it stays out of sight, or resubmit when provably gone |
 //! | `confirmed`            | `/pact/spv` on the same chain, header by hash, verify, check depth and canonicity → `final` (finalize) |
 //!
 //! Failures: a 5xx, a timeout or a garbage answer (after the node client's retries and
@@ -136,6 +136,7 @@ fn build(
     d.command = Some(cmd);
     d.sent = false;
     d.seen = None;
+    d.unseen_polls = 0;
     d.submissions.push(request_key.clone());
     row.state = "submitted".into();
     row.tx_ref = Some(request_key);
@@ -159,6 +160,15 @@ pub async fn reanchor(db: &crate::db::Db, anchor: Option<Uuid>) -> anyhow::Resul
     }
     Ok(ids)
 }
+
+/// Polls in a row that find the sent command nowhere (not mined, never seen mined) after
+/// which the same command is sent again. A node can lose a command it accepted: a restart
+/// empties its mempool, and a reorg can orphan the block that held it before any poll saw it
+/// there. Without sending it again the anchor would wait for the command's TTL (10 minutes by
+/// default, up to a day); sending the same signed command is harmless (same request key:
+/// a node that has it keeps one copy, one that mined it refuses it as already on chain). With
+/// the default 10 s poll interval, that is after a minute, two Chainweb blocks.
+pub const RESEND_AFTER_POLLS: u32 = 6;
 
 /// Failed writes after which an anchor waits for the operator (`ancora admin reanchor`).
 pub const MAX_FAILURES: u32 = 5;
@@ -220,6 +230,7 @@ async fn send(
         Err(e) => return Err(e).context("sending the anchoring transaction"),
     }
     d.sent = true;
+    d.unseen_polls = 0;
     row.details = d.to_json();
     Ok(Change::Next(row, later(backend)))
 }
@@ -285,6 +296,7 @@ async fn poll(
             block_hash: meta.block_hash.to_b64url(),
             block_height: meta.block_height,
         });
+        d.unseen_polls = 0;
         row.details = d.to_json();
         return Ok(Change::Next(row, later(backend)));
     }
@@ -300,6 +312,12 @@ async fn poll(
     d.chain_time = d.chain_time.max(chain_time);
     if d.chain_time > d.expires_at {
         return build(backend, row, d, "expired (TTL) without being mined");
+    }
+    d.unseen_polls += 1;
+    if d.unseen_polls >= RESEND_AFTER_POLLS {
+        tracing::info!(anchor_id = %row.id, request_key = %current, polls = d.unseen_polls, "chainweb anchor command not mined and out of sight; sending it again");
+        d.sent = false;
+        d.unseen_polls = 0;
     }
     row.details = d.to_json();
     Ok(Change::Next(row, later(backend)))
