@@ -91,7 +91,11 @@ async fn the_retention_policy_follows_the_tenants_policy_its_hold_and_the_archiv
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{answer}");
-    let batch: Uuid = answer["batchId"].as_str().expect("id").parse().expect("uuid");
+    let batch: Uuid = answer["batchId"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
     let created = created_at(&app, tenant, batch).await;
 
     // A new policy shows at once on every route.
@@ -105,13 +109,26 @@ async fn the_retention_policy_follows_the_tenants_policy_its_hold_and_the_archiv
         .await;
     assert_eq!(s, StatusCode::OK, "{p}");
     let r = metadata_everywhere(&app, &key, batch).await["retentionPolicy"].clone();
-    assert_eq!((r["hot"].clone(), r["keep"].clone()), (json!("0s"), json!("7y")), "{r}");
+    assert_eq!(
+        (r["hot"].clone(), r["keep"].clone()),
+        (json!("0s"), json!("7y")),
+        "{r}"
+    );
     assert_eq!(rfc3339(&r["hotUntil"]), created, "{r}");
-    assert_eq!(rfc3339(&r["expiresAt"]) - created, time::Duration::days(7 * 365), "{r}");
+    assert_eq!(
+        rfc3339(&r["expiresAt"]) - created,
+        time::Duration::days(7 * 365),
+        "{r}"
+    );
 
     // A legal hold: nothing expires, so no expiry date.
     let (s, _, p) = app
-        .request(Method::PUT, "/v1/retention", Some(&key), Some(json!({ "legalHold": true })))
+        .request(
+            Method::PUT,
+            "/v1/retention",
+            Some(&key),
+            Some(json!({ "legalHold": true })),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{p}");
     let r = metadata_everywhere(&app, &key, batch).await["retentionPolicy"].clone();
@@ -193,10 +210,17 @@ async fn under_tlog_the_metadata_names_root_submitter_time_and_proof_url_and_no_
     assert_eq!(r["hotSeconds"], json!(30 * 86_400), "{r}");
     assert_eq!(r["keepSeconds"], json!(10 * 365 * 86_400), "{r}");
     assert_eq!(r["legalHold"], json!(false), "{r}");
-    assert!(r["archivedAt"].is_null() && r["contentsExpiredAt"].is_null(), "{r}");
+    assert!(
+        r["archivedAt"].is_null() && r["contentsExpiredAt"].is_null(),
+        "{r}"
+    );
     let hot_until = rfc3339(&r["hotUntil"]);
     let expires = rfc3339(&r["expiresAt"]);
-    assert_eq!(expires - hot_until, time::Duration::days(10 * 365 - 30), "{r}");
+    assert_eq!(
+        expires - hot_until,
+        time::Duration::days(10 * 365 - 30),
+        "{r}"
+    );
     let created = created_at(&app, tenant, batch).await;
     assert_eq!(expires - created, time::Duration::days(10 * 365), "{r}");
     let uri = after["proofUri"].as_str().expect("proofUri");

@@ -326,7 +326,9 @@ async fn a_command_orphaned_before_any_poll_saw_it_is_sent_again_and_ends_final(
     node.mine(1);
     node.reorg(CHAIN, 1); // the block that held it is orphaned, unseen: the command is gone
     let key = RequestKey::parse(first.tx_ref.as_deref().expect("key")).expect("key");
-    let gone = client(&node).poll(ChainId(CHAIN), &[key.clone()], None).await;
+    let gone = client(&node)
+        .poll(ChainId(CHAIN), &[key.clone()], None)
+        .await;
     assert!(gone.expect("poll").is_empty(), "the double dropped it");
 
     for i in 1..RESEND_AFTER_POLLS {
@@ -337,17 +339,30 @@ async fn a_command_orphaned_before_any_poll_saw_it_is_sent_again_and_ends_final(
     }
     drive(&state).await.expect("poll");
     let (_, d) = anchor(&state).await;
-    assert!(!d.sent, "out of sight {RESEND_AFTER_POLLS} polls: to be sent again");
+    assert!(
+        !d.sent,
+        "out of sight {RESEND_AFTER_POLLS} polls: to be sent again"
+    );
     drive(&state).await.expect("sent again");
     let (again, d) = anchor(&state).await;
     assert!(d.sent);
-    assert_eq!(again.tx_ref, first.tx_ref, "the same command, the same request key");
-    assert_eq!((d.attempt, d.submissions.len()), (0, 1), "no new command was built");
+    assert_eq!(
+        again.tx_ref, first.tx_ref,
+        "the same command, the same request key"
+    );
+    assert_eq!(
+        (d.attempt, d.submissions.len()),
+        (0, 1),
+        "no new command was built"
+    );
 
     node.mine(7);
     drive(&state).await.expect("final");
     assert_bundles_end_at_the_block(&state, &auth, &node).await;
-    let found = client(&node).poll(ChainId(CHAIN), &[key], None).await.expect("poll");
+    let found = client(&node)
+        .poll(ChainId(CHAIN), &[key], None)
+        .await
+        .expect("poll");
     assert_eq!(found.len(), 1, "mined once");
 }
 

@@ -88,10 +88,7 @@ pub struct BatchRetention {
 
 /// The retention `policy` as it applies to the batch of `row`.
 pub fn retention_of(policy: &Policy, row: &MetadataRow) -> BatchRetention {
-    let after = |secs: i64| {
-        row.created_at
-            .checked_add(time::Duration::seconds(secs))
-    };
+    let after = |secs: i64| row.created_at.checked_add(time::Duration::seconds(secs));
     BatchRetention {
         hot: format_duration(policy.hot_secs),
         keep: format_duration(policy.keep_secs),
