@@ -326,9 +326,7 @@ async fn a_command_orphaned_before_any_poll_saw_it_is_sent_again_and_ends_final(
     node.mine(1);
     node.reorg(CHAIN, 1); // the block that held it is orphaned, unseen: the command is gone
     let key = RequestKey::parse(first.tx_ref.as_deref().expect("key")).expect("key");
-    let gone = client(&node)
-        .poll(ChainId(CHAIN), &[key.clone()], None)
-        .await;
+    let gone = client(&node).poll(ChainId(CHAIN), &[key], None).await;
     assert!(gone.expect("poll").is_empty(), "the double dropped it");
 
     for i in 1..RESEND_AFTER_POLLS {
