@@ -127,6 +127,14 @@ pub struct ServiceArgs {
         default_value_t = DEFAULT_MAX_PROOF_LAG_MS
     )]
     pub max_proof_lag_ms: u64,
+    /// Memory budget of the in-process cache of final proof bundles, MiB (their JSON bytes
+    /// and keys); 0 turns it off. Each API process has its own.
+    #[arg(
+        long,
+        env = "ANCORA_PROOF_CACHE_MB",
+        default_value_t = crate::services::proofs::DEFAULT_CACHE_MB
+    )]
+    pub proof_cache_mb: usize,
     /// How often the log monitor checks new checkpoints and late anchors.
     #[arg(
         long,
@@ -674,6 +682,7 @@ impl Config {
                     ..WebhookConfig::default()
                 },
                 metrics: svc.metrics == OnOff::On,
+                proof_cache_bytes: svc.proof_cache_mb.saturating_mul(1 << 20),
             },
             shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),
             ops_listen: svc.ops_listen,

@@ -33,6 +33,7 @@ mod ops_metrics;
 mod ops_scale_out;
 mod pipeline;
 mod portal;
+mod proof_cache;
 mod read_bench;
 mod request_id;
 mod resilience;

@@ -72,6 +72,8 @@ pub struct Services {
     pub archive: Arc<archive::Archive>,
     /// The cache of authenticated API keys.
     pub keys: Arc<authentication::KeyCache>,
+    /// The cache of final proof bundles (and of verified log checkpoints).
+    pub proof_cache: Arc<proofs::BundleCache>,
 }
 
 impl Services {
@@ -85,6 +87,7 @@ impl Services {
                 metrics.clone(),
             )),
             archive: Arc::new(archive::Archive::open(settings.archive.clone())),
+            proof_cache: Arc::new(proofs::BundleCache::new(settings.proof_cache_bytes)),
             db,
             settings: Arc::new(settings),
             metrics,

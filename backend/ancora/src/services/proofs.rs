@@ -1,14 +1,23 @@
 //! Proofs: once a batch's anchor is final, every event's bundle is built and stored
-//! ([`prove_batch`], run by the prove job), so reading a proof ([`read_bundle`]) is one indexed
-//! lookup (and, when hot, a hit in [`ProofCache`]).
+//! ([`prove_batch`], run by the prove job), so reading a proof ([`read_served`]) is one indexed
+//! lookup, or, once read before and final, a hit in the [`BundleCache`]: the bundle's JSON
+//! bytes, kept within a memory budget (`ANCORA_PROOF_CACHE_MB`), with no database round trip.
+//!
+//! A bundle read from the database is checked before it is served or cached: every Merkle
+//! step (leaf → batch root → anchor root → log root) is recomputed, and each log checkpoint's
+//! signature is verified with the log's key, once per checkpoint (checkpoints are few: one per
+//! anchoring tick) rather than once per bundle.
 //!
 //! It runs as the batch's tenant: events and proofs are tenant rows; the anchor queue, the
 //! anchor and the log are system rows it can read. Everything is rebuilt from stored hashes
 //! and checked on the way ([`Bundle::build`] refuses a proof that does not lead to its root),
 //! so a storage fault yields a failed job, never a bundle that does not verify.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use sha2::Digest as _;
 
 use ancora_proof::bundle::{
     BUNDLE_VERSION, BUNDLE_VERSION_V1, Bundle, BundleInput, Trust, TrustPoint,
@@ -362,37 +371,50 @@ pub async fn batch_bundles(
         .collect()
 }
 
-/// [`read_bundle`] for the API, metered: refused (402) when the tenant's monthly quota of
+/// [`read_served`] for the API, metered: refused (402) when the tenant's monthly quota of
 /// proof reads is used up, counted as one proof read when a bundle is returned.
-pub async fn read_bundle_metered(
+pub async fn read_served_metered(
     svc: &Services,
     tenant: TenantId,
     event_id: &str,
-) -> Result<Option<Arc<serde_json::Value>>, ProofError> {
+) -> Result<Option<Arc<Served>>, ProofError> {
     use crate::services::billing::{BillingError, Metric};
     match svc.billing.check(tenant, Metric::ProofReads, 1).await {
         Ok(()) => {}
         Err(BillingError::Quota(q)) => return Err(q.into()),
         Err(e) => return Err(ProofError::Internal(e.into())),
     }
-    let found = read_bundle(svc, tenant, event_id).await?;
+    let found = read_served(svc, tenant, event_id).await?;
     if found.is_some() {
         svc.billing.count(tenant, Metric::ProofReads);
     }
     Ok(found)
 }
 
-/// Reads an event's bundle: from the in-process cache, else one indexed lookup (which then
-/// fills the cache). `None` until the event is proved. Not metered: the portal reads with
-/// it; the API reads with [`read_bundle_metered`].
-pub async fn read_bundle(
+/// [`read_served_metered`], as a JSON value (the event view embeds it).
+pub async fn read_bundle_metered(
     svc: &Services,
     tenant: TenantId,
     event_id: &str,
-) -> Result<Option<Arc<serde_json::Value>>, ProofError> {
+) -> Result<Option<serde_json::Value>, ProofError> {
+    match read_served_metered(svc, tenant, event_id).await? {
+        Some(s) => Ok(Some(s.value()?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads an event's bundle as served: from the in-process cache, else one indexed lookup,
+/// checked ([`check_stored`]), which then fills the cache when the bundle is final. `None`
+/// until the event is proved. Not metered: the portal reads with it (through
+/// [`read_bundle`]); the API reads with [`read_served_metered`].
+pub async fn read_served(
+    svc: &Services,
+    tenant: TenantId,
+    event_id: &str,
+) -> Result<Option<Arc<Served>>, ProofError> {
     let started = std::time::Instant::now();
     let key = (tenant.0, event_id.to_owned());
-    if let Some(hit) = CACHE.get(&key) {
+    if let Some(hit) = svc.proof_cache.get(&key) {
         svc.metrics.observe_proof_read(true, started.elapsed());
         return Ok(Some(hit));
     }
@@ -401,27 +423,149 @@ pub async fn read_bundle(
     found
 }
 
+/// [`read_served`] as a JSON value.
+pub async fn read_bundle(
+    svc: &Services,
+    tenant: TenantId,
+    event_id: &str,
+) -> Result<Option<serde_json::Value>, ProofError> {
+    match read_served(svc, tenant, event_id).await? {
+        Some(s) => Ok(Some(s.value()?)),
+        None => Ok(None),
+    }
+}
+
 async fn read_stored(
     svc: &Services,
     tenant: TenantId,
     key: Key,
-) -> Result<Option<Arc<serde_json::Value>>, ProofError> {
+) -> Result<Option<Arc<Served>>, ProofError> {
     let event_id = key.1.as_str();
     let mut tx = svc.db.tenant_tx(tenant).await?;
     let found = proofs::get(&mut tx, tenant, event_id).await?;
     tx.commit().await?;
-    match found {
-        Some(parts) => {
-            let bundle = assemble(tenant, parts)?;
-            // A bundle that may still gain its Chainweb trust point is not cached: the next
-            // read must see it once the anchor is final.
-            if is_final(&bundle, &svc.settings) {
-                Ok(Some(CACHE.insert(key, bundle)))
-            } else {
-                Ok(Some(Arc::new(bundle)))
+    let Some(parts) = found else {
+        return Ok(None);
+    };
+    let bundle = assemble(tenant, parts)?;
+    check_stored(svc, event_id, &bundle).await?;
+    let served = Served::new(&bundle, &svc.settings)?;
+    // A bundle that may still gain its Chainweb trust point is not cached: the next read must
+    // see it once the anchor is final.
+    if served.is_final() {
+        let cached = svc.proof_cache.insert(key, served);
+        svc.metrics
+            .proof_cache_bytes
+            .set(i64::try_from(svc.proof_cache.bytes()).unwrap_or(i64::MAX));
+        Ok(Some(cached))
+    } else {
+        Ok(Some(Arc::new(served)))
+    }
+}
+
+/// Checks a bundle read from storage before anyone is given it: every Merkle step recomputed
+/// (a damaged proof object, leaf or root fails), and each log checkpoint's signature verified
+/// with the log's key, once per checkpoint (remembered by the cache). A Chainweb trust point's
+/// header is not checked here (the verifier fetches its own); its SPV proof must still lead to
+/// the anchor root.
+async fn check_stored(
+    svc: &Services,
+    event_id: &str,
+    value: &serde_json::Value,
+) -> Result<(), ProofError> {
+    let bundle: Bundle = serde_json::from_value(value.clone())
+        .with_context(|| format!("the stored proof of event {event_id} is not a bundle"))?;
+    let v1 = bundle.version == BUNDLE_VERSION_V1;
+    let cache = &svc.proof_cache;
+    // Version 1 (one trust point, earlier data) is checked with the key in the verifier;
+    // version 2 without it, the checkpoints below.
+    let trust = Trust {
+        log_keys: if v1 {
+            vec![cache.log_verifier(svc).await?]
+        } else {
+            Vec::new()
+        },
+        chainweb_headers: Vec::new(),
+    };
+    let report = ancora_proof::bundle::verify_bundle(&bundle, &trust);
+    if let Some(bad) = report.steps.iter().find(|s| {
+        matches!(
+            s.status,
+            ancora_proof::bundle::Status::Failed | ancora_proof::bundle::Status::Skipped
+        )
+    }) {
+        return Err(ProofError::Internal(anyhow::anyhow!(
+            "the stored proof of event {event_id} does not verify: {}: {}",
+            bad.step,
+            bad.detail
+        )));
+    }
+    if v1 {
+        return Ok(());
+    }
+    for tp in &bundle.trust_points {
+        if let TrustPoint::Tlog(t) = tp {
+            let seen: [u8; 32] = sha2::Sha256::digest(t.checkpoint.as_bytes()).into();
+            if cache.checkpoint_verified(&seen) {
+                continue;
             }
+            let verifier = cache.log_verifier(svc).await?;
+            let cp = ancora_proof::tlog::checkpoint::open_checkpoint(&t.checkpoint, &verifier)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "the stored proof of event {event_id} has a checkpoint the log did not sign: {e}"
+                    )
+                })?;
+            if cp.origin != t.origin || cp.size != t.log_size {
+                return Err(ProofError::Internal(anyhow::anyhow!(
+                    "the stored proof of event {event_id} names log {} at size {}, its checkpoint is of {} at {}",
+                    t.origin,
+                    t.log_size,
+                    cp.origin,
+                    cp.size
+                )));
+            }
+            cache.remember_checkpoint(seen);
         }
-        None => Ok(None),
+    }
+    Ok(())
+}
+
+/// A proof bundle as the API serves it: its JSON bytes, a strong `ETag` over them, and how
+/// final it is (a final bundle never changes).
+#[derive(Debug)]
+pub struct Served {
+    /// The bundle's JSON.
+    pub json: Bytes,
+    /// A strong entity tag, quoted: the first 128 bits of the bytes' SHA-256, base64url.
+    pub etag: String,
+    /// `log-signed` or `final` ([`finality`]).
+    pub finality: &'static str,
+}
+
+impl Served {
+    /// Renders `bundle`.
+    pub fn new(
+        bundle: &serde_json::Value,
+        settings: &crate::services::Settings,
+    ) -> anyhow::Result<Self> {
+        let json = Bytes::from(serde_json::to_vec(bundle)?);
+        let digest = sha2::Sha256::digest(&json);
+        Ok(Served {
+            etag: format!("\"{}\"", ancora_proof::hash::b64url_encode(&digest[..16])),
+            finality: finality(bundle, settings),
+            json,
+        })
+    }
+
+    /// True when nothing more will be added to the bundle.
+    pub fn is_final(&self) -> bool {
+        self.finality == "final"
+    }
+
+    /// The bundle as a JSON value.
+    pub fn value(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::from_slice(&self.json)?)
     }
 }
 
@@ -449,10 +593,149 @@ fn is_final(bundle: &serde_json::Value, settings: &crate::services::Settings) ->
     }
 }
 
-/// Entries per generation of the proof cache (two generations are kept).
-const CACHE_GENERATION: usize = 4096;
+/// The default memory budget of the bundle cache, MiB (`ANCORA_PROOF_CACHE_MB`).
+pub const DEFAULT_CACHE_MB: usize = 64;
 
-static CACHE: LazyLock<ProofCache> = LazyLock::new(|| ProofCache::new(CACHE_GENERATION));
+/// Bytes an entry costs besides its JSON and event id (the key, the `Arc`, the map slot).
+const ENTRY_OVERHEAD: usize = 160;
+
+/// Checkpoints remembered as verified before the set is cleared (one per anchoring tick:
+/// a day of one-second ticks is 86 400).
+const CHECKPOINTS_REMEMBERED: usize = 100_000;
+
+/// The cache of served final bundles, within a memory budget in bytes. Final bundles never
+/// change, so entries need no invalidation. Two generations approximate LRU in O(1): hits in
+/// the old one are promoted; when the young one would exceed half the budget, it becomes the
+/// old one and the old one is dropped. It also remembers which log checkpoints were verified
+/// and the log's verifier key.
+#[derive(Debug)]
+pub struct BundleCache {
+    half: usize,
+    inner: Mutex<Sized>,
+    checkpoints: Mutex<HashSet<[u8; 32]>>,
+    verifier: tokio::sync::OnceCell<ancora_proof::tlog::NoteVerifier>,
+}
+
+#[derive(Debug, Default)]
+struct Sized {
+    young: HashMap<Key, Arc<Served>>,
+    young_bytes: usize,
+    old: HashMap<Key, Arc<Served>>,
+    old_bytes: usize,
+}
+
+fn cost(key: &Key, v: &Served) -> usize {
+    v.json.len() + key.1.len() + v.etag.len() + ENTRY_OVERHEAD
+}
+
+impl BundleCache {
+    /// A cache holding at most `budget` bytes (0: caches nothing).
+    pub fn new(budget: usize) -> Self {
+        BundleCache {
+            half: budget / 2,
+            inner: Mutex::new(Sized::default()),
+            checkpoints: Mutex::new(HashSet::new()),
+            verifier: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sized> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached bundle, if any.
+    pub fn get(&self, key: &Key) -> Option<Arc<Served>> {
+        let mut g = self.lock();
+        if let Some(v) = g.young.get(key) {
+            return Some(v.clone());
+        }
+        let v = g.old.remove(key)?;
+        g.old_bytes -= cost(key, &v);
+        self.put(&mut g, key.clone(), v.clone());
+        Some(v)
+    }
+
+    /// Caches a served bundle (unless it alone exceeds half the budget) and returns it shared.
+    pub fn insert(&self, key: Key, served: Served) -> Arc<Served> {
+        let v = Arc::new(served);
+        let mut g = self.lock();
+        self.put(&mut g, key, v.clone());
+        v
+    }
+
+    fn put(&self, g: &mut Sized, key: Key, v: Arc<Served>) {
+        let c = cost(&key, &v);
+        if c > self.half {
+            return;
+        }
+        if g.young_bytes + c > self.half {
+            g.old = std::mem::take(&mut g.young);
+            g.old_bytes = std::mem::take(&mut g.young_bytes);
+        }
+        if let Some(prev) = g.young.insert(key.clone(), v) {
+            g.young_bytes -= cost(&key, &prev);
+        }
+        g.young_bytes += c;
+    }
+
+    /// Bytes held (what the budget bounds).
+    pub fn bytes(&self) -> usize {
+        let g = self.lock();
+        g.young_bytes + g.old_bytes
+    }
+
+    /// Number of cached bundles.
+    pub fn len(&self) -> usize {
+        let g = self.lock();
+        g.young.len() + g.old.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn checkpoint_verified(&self, digest: &[u8; 32]) -> bool {
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(digest)
+    }
+
+    fn remember_checkpoint(&self, digest: [u8; 32]) {
+        let mut set = self.checkpoints.lock().unwrap_or_else(|p| p.into_inner());
+        if set.len() >= CHECKPOINTS_REMEMBERED {
+            set.clear();
+        }
+        set.insert(digest);
+    }
+
+    /// How many checkpoints are remembered as verified.
+    pub fn checkpoints_verified(&self) -> usize {
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// The log's verifier key, read once.
+    async fn log_verifier(
+        &self,
+        svc: &Services,
+    ) -> anyhow::Result<ancora_proof::tlog::NoteVerifier> {
+        self.verifier
+            .get_or_try_init(|| async {
+                let mut tx = svc.db.system_tx().await?;
+                let key = TlogAnchor::from_config(&svc.settings.log)
+                    .verifier(&mut tx)
+                    .await?;
+                tx.commit().await?;
+                anyhow::Ok(key)
+            })
+            .await
+            .cloned()
+    }
+}
 
 /// A bounded cache of stored bundles. Bundles never change once stored, so entries need no
 /// invalidation. Two generations approximate LRU in O(1): hits in the old one are promoted;
@@ -521,6 +804,54 @@ impl ProofCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn served(n: usize) -> Served {
+        Served {
+            json: Bytes::from(vec![b'x'; n]),
+            etag: "\"e\"".into(),
+            finality: "final",
+        }
+    }
+
+    #[test]
+    fn the_bundle_cache_stays_within_its_budget_and_keeps_recent_entries() {
+        let budget = 64 * 1024;
+        let cache = BundleCache::new(budget);
+        let key = |i: u32| (Uuid::nil(), format!("event-{i}"));
+        for i in 0..1000 {
+            cache.insert(key(i), served(1000 + (i as usize % 7) * 100));
+            assert!(cache.bytes() <= budget, "{} > {budget}", cache.bytes());
+        }
+        assert!(cache.get(&key(999)).is_some(), "the newest is kept");
+        assert!(cache.get(&key(0)).is_none(), "the oldest was evicted");
+        assert!(cache.len() > 20, "the budget is used: {}", cache.len());
+        // A hit in the old generation is promoted and outlives its generation.
+        let key = |i: u32| (Uuid::nil(), format!("e-{i:04}"));
+        let entry = 1000 + 6 + 3 + ENTRY_OVERHEAD;
+        let cache = BundleCache::new(2 * 10 * entry);
+        for i in 0..=10 {
+            cache.insert(key(i), served(1000)); // the 11th turns the generation over
+        }
+        assert!(
+            cache.get(&key(0)).is_some(),
+            "0 is in the old generation, promoted"
+        );
+        for i in 11..=19 {
+            cache.insert(key(i), served(1000)); // the 19th turns it over again
+        }
+        assert!(
+            cache.get(&key(1)).is_none(),
+            "1 was never read again: dropped"
+        );
+        assert!(cache.get(&key(0)).is_some(), "0 was promoted: kept");
+        // Too big for the budget: served, not cached; a zero budget caches nothing.
+        let big = cache.insert(key(5000), served(10 * entry));
+        assert_eq!(big.json.len(), 10 * entry);
+        assert!(cache.get(&key(5000)).is_none());
+        let none = BundleCache::new(0);
+        none.insert(key(1), served(10));
+        assert!(none.is_empty() && none.bytes() == 0);
+    }
 
     #[test]
     fn the_cache_keeps_recent_entries_and_forgets_the_oldest_generation() {

@@ -160,7 +160,7 @@ pub async fn bundle_and_report(
     let value = proofs::read_bundle(svc, tenant, event)
         .await?
         .ok_or_else(|| ReportError::NotFound(format!("no proved event {event:?}")))?;
-    let bundle = Bundle::deserialize(&*value).map_err(|e| ReportError::Internal(e.into()))?;
+    let bundle = Bundle::deserialize(&value).map_err(|e| ReportError::Internal(e.into()))?;
     let trust = proofs::server_trust(svc, Some(&bundle)).await?.trust;
     let report = verify_bundle(&bundle, &trust);
     Ok((bundle, report))

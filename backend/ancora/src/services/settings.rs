@@ -37,6 +37,8 @@ pub struct Settings {
     pub webhooks: WebhookConfig,
     /// Prometheus metrics on (`ANCORA_METRICS`, default on).
     pub metrics: bool,
+    /// The memory budget of the cache of final proof bundles, bytes (`ANCORA_PROOF_CACHE_MB`).
+    pub proof_cache_bytes: usize,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             archive: crate::services::archive::ArchiveConfig::default(),
             webhooks: WebhookConfig::default(),
             metrics: true,
+            proof_cache_bytes: crate::services::proofs::DEFAULT_CACHE_MB << 20,
         }
     }
 }

@@ -236,9 +236,7 @@ async fn show(
 ) -> ApiResult<Json<EventView>> {
     let e = load(&state, &auth, &id).await?;
     let bundle = match e.status.as_str() {
-        "proved" => crate::services::proofs::read_bundle_metered(&state, auth.tenant, &id)
-            .await?
-            .map(|b| (*b).clone()),
+        "proved" => crate::services::proofs::read_bundle_metered(&state, auth.tenant, &id).await?,
         _ => None,
     };
     Ok(Json(view(&state, e, bundle)))
@@ -255,7 +253,8 @@ async fn show(
     tag = "events",
     params(("id" = String, Path, description = "The event id (percent-encoded)")),
     responses(
-        (status = 200, description = "The proof bundle (format version 2; `ancora verify` checks it offline)", body = Object),
+        (status = 200, description = "The proof bundle (format version 2; `ancora verify` checks it offline), with a strong `ETag` and `Cache-Control` (`private, max-age=31536000, immutable` once final, else `private, no-cache`)", body = Object),
+        (status = 304, description = "Not modified: `If-None-Match` names the bundle's ETag"),
         (status = 402, description = "The month's proof-read quota is used up", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such event, or not proved yet (then with Retry-After)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -265,12 +264,13 @@ async fn proof(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ReadEvents)?;
-    if let Some(bundle) =
-        crate::services::proofs::read_bundle_metered(&state, auth.tenant, &id).await?
+    if let Some(served) =
+        crate::services::proofs::read_served_metered(&state, auth.tenant, &id).await?
     {
-        return Ok(Json(&*bundle).into_response());
+        return Ok(served_response(&served, &headers));
     }
     let e = load(&state, &auth, &id).await?;
     let mut resp = ApiError::NotFound(format!(
@@ -281,6 +281,49 @@ async fn proof(
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     Ok(resp)
+}
+
+/// `Cache-Control` of a final bundle: it never changes.
+const CACHE_FINAL: &str = "private, max-age=31536000, immutable";
+/// `Cache-Control` of a bundle that may still gain its Chainweb trust point.
+const CACHE_NOT_FINAL: &str = "private, no-cache";
+
+/// The bundle with its `ETag` and `Cache-Control`, or `304 Not Modified` when the request's
+/// `If-None-Match` names its tag.
+fn served_response(served: &crate::services::proofs::Served, headers: &HeaderMap) -> Response {
+    let cache = if served.is_final() {
+        CACHE_FINAL
+    } else {
+        CACHE_NOT_FINAL
+    };
+    let mut resp = if if_none_match(headers, &served.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = served.json.clone().into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    };
+    let h = resp.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(&served.etag) {
+        h.insert(header::ETAG, tag);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp
+}
+
+/// True when an `If-None-Match` header matches `etag` (weak comparison, RFC 9110 13.1.2):
+/// `*`, or a listed tag equal to it with or without `W/`. Anything unreadable matches nothing.
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

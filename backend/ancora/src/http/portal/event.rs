@@ -80,7 +80,7 @@ pub async fn page(
             .await
             .map_err(PortalError::from)?
             .and_then(|v| {
-                <ancora_proof::bundle::Bundle as serde::Deserialize>::deserialize(&*v).ok()
+                <ancora_proof::bundle::Bundle as serde::Deserialize>::deserialize(&v).ok()
             }),
         _ => None,
     };

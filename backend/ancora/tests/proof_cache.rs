@@ -1,0 +1,202 @@
+//! Proof reads from memory (issue 13, item 2): a final bundle is served from the in-process
+//! cache with no database round trip, with a strong `ETag` and `Cache-Control`, `304` for a
+//! matching `If-None-Match`; a stored proof is checked when it is read from the database
+//! (checkpoint signatures once per checkpoint), so a damaged row never yields a bundle.
+
+use ancora::domain::Role;
+use ancora::workers;
+use ancora_proof::bundle::{Bundle, Trust, verify_bundle};
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, assert_problem, digest_of};
+
+async fn proved(app: &TestApp, ids: &[&str]) -> String {
+    let (_, key) = app.tenant_with_key(Role::Submitter).await;
+    let events: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({ "id": id, "digest": digest_of(id) }))
+        .collect();
+    let (s, b) = app.post_events(&key, Value::Array(events)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    key
+}
+
+async fn get_proof(
+    app: &TestApp,
+    key: &str,
+    id: &str,
+    if_none_match: Option<&str>,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(Method::GET)
+        .uri(format!("/v1/events/{id}/proof"))
+        .header(header::AUTHORIZATION, format!("Bearer {key}"));
+    if let Some(v) = if_none_match {
+        req = req.header(header::IF_NONE_MATCH, v);
+    }
+    app.send_raw(req.body(Body::empty()).expect("request"))
+        .await
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_final_bundle_has_a_strong_etag_is_immutable_and_a_matching_if_none_match_is_304(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool);
+    let key = proved(&app, &["t-1", "t-2"]).await;
+
+    let (s, h, body) = get_proof(&app, &key, "t-1", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let etag = h[header::ETAG].to_str().expect("etag").to_owned();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() > 20,
+        "{etag}"
+    );
+    assert_eq!(
+        h[header::CACHE_CONTROL],
+        "private, max-age=31536000, immutable",
+        "tlog bundles are final"
+    );
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    let bundle = Bundle::from_json(&body).expect("a bundle");
+    assert_eq!(bundle.event.event_id, "t-1");
+
+    // The same bytes and tag from the cache; another event has another tag.
+    let (_, h2, body2) = get_proof(&app, &key, "t-1", None).await;
+    assert_eq!(
+        (h2[header::ETAG].to_str().expect("etag"), &body2),
+        (etag.as_str(), &body)
+    );
+    let (_, other, _) = get_proof(&app, &key, "t-2", None).await;
+    assert_ne!(other[header::ETAG], etag);
+
+    // If-None-Match: the tag, its weak form, a list holding it, `*` → 304, no body.
+    for inm in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"nope\", {etag}"),
+        "*".to_owned(),
+    ] {
+        let (s, h, b) = get_proof(&app, &key, "t-1", Some(&inm)).await;
+        assert_eq!(s, StatusCode::NOT_MODIFIED, "{inm}");
+        assert!(b.is_empty(), "{inm}");
+        assert_eq!(h[header::ETAG].to_str().expect("etag"), etag);
+        assert_eq!(
+            h[header::CACHE_CONTROL],
+            "private, max-age=31536000, immutable"
+        );
+    }
+    // Another tag, or garbage: ignored, the bundle.
+    for inm in ["\"other\"", "garbage, ,,\"unterminated", "W/", ""] {
+        let (s, _, b) = get_proof(&app, &key, "t-1", Some(inm)).await;
+        assert_eq!((s, &b), (StatusCode::OK, &body), "{inm:?}");
+    }
+    // The view of the event embeds the same bundle.
+    let (s, _, view) = app
+        .request(Method::GET, "/v1/events/t-1", Some(&key), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        view["bundle"],
+        serde_json::from_slice::<Value>(&body).expect("json")
+    );
+    assert_eq!(view["finality"], json!("final"));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_cached_bundle_is_served_without_the_database_and_checkpoints_are_verified_once(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool.clone());
+    let ids = ["c-1", "c-2", "c-3", "c-4"];
+    let key = proved(&app, &ids).await;
+    assert_eq!(app.state.proof_cache.len(), 0);
+
+    let mut first = Vec::new();
+    for id in ids {
+        let (s, _, b) = get_proof(&app, &key, id, None).await;
+        assert_eq!(s, StatusCode::OK);
+        first.push(b);
+    }
+    assert_eq!(app.state.proof_cache.len(), 4);
+    assert_eq!(
+        app.state.proof_cache.checkpoints_verified(),
+        1,
+        "one batch, one anchor, one checkpoint: its signature verified once"
+    );
+    // Every bundle verifies with the log's key.
+    let mut tx = app.state.db.system_tx().await.expect("tx");
+    let log_key =
+        ancora::services::anchoring::tlog::TlogAnchor::from_config(&app.state.settings.log)
+            .verifier(&mut tx)
+            .await
+            .expect("key");
+    tx.commit().await.expect("commit");
+    for b in &first {
+        let bundle = Bundle::from_json(b).expect("bundle");
+        let trust = Trust {
+            log_keys: vec![log_key.clone()],
+            chainweb_headers: vec![],
+        };
+        assert!(verify_bundle(&bundle, &trust).is_verified());
+    }
+
+    // The stored proofs are gone: the cache still answers, byte for byte, with no database.
+    sqlx::query("DELETE FROM proofs")
+        .execute(&pool)
+        .await
+        .expect("delete");
+    for (id, b) in ids.iter().zip(&first) {
+        let (s, _, again) = get_proof(&app, &key, id, None).await;
+        assert_eq!((s, &again), (StatusCode::OK, b), "{id} from the cache");
+    }
+    // A process without them in its cache finds nothing (the rows are really gone).
+    let cold = TestApp::new(pool);
+    let (s, _, _) = get_proof(&cold, &key, "c-1", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_stored_checkpoint_the_log_did_not_sign_is_an_error_never_a_bundle(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let key = proved(&app, &["d-1", "d-2"]).await;
+    // Rewrite one character of the signature of the checkpoint stored with the batch's trust
+    // point: every Merkle step still holds, only the signature check can see it.
+    let batch: uuid::Uuid =
+        sqlx::query_scalar("SELECT batch_id FROM proofs WHERE event_id = 'd-1'")
+            .fetch_one(&pool)
+            .await
+            .expect("batch");
+    let text: String = sqlx::query_scalar("SELECT trust_point::text FROM batches WHERE id = $1")
+        .bind(batch)
+        .fetch_one(&pool)
+        .await
+        .expect("trust point");
+    let mut tp: Value = serde_json::from_str(&text).expect("json");
+    let cp = tp[0]["checkpoint"]
+        .as_str()
+        .expect("a tlog checkpoint")
+        .to_owned();
+    let mut chars: Vec<char> = cp.trim_end().chars().collect();
+    let i = chars.len() - 10; // inside the signature's base64, before any padding
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    tp[0]["checkpoint"] = json!(format!("{}\n", chars.into_iter().collect::<String>()));
+    sqlx::query("UPDATE batches SET trust_point = $2::json WHERE id = $1")
+        .bind(batch)
+        .bind(tp.to_string())
+        .execute(&pool)
+        .await
+        .expect("damage");
+
+    for id in ["d-1", "d-2"] {
+        let (s, h, b) = get_proof(&app, &key, id, None).await;
+        let body: Value = serde_json::from_slice(&b).expect("problem");
+        assert_problem(&(s, h, body), StatusCode::INTERNAL_SERVER_ERROR, "");
+    }
+    assert_eq!(app.state.proof_cache.len(), 0, "nothing damaged is cached");
+    assert_eq!(app.state.proof_cache.checkpoints_verified(), 0);
+}
