@@ -221,6 +221,17 @@ pub(crate) async fn tenant_with_named_event(app: &TestApp, event: &str) -> (Tena
     .await
     .expect("proof");
     tx.commit().await.expect("commit");
+    // The stored bundle's checkpoint is signed by the fixture's log key: make that key this
+    // server's, as it is for every bundle a server stored (a bundle is checked when read).
+    sqlx::query(
+        "INSERT INTO tlog_signer (id, origin, secret_key) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET origin = EXCLUDED.origin, secret_key = EXCLUDED.secret_key",
+    )
+    .bind(fixture::ORIGIN)
+    .bind([7u8; 32].as_slice())
+    .execute(app.state.db.pool())
+    .await
+    .expect("the fixture's log key is this server's");
     (t, batch)
 }
 

@@ -481,7 +481,7 @@ async fn check_stored(
     // version 2 without it, the checkpoints below.
     let trust = Trust {
         log_keys: if v1 {
-            vec![cache.log_verifier(svc).await?]
+            vec![log_verifier(svc).await?]
         } else {
             Vec::new()
         },
@@ -509,7 +509,7 @@ async fn check_stored(
             if cache.checkpoint_verified(&seen) {
                 continue;
             }
-            let verifier = cache.log_verifier(svc).await?;
+            let verifier = log_verifier(svc).await?;
             let cp = ancora_proof::tlog::checkpoint::open_checkpoint(&t.checkpoint, &verifier)
                 .map_err(|e| {
                     anyhow::anyhow!(
@@ -606,14 +606,12 @@ const CHECKPOINTS_REMEMBERED: usize = 100_000;
 /// The cache of served final bundles, within a memory budget in bytes. Final bundles never
 /// change, so entries need no invalidation. Two generations approximate LRU in O(1): hits in
 /// the old one are promoted; when the young one would exceed half the budget, it becomes the
-/// old one and the old one is dropped. It also remembers which log checkpoints were verified
-/// and the log's verifier key.
+/// old one and the old one is dropped. It also remembers which log checkpoints were verified.
 #[derive(Debug)]
 pub struct BundleCache {
     half: usize,
     inner: Mutex<Sized>,
     checkpoints: Mutex<HashSet<[u8; 32]>>,
-    verifier: tokio::sync::OnceCell<ancora_proof::tlog::NoteVerifier>,
 }
 
 #[derive(Debug, Default)]
@@ -635,7 +633,6 @@ impl BundleCache {
             half: budget / 2,
             inner: Mutex::new(Sized::default()),
             checkpoints: Mutex::new(HashSet::new()),
-            verifier: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -717,24 +714,17 @@ impl BundleCache {
             .unwrap_or_else(|p| p.into_inner())
             .len()
     }
+}
 
-    /// The log's verifier key, read once.
-    async fn log_verifier(
-        &self,
-        svc: &Services,
-    ) -> anyhow::Result<ancora_proof::tlog::NoteVerifier> {
-        self.verifier
-            .get_or_try_init(|| async {
-                let mut tx = svc.db.system_tx().await?;
-                let key = TlogAnchor::from_config(&svc.settings.log)
-                    .verifier(&mut tx)
-                    .await?;
-                tx.commit().await?;
-                anyhow::Ok(key)
-            })
-            .await
-            .cloned()
-    }
+/// The log's verifier key, as stored now (read on a checkpoint the cache has not verified yet,
+/// so once per checkpoint).
+async fn log_verifier(svc: &Services) -> anyhow::Result<ancora_proof::tlog::NoteVerifier> {
+    let mut tx = svc.db.system_tx().await?;
+    let key = TlogAnchor::from_config(&svc.settings.log)
+        .verifier(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(key)
 }
 
 /// A bounded cache of stored bundles. Bundles never change once stored, so entries need no
