@@ -728,3 +728,64 @@ async fn row_level_security_alone_blocks_reads_with_another_tenants_guc(pool: Pg
     assert!(!keys.contains(&mine.victim_key), "B sees A's API key");
     assert!(!proofs.contains(&mine.event), "B sees A's proof");
 }
+
+/// A role that may not make a request gets 403 whatever its body: a body that is not JSON,
+/// not sent as JSON, or of the wrong shape is refused (400, 415, 422) only to a role that may
+/// send it. The role check comes first, so a refused role learns nothing from the body's
+/// validation.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_role_that_may_not_write_gets_403_whatever_its_body(pool: PgPool) {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let app = TestApp::new(pool);
+    let mine = Fixture::new(&app, "mine-ev-1").await;
+    let mut keys = Vec::new();
+    for role in Role::ALL {
+        keys.push((role, app.key(mine.tenant, role).await));
+    }
+    let bodies: [(&str, Option<&str>); 4] = [
+        ("{not json", Some("application/json")),
+        (
+            r#"{"events": 7, "unknown_member": true}"#,
+            Some("application/json"),
+        ),
+        ("id=1", Some("application/x-www-form-urlencoded")),
+        ("{}", None),
+    ];
+    let mut denied = 0;
+    let mut allowed = 0;
+    for route in ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/v1") && matches!(r.method, "POST" | "PUT"))
+    {
+        let Key(action) = route.guard else { continue };
+        let path = fill(route.path, &mine);
+        for (role, key) in &keys {
+            for (body, content_type) in bodies {
+                let mut req = Request::builder()
+                    .method(route.method)
+                    .uri(&path)
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"));
+                if let Some(t) = content_type {
+                    req = req.header(header::CONTENT_TYPE, t);
+                }
+                let (s, _, b) = app.send(req.body(Body::from(body)).expect("request")).await;
+                let ctx = format!(
+                    "{role} {} {path} {body:?} {content_type:?}: {s} {b}",
+                    route.method
+                );
+                if action.roles().contains(role) {
+                    assert!(!is_denied(s) && !s.is_server_error(), "{ctx}");
+                    allowed += 1;
+                } else {
+                    assert_eq!(s, StatusCode::FORBIDDEN, "{ctx}");
+                    denied += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        denied >= 40 && allowed >= 40,
+        "{denied} denied, {allowed} allowed"
+    );
+}

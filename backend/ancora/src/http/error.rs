@@ -67,6 +67,12 @@ pub enum ApiError {
     /// mismatch, refused credentials, missing bucket); never served as valid.
     #[error("{0}")]
     ArchiveFault(String),
+    /// A body the JSON extractor refused (400, 413, 415 or 422 problem+json, already
+    /// rendered). Handlers take the body as `Result<ApiJson<T>, Response>` and turn a refusal
+    /// into this only after the role check, so a role that may not make the request gets 403
+    /// whatever its body.
+    #[error("the request body was refused")]
+    Rejected(Response),
     /// 408: the client stalled.
     #[error("request timed out")]
     Timeout,
@@ -245,6 +251,8 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            // Rendered already (`into_response` returns it as it is); its own status.
+            ApiError::Rejected(r) => (r.status(), "bad-request", "Bad request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
@@ -351,6 +359,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Rejected(resp) = self {
+            return resp;
+        }
         let this = self.classified();
         let (status, slug, title) = this.parts();
         let detail = match &this {

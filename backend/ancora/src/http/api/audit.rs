@@ -143,9 +143,10 @@ async fn submit(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<AuditBatch>,
+    body: Result<ApiJson<AuditBatch>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::SubmitEvents)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     if let Some(t) = &body.tenant_id
         && t.parse::<Uuid>().ok() != Some(auth.tenant.0)
     {

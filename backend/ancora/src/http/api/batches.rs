@@ -125,9 +125,10 @@ async fn submit_batch(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<SubmitBatch>,
+    body: Result<ApiJson<SubmitBatch>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::SubmitEvents)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     if let Some(n) = body.batch_size
         && n != body.events.len() as u64
     {

@@ -128,9 +128,10 @@ async fn submit(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<SubmitBody>,
+    body: Result<ApiJson<SubmitBody>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::SubmitEvents)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     // The key is bound to the events (the body's only member), as it always was.
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/events", &body.events)?;
     idempotency::once(&state, auth.tenant, keyed, |claim| {

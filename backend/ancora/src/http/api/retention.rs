@@ -82,9 +82,10 @@ pub(crate) struct UpdateBody {
 pub(crate) async fn update(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<UpdateBody>,
+    body: Result<ApiJson<UpdateBody>, axum::response::Response>,
 ) -> ApiResult<Json<PolicyView>> {
     authorize(&auth, Action::ManageRetention)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     let parse = |field: &str, v: Option<String>| -> ApiResult<Option<i64>> {
         v.map(|t| parse_duration(&t).map_err(|e| ApiError::Unprocessable(format!("{field}: {e}"))))
             .transpose()

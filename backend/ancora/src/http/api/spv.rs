@@ -309,9 +309,10 @@ async fn fetch(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<FetchBody>,
+    body: Result<ApiJson<FetchBody>, Response>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/spv", &body)?;
     idempotency::once(&state, auth.tenant, keyed, |_| {
         let (state, auth) = (state.clone(), auth.clone());
@@ -490,9 +491,10 @@ struct VerifyBody {
 async fn verify(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<VerifyBody>,
+    body: Result<ApiJson<VerifyBody>, Response>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     check_quota(&state, auth.tenant).await?;
     let proof = TransactionOutputProof::decode_response(&body.proof)
         .map_err(|e| bad(format!("proof: not a /pact/spv proof: {e}")))?;

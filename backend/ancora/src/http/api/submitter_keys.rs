@@ -128,9 +128,10 @@ async fn create(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateBody>,
+    body: Result<ApiJson<CreateBody>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ManageSubmitterKeys)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     check_name(&body.name)?;
     let public_key = parse_public_key(&body.public_key)?;
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/submitter-keys", &body)?;
@@ -275,9 +276,10 @@ struct Policy {
 async fn set_policy(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<Policy>,
+    body: Result<ApiJson<Policy>, Response>,
 ) -> ApiResult<Json<Policy>> {
     authorize(&auth, Action::ManageSubmitterKeys)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     let mut tx = state.db.tenant_tx(auth.tenant).await?;
     db::tenants::set_requires_signatures(&mut tx, auth.tenant, body.require_signatures).await?;
     record(

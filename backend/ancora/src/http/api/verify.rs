@@ -69,9 +69,10 @@ struct TrustUsed {
 async fn verify(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<VerifyBody>,
+    body: Result<ApiJson<VerifyBody>, axum::response::Response>,
 ) -> ApiResult<Json<VerifyResponse>> {
     authorize(&auth, Action::VerifyProof)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     let bytes = serde_json::to_vec(&body.bundle)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("re-encoding a parsed bundle: {e}")))?;
     let bundle =

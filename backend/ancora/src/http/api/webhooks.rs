@@ -105,9 +105,10 @@ async fn create(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateWebhook>,
+    body: Result<ApiJson<CreateWebhook>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ManageWebhooks)?;
+    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/webhooks", &body)?;
     idempotency::once(&state, auth.tenant, keyed, |_| {
         let (state, auth) = (state.clone(), auth.clone());
