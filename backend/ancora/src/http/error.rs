@@ -72,7 +72,7 @@ pub enum ApiError {
     /// into this only after the role check, so a role that may not make the request gets 403
     /// whatever its body.
     #[error("the request body was refused")]
-    Rejected(Response),
+    Rejected(Box<Response>),
     /// 408: the client stalled.
     #[error("request timed out")]
     Timeout,
@@ -360,7 +360,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Rejected(resp) = self {
-            return resp;
+            return *resp;
         }
         let this = self.classified();
         let (status, slug, title) = this.parts();

@@ -146,7 +146,7 @@ async fn submit(
     body: Result<ApiJson<AuditBatch>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::SubmitEvents)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     if let Some(t) = &body.tenant_id
         && t.parse::<Uuid>().ok() != Some(auth.tenant.0)
     {

@@ -128,7 +128,7 @@ async fn submit_batch(
     body: Result<ApiJson<SubmitBatch>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::SubmitEvents)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     if let Some(n) = body.batch_size
         && n != body.events.len() as u64
     {

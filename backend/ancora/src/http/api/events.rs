@@ -131,7 +131,7 @@ async fn submit(
     body: Result<ApiJson<SubmitBody>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::SubmitEvents)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     // The key is bound to the events (the body's only member), as it always was.
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/events", &body.events)?;
     idempotency::once(&state, auth.tenant, keyed, |claim| {

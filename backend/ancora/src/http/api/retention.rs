@@ -85,7 +85,7 @@ pub(crate) async fn update(
     body: Result<ApiJson<UpdateBody>, axum::response::Response>,
 ) -> ApiResult<Json<PolicyView>> {
     authorize(&auth, Action::ManageRetention)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     let parse = |field: &str, v: Option<String>| -> ApiResult<Option<i64>> {
         v.map(|t| parse_duration(&t).map_err(|e| ApiError::Unprocessable(format!("{field}: {e}"))))
             .transpose()

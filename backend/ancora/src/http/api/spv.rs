@@ -312,7 +312,7 @@ async fn fetch(
     body: Result<ApiJson<FetchBody>, Response>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/spv", &body)?;
     idempotency::once(&state, auth.tenant, keyed, |_| {
         let (state, auth) = (state.clone(), auth.clone());
@@ -494,7 +494,7 @@ async fn verify(
     body: Result<ApiJson<VerifyBody>, Response>,
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     check_quota(&state, auth.tenant).await?;
     let proof = TransactionOutputProof::decode_response(&body.proof)
         .map_err(|e| bad(format!("proof: not a /pact/spv proof: {e}")))?;

@@ -131,7 +131,7 @@ async fn create(
     body: Result<ApiJson<CreateBody>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ManageSubmitterKeys)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     check_name(&body.name)?;
     let public_key = parse_public_key(&body.public_key)?;
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/submitter-keys", &body)?;
@@ -279,7 +279,7 @@ async fn set_policy(
     body: Result<ApiJson<Policy>, Response>,
 ) -> ApiResult<Json<Policy>> {
     authorize(&auth, Action::ManageSubmitterKeys)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     let mut tx = state.db.tenant_tx(auth.tenant).await?;
     db::tenants::set_requires_signatures(&mut tx, auth.tenant, body.require_signatures).await?;
     record(

@@ -72,7 +72,7 @@ async fn verify(
     body: Result<ApiJson<VerifyBody>, axum::response::Response>,
 ) -> ApiResult<Json<VerifyResponse>> {
     authorize(&auth, Action::VerifyProof)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     let bytes = serde_json::to_vec(&body.bundle)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("re-encoding a parsed bundle: {e}")))?;
     let bundle =

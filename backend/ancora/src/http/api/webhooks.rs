@@ -108,7 +108,7 @@ async fn create(
     body: Result<ApiJson<CreateWebhook>, Response>,
 ) -> ApiResult<Response> {
     authorize(&auth, Action::ManageWebhooks)?;
-    let ApiJson(body) = body.map_err(ApiError::Rejected)?;
+    let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
     let keyed = idempotency::Keyed::read(&headers, "POST /v1/webhooks", &body)?;
     idempotency::once(&state, auth.tenant, keyed, |_| {
         let (state, auth) = (state.clone(), auth.clone());
