@@ -473,7 +473,8 @@ async fn check_stored(
     event_id: &str,
     value: &serde_json::Value,
 ) -> Result<(), ProofError> {
-    let bundle: Bundle = serde_json::from_value(value.clone())
+    // Read straight from the value (`&Value` is a deserializer): no copy of the bundle.
+    let bundle = <Bundle as serde::Deserialize>::deserialize(value)
         .with_context(|| format!("the stored proof of event {event_id} is not a bundle"))?;
     let v1 = bundle.version == BUNDLE_VERSION_V1;
     let cache = &svc.proof_cache;
