@@ -7,7 +7,8 @@
 #      ANCORA_FAULT_TRIALS (100) trials;
 #   2. dependency faults: a private throwaway Postgres stopped ANCORA_FAULT_PG_OUTAGE_SECS (30)
 #      under load; the Chainweb node double failing and reorganising, ANCORA_FAULT_CHAINWEB_ROUNDS
-#      (20) faults;
+#      (20) faults; the S3 server killed in the middle of an archiving pass; the archive's disk
+#      (a small tmpfs, file:// and s3s-fs) filling up mid-pass, then freed;
 #   3. fuzzing: every libFuzzer target of backend/proof/fuzz (bundles, proof objects, SPV
 #      responses and payload proofs, block headers binary and JSON, event leaves, checkpoints)
 #      for FUZZ_SECS (120) each, under AddressSanitizer on the stable toolchain
@@ -40,7 +41,7 @@ command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 log "fault tests and API-body fuzzing (trials $ANCORA_FAULT_TRIALS, outage ${ANCORA_FAULT_PG_OUTAGE_SECS}s, chainweb rounds $ANCORA_FAULT_CHAINWEB_ROUNDS, API fuzz ${ANCORA_FUZZ_API_SECS}s)"
 status=0
 cargo nextest run -p ancora --profile ci --no-capture --no-fail-fast \
-  -E 'test(/^faults::|^fuzz_api::/)' 2>&1 | tee "$out/faults.log" || status=1
+  -E 'test(/^faults::|^fuzz_api::|^archive::faults::|^archive::s3::the_store_stopping/)' 2>&1 | tee "$out/faults.log" || status=1
 figures=$(grep -E '^(FAULTS|FUZZ) ' "$out/faults.log" || true)
 
 # --- 3. libFuzzer targets -----------------------------------------------------------------------

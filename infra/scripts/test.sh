@@ -4,7 +4,8 @@
 #   - PostgreSQL: uses DATABASE_URL if set, else the server on 127.0.0.1:5432 if it admits the
 #     current user, else a private throwaway cluster (installing Debian's postgresql if the
 #     binaries are missing);
-#   - cargo-nextest, cargo-deny and s3s-fs (the archive tests' S3 server), if missing;
+#   - cargo-nextest, cargo-deny and s3s-fs (the archive tests' S3 server), if missing; moto's
+#     S3 server (PyPI, into target/moto-venv) for the Object Lock tests;
 #   - Node.js and npm, the npm packages of the tests (Kadena's JS libraries for the differential
 #     test, Playwright, the JS SDK's build tools), Debian's Chromium and poppler-utils (no
 #     browser download).
@@ -72,6 +73,15 @@ command -v cargo-deny >/dev/null || cargo install cargo-deny --locked
 # The archive's tests run a real S3-protocol server (SigV4 enforced) on 127.0.0.1.
 command -v s3s-fs >/dev/null || [ -x "$HOME/.cargo/bin/s3s-fs" ] \
   || cargo install s3s-fs@0.14.1 --features binary --locked
+# Object Lock has no s3s-fs support: those tests run moto's S3 server (PyPI, pinned, in target/).
+moto_version=5.2.1
+moto_venv=$root/target/moto-venv
+if ! "$moto_venv/bin/python" -c "import sys, moto; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+  log "moto $moto_version (S3 Object Lock tests) into $moto_venv"
+  python3 -m venv "$moto_venv"
+  "$moto_venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$moto_version"
+fi
+export MOTO_SERVER=$moto_venv/bin/moto_server
 # Build against the committed .sqlx offline data, never a live schema.
 export SQLX_OFFLINE=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}

@@ -94,6 +94,10 @@ pub enum S3Error {
     /// The server computed another checksum than the one sent.
     #[error("the S3 server refused object {0}: checksum mismatch")]
     ChecksumMismatch(String),
+    /// The server has no room for the object (`507 Insufficient Storage`, MinIO's
+    /// `XMinioStorageFull`, a quota): retry once space is freed.
+    #[error("the S3 server is out of storage ({0})")]
+    Full(String),
     /// Anything else.
     #[error("S3 {op} failed: {detail}")]
     Other {
@@ -107,7 +111,7 @@ pub enum S3Error {
 impl S3Error {
     /// True when trying again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, S3Error::Unavailable(_))
+        matches!(self, S3Error::Unavailable(_) | S3Error::Full(_))
     }
 }
 
@@ -367,8 +371,9 @@ impl S3Store {
         Ok(())
     }
 
-    /// The Object Lock retain-until date of an object (Unix seconds), if it has one.
-    pub async fn retain_until(&self, key: &str) -> Result<Option<i64>, S3Error> {
+    /// The Object Lock of an object, if it has one: its mode (`COMPLIANCE`, `GOVERNANCE`) and
+    /// retain-until date (Unix seconds).
+    pub async fn object_lock(&self, key: &str) -> Result<Option<(String, i64)>, S3Error> {
         let full = self.full(key);
         let out = self
             .client
@@ -378,7 +383,10 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| classify("HeadObject", &self.bucket, &full, e))?;
-        Ok(out.object_lock_retain_until_date().map(|d| d.secs()))
+        Ok(out
+            .object_lock_mode()
+            .zip(out.object_lock_retain_until_date())
+            .map(|(m, d)| (m.as_str().to_owned(), d.secs())))
     }
 }
 
@@ -424,6 +432,10 @@ where
                 | "InvalidDigest"
                 | "XAmzContentChecksumMismatch"
                 | "XAmzContentSHA256Mismatch" => S3Error::ChecksumMismatch(key.to_owned()),
+                "XMinioStorageFull" | "InsufficientStorage" | "QuotaExceeded" => {
+                    S3Error::Full(format!("{op}: {code}"))
+                }
+                "" if status.contains("StatusCode(507)") => S3Error::Full(format!("{op}: 507")),
                 "InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout" => {
                     S3Error::Unavailable(format!("{op}: {code}"))
                 }

@@ -100,6 +100,9 @@ impl From<crate::services::archive::ArchiveError> for ApiError {
                 "the archive cannot be reached right now; hot data is still served; retry later"
                     .into(),
             ),
+            A::Store(S::Full(_)) => ApiError::ArchiveUnavailable(
+                "the archive has no room left; nothing was lost; retry once space is freed".into(),
+            ),
             A::Store(s) => {
                 tracing::error!(error = %s, "archive fault");
                 ApiError::ArchiveFault(match s {

@@ -1,9 +1,12 @@
 //! The cold archive: contents encrypted at rest, retention, the archiving pass, cold reads,
 //! crypto-shredding, and the S3 store against a real S3-protocol server (s3s-fs, SigV4
-//! enforced) started on 127.0.0.1 by the tests.
+//! enforced) started on 127.0.0.1 by the tests; Object Lock against moto's server; the archive's
+//! disk filling up mid-pass on a real tmpfs.
 
 mod cli;
+mod faults;
 mod local;
+mod object_lock;
 mod rebuild;
 mod s3;
 

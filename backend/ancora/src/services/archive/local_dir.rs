@@ -31,20 +31,32 @@ fn io_err(key: &str, e: std::io::Error) -> StoreError {
     match e.kind() {
         std::io::ErrorKind::NotFound => StoreError::NotFound(key.to_owned()),
         std::io::ErrorKind::PermissionDenied => StoreError::Denied(format!("{key}: {e}")),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            StoreError::Full(format!("{key}: {e}"))
+        }
         _ => StoreError::Unavailable(format!("{key}: {e}")),
     }
 }
 
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place. A
+/// write that fails (a full disk) removes its temporary file, so a failed write leaves
+/// neither half an object nor the space it took.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn list_under(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {

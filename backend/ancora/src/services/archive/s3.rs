@@ -35,9 +35,10 @@ impl S3 {
         }
     }
 
-    /// The Object Lock retain-until date of an object, if any.
-    pub async fn retain_until(&self, key: &str) -> Result<Option<i64>, StoreError> {
-        self.store.retain_until(key).await.map_err(from_s3)
+    /// The Object Lock of an object, if any: its mode and retain-until date (Unix seconds).
+    pub async fn object_lock(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
+        check_key(key)?;
+        self.store.object_lock(key).await.map_err(from_s3)
     }
 }
 
@@ -48,6 +49,7 @@ fn from_s3(e: S3Error) -> StoreError {
         S3Error::NoSuchBucket(b) => StoreError::NoSuchBucket(b),
         S3Error::Denied(m) => StoreError::Denied(m),
         S3Error::ChecksumMismatch(k) => StoreError::ChecksumMismatch(k),
+        S3Error::Full(m) => StoreError::Full(m),
         other @ S3Error::Other { .. } => StoreError::Other(other.to_string()),
     }
 }

@@ -29,6 +29,10 @@ pub enum StoreError {
     /// A copy's checksum is not the one written (refused on upload, or read back different).
     #[error("checksum mismatch on archived object {0}")]
     ChecksumMismatch(String),
+    /// The store has no room left (a full disk, a quota, `507`): nothing was written; retry
+    /// once space is freed.
+    #[error("the archive store is full: {0}")]
+    Full(String),
     /// Anything else.
     #[error("archive store error: {0}")]
     Other(String),
@@ -36,7 +40,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// The metric label: `unavailable`, `missing_object`, `denied`, `missing_bucket`,
-    /// `checksum_mismatch`, `other`.
+    /// `checksum_mismatch`, `storage_full`, `other`.
     pub fn kind(&self) -> &'static str {
         match self {
             StoreError::Unavailable(_) => "unavailable",
@@ -44,6 +48,7 @@ impl StoreError {
             StoreError::Denied(_) => "denied",
             StoreError::NoSuchBucket(_) => "missing_bucket",
             StoreError::ChecksumMismatch(_) => "checksum_mismatch",
+            StoreError::Full(_) => "storage_full",
             StoreError::Other(_) => "other",
         }
     }
