@@ -15,8 +15,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 export DATABASE_URL=${DATABASE_URL:-postgres://root@127.0.0.1:5432/postgres}
-ancora=$root/target/release/ancora
-load=$root/target/release/ancora-load
+target=${CARGO_TARGET_DIR:-$root/target}
+ancora=$target/release/ancora
+load=$target/release/ancora-load
 for b in "$ancora" "$load"; do
   [ -x "$b" ] || { echo "archive-cost: $b is missing; run cargo build --release -p ancora -p ancora-load" >&2; exit 1; }
 done
