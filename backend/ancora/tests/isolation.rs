@@ -171,6 +171,8 @@ static ROUTES: &[Route] = &[
     r("POST", "/t/{tenant}/keys/{key}/revoke", Member(Action::ManageApiKeys)).absent(),
     r("GET", "/t/{tenant}/settings", Member(Action::ReadSettings)),
     r("POST", "/t/{tenant}/settings", Member(Action::ChangeSettings)),
+    r("POST", "/t/{tenant}/settings/retention", Member(Action::ManageRetention)),
+    r("POST", "/t/{tenant}/settings/shred", Member(Action::ShredContents)),
     r("GET", "/t/{tenant}/webhooks", Member(Action::ReadWebhooks)),
     r("POST", "/t/{tenant}/webhooks", Member(Action::ManageWebhooks)).body("url=not-a-url"),
     r("POST", "/t/{tenant}/webhooks/{id}/delete", Member(Action::ManageWebhooks)).absent(),

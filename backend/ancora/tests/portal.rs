@@ -19,6 +19,7 @@ pub(crate) mod fixture;
 mod audit_anchor;
 mod billing_page;
 mod pages;
+mod retention_shred;
 mod security;
 mod server_side;
 
@@ -356,6 +357,16 @@ async fn every_state_changing_form_is_allowed_only_to_the_roles_authorize_names(
                 Action::ChangeSettings,
             ),
             (
+                format!("/t/{t}/settings/retention"),
+                vec![("hot", "30d"), ("keep", "10y")],
+                Action::ManageRetention,
+            ),
+            (
+                format!("/t/{t}/settings/shred"),
+                vec![("confirm", "not the tenant's name")],
+                Action::ShredContents,
+            ),
+            (
                 format!("/t/{t}/verify"),
                 vec![("bundle", "{}")],
                 Action::VerifyBundle,
@@ -401,7 +412,7 @@ async fn every_state_changing_form_is_allowed_only_to_the_roles_authorize_names(
         !app.audit_actions(other)
             .await
             .iter()
-            .any(|a| a == "api_key.created" || a == "policy.changed")
+            .any(|a| a == "api_key.created" || a == "policy.changed" || a == "retention.changed")
     );
 }
 

@@ -170,3 +170,103 @@ pub async fn for_batch(
         .into_iter()
         .next())
 }
+
+/// Where a batch's contents are, as the portal marks events and batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentsState {
+    /// In Postgres (not archived yet, or not batched yet).
+    Hot,
+    /// Copied to the cold archive; read back from it on demand.
+    Archived,
+    /// Past the keep period: deleted (a tombstone). Digests, root and proofs stay.
+    Expired,
+    /// The tenant's data key was shredded: no copy can be read any more.
+    Destroyed,
+}
+
+impl ContentsState {
+    /// The state of a batch archived at `archived_at` whose contents expired at `expired_at`,
+    /// in a tenant whose key was shredded or not.
+    pub fn of(
+        archived_at: Option<OffsetDateTime>,
+        expired_at: Option<OffsetDateTime>,
+        shredded: bool,
+    ) -> Self {
+        match (shredded, expired_at, archived_at) {
+            (true, _, _) => ContentsState::Destroyed,
+            (false, Some(_), _) => ContentsState::Expired,
+            (false, None, Some(_)) => ContentsState::Archived,
+            (false, None, None) => ContentsState::Hot,
+        }
+    }
+
+    /// `hot`, `archived`, `expired` or `destroyed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentsState::Hot => "hot",
+            ContentsState::Archived => "archived",
+            ContentsState::Expired => "expired",
+            ContentsState::Destroyed => "destroyed",
+        }
+    }
+}
+
+/// Where the contents of the tenant's events are: a lookup from batch id (`None` for an event
+/// not batched yet) to its [`ContentsState`]. Unknown batches read as hot.
+#[derive(Clone, Debug, Default)]
+pub struct ContentsStates {
+    shredded: bool,
+    by_batch: std::collections::HashMap<Uuid, ContentsState>,
+}
+
+impl ContentsStates {
+    /// The state of the contents of `batch`'s events.
+    pub fn of(&self, batch: Option<Uuid>) -> ContentsState {
+        match batch.and_then(|b| self.by_batch.get(&b)) {
+            Some(s) => *s,
+            None => ContentsState::of(None, None, self.shredded),
+        }
+    }
+}
+
+/// The [`ContentsStates`] of the tenant's batches `ids`, in the caller's transaction.
+pub async fn contents_states(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> sqlx::Result<ContentsStates> {
+    let shredded = crate::db::archive::tenant_key(&mut *conn, tenant)
+        .await?
+        .is_some_and(|k| k.shredded_at.is_some());
+    let rows = if ids.is_empty() {
+        Vec::new()
+    } else {
+        batches::metadata(&mut *conn, tenant, ids).await?
+    };
+    Ok(ContentsStates {
+        shredded,
+        by_batch: rows
+            .into_iter()
+            .map(|r| {
+                let s = ContentsState::of(r.archived_at, r.contents_expired_at, shredded);
+                (r.id, s)
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod contents_tests {
+    use super::*;
+
+    #[test]
+    fn a_shredded_key_wins_then_expiry_then_archiving() {
+        let now = Some(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(ContentsState::of(None, None, false), ContentsState::Hot);
+        assert_eq!(ContentsState::of(now, None, false), ContentsState::Archived);
+        assert_eq!(ContentsState::of(now, now, false), ContentsState::Expired);
+        assert_eq!(ContentsState::of(now, now, true), ContentsState::Destroyed);
+        let states = ContentsStates::default();
+        assert_eq!(states.of(Some(Uuid::nil())), ContentsState::Hot);
+    }
+}

@@ -14,6 +14,7 @@ use super::{Chrome, PortalError, PortalResult, Viewer};
 use crate::db::{batches, portal_pages as q};
 use crate::http::AppState;
 use crate::services::authorization::Action;
+use crate::services::batch_metadata::contents_states;
 
 const PAGE: i64 = 100;
 
@@ -73,6 +74,8 @@ pub struct BatchPage {
     pub created: String,
     /// Anchored at.
     pub anchored: String,
+    /// Where its contents are: `hot`, `archived`, `expired` or `destroyed`.
+    pub contents: &'static str,
     /// The anchor.
     pub anchor: Option<AnchorInfo>,
     /// Events.
@@ -130,6 +133,10 @@ pub async fn page(
         .await?
         .ok_or(PortalError::NotFound)?;
     let anchor = q::batch_anchor(&mut tx, ctx.tenant, id).await?;
+    let contents = contents_states(&mut tx, ctx.tenant, &[id])
+        .await?
+        .of(Some(id))
+        .as_str();
     let after = a.after.unwrap_or(-1);
     let rows = q::batch_events(&mut tx, ctx.tenant, id, after, PAGE + 1).await?;
     tx.commit().await?;
@@ -196,6 +203,7 @@ pub async fn page(
         chain: b.target_chain,
         created: ts(b.created_at),
         anchored: ts_opt(b.anchored_at),
+        contents,
         anchor,
         leaves,
         next,

@@ -18,6 +18,7 @@ use super::{Chrome, Ctx, PortalError, PortalResult, Viewer};
 use crate::db::{events, portal_pages as q};
 use crate::http::AppState;
 use crate::services::authorization::Action;
+use crate::services::batch_metadata::{ContentsStates, contents_states};
 
 /// Rows per page.
 pub const PAGE: i64 = 50;
@@ -60,6 +61,8 @@ pub struct Row {
     pub status: String,
     /// Chain.
     pub chain: String,
+    /// Where its batch's contents are: `hot`, `archived`, `expired` or `destroyed`.
+    pub contents: &'static str,
 }
 
 /// The catalog page.
@@ -124,8 +127,9 @@ fn filter(f: &CatalogQuery) -> Result<q::CatalogFilter, String> {
     })
 }
 
-fn row(ctx: &Ctx, r: q::CatalogRow) -> Row {
+fn row(ctx: &Ctx, states: &ContentsStates, r: q::CatalogRow) -> Row {
     Row {
+        contents: states.of(r.batch_id).as_str(),
         href: format!("/t/{}/events/{}", ctx.tenant, seg(&r.id)),
         id: r.id,
         digest: digest(&r.digest_alg, &r.digest),
@@ -133,6 +137,14 @@ fn row(ctx: &Ctx, r: q::CatalogRow) -> Row {
         status: r.status,
         chain: r.chain.map(|c| c.to_string()).unwrap_or_else(|| "—".into()),
     }
+}
+
+/// The distinct batches of `rows`.
+fn batches_of<T>(rows: &[T], batch: impl Fn(&T) -> Option<uuid::Uuid>) -> Vec<uuid::Uuid> {
+    let mut ids: Vec<_> = rows.iter().filter_map(batch).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 fn links(f: &CatalogQuery) -> Vec<(&'static str, String)> {
@@ -171,8 +183,11 @@ pub async fn page(
         }
         match parse_digest(search) {
             Some((alg, bytes)) => {
-                for e in events::find_by_digest(&mut tx, ctx.tenant, &bytes, alg, PAGE).await? {
+                let found = events::find_by_digest(&mut tx, ctx.tenant, &bytes, alg, PAGE).await?;
+                let states = contents_states(&mut tx, ctx.tenant, &batches_of(&found, |e| e.batch_id)).await?;
+                for e in found {
                     rows.push(Row {
+                        contents: states.of(e.batch_id).as_str(),
                         href: format!("/t/{}/events/{}", ctx.tenant, seg(&e.id)),
                         digest: digest(&e.digest_alg, &e.digest),
                         received: ts(e.received_at),
@@ -195,10 +210,13 @@ pub async fn page(
             .get(PAGE as usize)
             .and(found.get(PAGE as usize - 1))
             .map(|r| r.seq);
+        let shown = &found[..found.len().min(PAGE as usize)];
+        let states =
+            contents_states(&mut tx, ctx.tenant, &batches_of(shown, |r| r.batch_id)).await?;
         rows = found
             .into_iter()
             .take(PAGE as usize)
-            .map(|r| row(&ctx, r))
+            .map(|r| row(&ctx, &states, r))
             .collect::<Vec<_>>();
         if let Some(seq) = more {
             let mut p = links(&f);

@@ -13,6 +13,7 @@ use super::{Chrome, PortalError, PortalResult, Viewer};
 use crate::db::events;
 use crate::http::AppState;
 use crate::services::authorization::Action;
+use crate::services::batch_metadata::contents_states;
 
 /// One step of the drawn path.
 #[derive(Clone, Debug)]
@@ -49,6 +50,8 @@ pub struct EventPage {
     pub leaf: String,
     /// Batch link, once batched.
     pub batch_href: Option<String>,
+    /// Where its batch's contents are: `hot`, `archived`, `expired` or `destroyed`.
+    pub contents: &'static str,
     /// Proof path with verdicts, once proved.
     pub steps: Vec<Step>,
     /// Overall verdict, once proved.
@@ -74,6 +77,11 @@ pub async fn page(
     let e = events::find_status(&mut tx, ctx.tenant, &event)
         .await?
         .ok_or(PortalError::NotFound)?;
+    let batch_ids: Vec<_> = e.batch_id.into_iter().collect();
+    let contents = contents_states(&mut tx, ctx.tenant, &batch_ids)
+        .await?
+        .of(e.batch_id)
+        .as_str();
     tx.commit().await?;
     let bundle = match e.status.as_str() {
         "proved" => crate::services::proofs::read_bundle(&state, ctx.tenant, &event)
@@ -149,6 +157,7 @@ pub async fn page(
         chrome: viewer.chrome(&format!("Event {}", e.id), Some(&ctx), "events"),
         base: format!("/t/{}/events/{}", ctx.tenant, seg(&e.id)),
         batch_href: e.batch_id.map(|b| format!("/t/{}/batches/{b}", ctx.tenant)),
+        contents,
         id: e.id,
         status: e.status,
         digest: digest(&e.digest_alg, &e.digest),

@@ -101,6 +101,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(settings::page).post(settings::save),
         )
         .route(
+            "/t/{tenant}/settings/retention",
+            post(settings::save_retention),
+        )
+        .route("/t/{tenant}/settings/shred", post(settings::shred_contents))
+        .route(
             "/t/{tenant}/webhooks",
             get(webhooks::page).post(webhooks::add),
         )
