@@ -166,8 +166,16 @@ async fn a_final_bundle_one_process_read_is_served_to_another_from_redis_byte_fo
     assert_eq!(s, StatusCode::OK);
     assert_eq!(counts(&a), (0, 1, 0), "A: a miss, then the database");
     let stored = redis_eventually(&cfg, tenant, "r-1").await;
-    assert_eq!(stored.as_deref(), Some(&body[..]), "A put the bytes it served");
-    assert_eq!(redis_get(&cfg, tenant, "r-2").await, None, "only what was read");
+    assert_eq!(
+        stored.as_deref(),
+        Some(&body[..]),
+        "A put the bytes it served"
+    );
+    assert_eq!(
+        redis_get(&cfg, tenant, "r-2").await,
+        None,
+        "only what was read"
+    );
 
     // The proofs are gone from the database: B can only answer r-1 from Redis.
     sqlx::query("DELETE FROM proofs")
@@ -209,7 +217,11 @@ async fn a_bundle_that_is_not_final_is_not_put_in_redis(pool: PgPool) {
     assert_eq!(counts(&chainweb), (0, 2, 0), "both reads asked Redis");
     assert_eq!(chainweb.state.proof_cache.len(), 0);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(redis_get(&cfg, tenant, "n-1").await, None, "not final: not put");
+    assert_eq!(
+        redis_get(&cfg, tenant, "n-1").await,
+        None,
+        "not final: not put"
+    );
     // The same bundle is final to a `tlog` process, which puts it.
     let (s, _) = get_proof(&a, &key, "n-1").await;
     assert_eq!(s, StatusCode::OK);
@@ -226,7 +238,10 @@ async fn a_bundle_that_is_not_final_is_not_put_in_redis(pool: PgPool) {
 fn damaged(good: &[u8], other: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let v: Value = serde_json::from_slice(good).expect("json");
     let mut digest = v.clone();
-    let d = digest["event"]["digest"].as_str().expect("digest").to_owned();
+    let d = digest["event"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_owned();
     let last = d.chars().last().expect("a digit");
     let flipped = if last == '0' { '1' } else { '0' };
     digest["event"]["digest"] = json!(format!("{}{flipped}", &d[..d.len() - 1]));
@@ -267,14 +282,21 @@ async fn an_entry_in_redis_that_does_not_verify_is_never_served(pool: PgPool) {
     let (_, other) = get_proof(&a, &key, "r-2").await;
     assert!(redis_eventually(&cfg, tenant, "r-2").await.is_some());
     let cases = damaged(&good, &other);
-    assert_eq!(cases[4].1, other, "the cases are made from the real bundles");
+    assert_eq!(
+        cases[4].1, other,
+        "the cases are made from the real bundles"
+    );
     for (what, bad) in cases {
         assert_ne!(bad, good, "{what}: damaged");
         redis_set(&cfg, tenant, "r-1", &bad).await;
         // A fresh process (nothing in memory): Redis answers the damaged entry first.
         let b = app_with(&pool, &cfg);
         let (s, body) = get_proof(&b, &key, "r-1").await;
-        assert_eq!((s, &body), (StatusCode::OK, &good), "{what}: the database's bundle");
+        assert_eq!(
+            (s, &body),
+            (StatusCode::OK, &good),
+            "{what}: the database's bundle"
+        );
         assert_eq!(counts(&b), (0, 1, 0), "{what}: a miss, not a hit");
         assert_verifies(&b, &body).await;
         // And the database's read puts the good bundle back.
@@ -330,7 +352,11 @@ async fn a_redis_that_is_away_or_silent_never_fails_a_read(pool: PgPool) {
         assert!(errors >= 1, "{url}: the failure is counted");
         // After an error Redis is left alone for a while: not one timeout per read.
         assert!(errors <= 2, "{url}: {errors} errors for 3 misses");
-        assert_eq!(app.state.proof_cache.len(), 3, "{url}: served from memory after");
+        assert_eq!(
+            app.state.proof_cache.len(),
+            3,
+            "{url}: served from memory after"
+        );
     }
     held.abort();
 }

@@ -151,7 +151,10 @@ async fn run_on(
         if unproved == 0 {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "{unproved} events not proved after 600 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{unproved} events not proved after 600 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     pool.close().await;
@@ -229,7 +232,8 @@ async fn run_on(
                 }
                 closed(&addrs, "warm-up", target.clone(), conns, secs / 2).await?;
                 let load = loadavg().await;
-                phases.push(closed(&addrs, "proof (random id)", target.clone(), conns, secs).await?);
+                phases
+                    .push(closed(&addrs, "proof (random id)", target.clone(), conns, secs).await?);
                 for &rate in &opts.rates {
                     phases.push(
                         open(
@@ -251,7 +255,9 @@ async fn run_on(
                 }
                 let mut rss = 0.0;
                 for s in &servers {
-                    rss += rss_mb(s.id().context("server pid")?).await.unwrap_or(f64::NAN);
+                    rss += rss_mb(s.id().context("server pid")?)
+                        .await
+                        .unwrap_or(f64::NAN);
                 }
                 for s in &mut servers {
                     stop(s).await;
@@ -433,7 +439,11 @@ fn render_run(r: &Run) -> String {
     let mut out = format!(
         "run: {} MiB, {}, load average {}, RSS of both {:.0} MB\n",
         r.mb,
-        if r.redis { "with Redis" } else { "without Redis" },
+        if r.redis {
+            "with Redis"
+        } else {
+            "without Redis"
+        },
         r.load,
         r.rss_mb
     );

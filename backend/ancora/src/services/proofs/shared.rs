@@ -98,7 +98,10 @@ impl SharedCache {
                 None
             }
             Err(_) => {
-                self.failed("read", &anyhow::anyhow!("timed out after {:?}", self.timeout));
+                self.failed(
+                    "read",
+                    &anyhow::anyhow!("timed out after {:?}", self.timeout),
+                );
                 None
             }
         }
