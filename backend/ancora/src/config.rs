@@ -135,6 +135,25 @@ pub struct ServiceArgs {
         default_value_t = crate::services::proofs::DEFAULT_CACHE_MB
     )]
     pub proof_cache_mb: usize,
+    /// A Redis that the API processes share final proof bundles through, behind their own
+    /// caches (`redis://HOST:PORT[/DB]`): a miss in memory asks it before the database, and
+    /// what it answers is verified like a stored bundle. Off by default.
+    #[arg(long, env = "ANCORA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+    /// How long a bundle stays in the shared Redis cache, seconds.
+    #[arg(
+        long,
+        env = "ANCORA_REDIS_TTL_S",
+        default_value_t = crate::services::proofs::redis::RedisConfig::DEFAULT_TTL_S
+    )]
+    pub redis_ttl_s: u64,
+    /// How long a proof read waits for the shared Redis cache before it reads the database.
+    #[arg(
+        long,
+        env = "ANCORA_REDIS_TIMEOUT_MS",
+        default_value_t = crate::services::proofs::redis::RedisConfig::DEFAULT_TIMEOUT_MS
+    )]
+    pub redis_timeout_ms: u64,
     /// How often the log monitor checks new checkpoints and late anchors.
     #[arg(
         long,
@@ -683,6 +702,7 @@ impl Config {
                 },
                 metrics: svc.metrics == OnOff::On,
                 proof_cache_bytes: svc.proof_cache_mb.saturating_mul(1 << 20),
+                redis: redis_from_args(svc)?,
             },
             shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),
             ops_listen: svc.ops_listen,
@@ -719,6 +739,26 @@ impl Config {
             ops_listen: None,
         }
     }
+}
+
+/// The shared proof cache's section: `None` without `ANCORA_REDIS_URL` (or with it empty); an
+/// unusable URL is refused here, at start-up.
+fn redis_from_args(
+    svc: &ServiceArgs,
+) -> anyhow::Result<Option<crate::services::proofs::redis::RedisConfig>> {
+    use secrecy::ExposeSecret as _;
+    let Some(url) = svc
+        .redis_url
+        .as_ref()
+        .filter(|u| !u.expose_secret().trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let mut config = crate::services::proofs::redis::RedisConfig::new(url.clone());
+    config.ttl = Duration::from_secs(svc.redis_ttl_s.max(1));
+    config.timeout = Duration::from_millis(svc.redis_timeout_ms.max(1));
+    config.check()?;
+    Ok(Some(config))
 }
 
 fn chainweb_from_args(a: &ChainwebArgs) -> ChainwebConfig {

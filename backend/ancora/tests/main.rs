@@ -34,6 +34,7 @@ mod ops_scale_out;
 mod pipeline;
 mod portal;
 mod proof_cache;
+mod proof_cache_redis;
 mod read_bench;
 mod request_id;
 mod resilience;

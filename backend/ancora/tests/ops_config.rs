@@ -8,7 +8,7 @@ use crate::helpers::process::ancora_bin;
 
 /// Runs `ancora ARGS` with only `env` among the `ANCORA_…` variables (and no `DATABASE_URL`
 /// unless given): exit code and stderr.
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = Command::new(ancora_bin());
     cmd.args(args).env_remove("DATABASE_URL");
     for (k, _) in std::env::vars_os() {
@@ -29,7 +29,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 }
 
 /// Asserts a failed start with exactly one line on stderr holding every needle.
-fn assert_one_line(got: (i32, String), code: i32, needles: &[&str]) -> String {
+pub(crate) fn assert_one_line(got: (i32, String), code: i32, needles: &[&str]) -> String {
     let (c, err) = got;
     assert_eq!(c, code, "exit code; stderr: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod read;
+pub mod read_shared;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -29,6 +29,8 @@
 //!
 //! `--read` runs the read benchmark instead ([`ancora_load::read`]): `/healthz` against random
 //! proof reads, closed loop and open loop at fixed rates, on `--events` proved events.
+//! `--read-shared` runs the shared-cache one ([`ancora_load::read_shared`]): random proof
+//! reads against two `serve --api-only` processes, without and with `ANCORA_REDIS_URL`.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -38,6 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ancora_load::read::{self, ReadOptions};
+use ancora_load::read_shared;
 use ancora_load::{ancora_cli, pct, request_body, stop, wait_ready};
 use anyhow::{Context as _, bail};
 use clap::Parser;
@@ -107,6 +110,25 @@ struct Args {
     /// Skip the raw COPY comparison (for runs that only compare two configurations).
     #[arg(long)]
     no_copy: bool,
+    /// Run the shared-cache read benchmark instead (see `ancora_load::read_shared`): random
+    /// proof reads against two `serve --api-only` processes without and with Redis
+    /// (`--redis-url`), alternating, for each `--cache-mb`; uses `--events`,
+    /// `--read-seconds`, `--rates`, `--connections`.
+    #[arg(long)]
+    read_shared: bool,
+    /// Shared-cache benchmark: the Redis the processes share.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Shared-cache benchmark: in-process cache budgets to run with, MiB.
+    #[arg(long, value_delimiter = ',', default_value = "64,8")]
+    cache_mb: Vec<usize>,
+    /// Shared-cache benchmark: runs of each mode (without, with Redis) per budget.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Shared-cache benchmark: before each run, read every proof once through each process
+    /// (long-running processes' steady state) instead of starting from a cold memory.
+    #[arg(long)]
+    warm_all: bool,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -140,6 +162,23 @@ fn free_port() -> anyhow::Result<u16> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.read_shared {
+        read_shared::run(&read_shared::SharedOptions {
+            database_url: args.database_url.clone(),
+            redis_url: args.redis_url.clone(),
+            ancora: args.ancora.clone(),
+            events: args.events,
+            seconds: args.read_seconds,
+            rates: args.rates.clone(),
+            connections: args.connections,
+            cache_mb: args.cache_mb.clone(),
+            rounds: args.rounds.max(1),
+            keep_db: args.keep_db,
+            warm_all: args.warm_all,
+        })
+        .await?;
+        return Ok(());
+    }
     if args.read {
         let report = read::run(&ReadOptions {
             database_url: args.database_url.clone(),

@@ -212,6 +212,7 @@ async fn run_on(opts: &ReadOptions, db_url: &str) -> anyhow::Result<ReadReport> 
     };
     let mut phases = Vec::new();
     // Warm-up (not reported): connections, the server's caches and pools at their steady state.
+    let addr = &[addr][..];
     closed(addr, "warm-up", random_proof.clone(), conns, secs / 2).await?;
     phases.push(closed(addr, "healthz", Target::Healthz, conns, secs).await?);
     phases.push(closed(addr, "proof (random id)", random_proof.clone(), conns, secs).await?);
@@ -257,7 +258,7 @@ async fn run_on(opts: &ReadOptions, db_url: &str) -> anyhow::Result<ReadReport> 
 
 /// Posts `events` events (1 000 a request, 4 clients), waiting `Retry-After` on a 429; the
 /// ids posted.
-async fn fill(
+pub(crate) async fn fill(
     http: &reqwest::Client,
     base: &str,
     key: &str,
@@ -310,7 +311,7 @@ async fn fill(
     Ok(ids)
 }
 
-async fn wait_all_proved(pool: &sqlx::PgPool, events: usize) -> anyhow::Result<()> {
+pub(crate) async fn wait_all_proved(pool: &sqlx::PgPool, events: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let proved: i64 = sqlx::query_scalar("SELECT count(*) FROM proofs")
@@ -326,7 +327,7 @@ async fn wait_all_proved(pool: &sqlx::PgPool, events: usize) -> anyhow::Result<(
     }
 }
 
-async fn rss_mb(pid: u32) -> Option<f64> {
+pub(crate) async fn rss_mb(pid: u32) -> Option<f64> {
     let status = tokio::fs::read_to_string(format!("/proc/{pid}/status"))
         .await
         .ok()?;
@@ -342,7 +343,7 @@ async fn rss_mb(pid: u32) -> Option<f64> {
 
 /// What a connection asks for.
 #[derive(Clone, Debug)]
-enum Target {
+pub(crate) enum Target {
     /// `GET /healthz`, expecting 200.
     Healthz,
     /// `GET /v1/events/{random id}/proof` with the key, expecting 200.
@@ -591,9 +592,10 @@ fn seed(i: usize) -> u64 {
     t ^ ((i as u64 + 1) << 32)
 }
 
-/// `conns` connections, each sending as soon as its previous answer is read, for `secs`.
-async fn closed(
-    addr: std::net::SocketAddr,
+/// `conns` connections, each sending as soon as its previous answer is read, for `secs`;
+/// connection `i` goes to `addrs[i % addrs.len()]`.
+pub(crate) async fn closed(
+    addrs: &[std::net::SocketAddr],
     name: &str,
     target: Target,
     conns: usize,
@@ -604,6 +606,7 @@ async fn closed(
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..conns {
         let target = target.clone();
+        let addr = addrs[i % addrs.len()];
         tasks.spawn(async move {
             let mut conn = Conn::new(addr);
             let mut rng = Rng::new(seed(i));
@@ -628,9 +631,10 @@ async fn closed(
 }
 
 /// Requests due at `start + i / rate` for `secs`, sent on `conns` connections (each takes the
-/// next due request when free); latency counts from the due time.
-async fn open(
-    addr: std::net::SocketAddr,
+/// next due request when free; connection `i` goes to `addrs[i % addrs.len()]`); latency
+/// counts from the due time.
+pub(crate) async fn open(
+    addrs: &[std::net::SocketAddr],
     name: &str,
     target: Target,
     conns: usize,
@@ -644,6 +648,7 @@ async fn open(
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..conns {
         let (target, next) = (target.clone(), next.clone());
+        let addr = addrs[i % addrs.len()];
         tasks.spawn(async move {
             let mut conn = Conn::new(addr);
             let mut rng = Rng::new(seed(i));
@@ -677,7 +682,7 @@ async fn open(
 
 /// Random proof reads on `conns` connections while as many connections send random keys.
 async fn flooded(
-    addr: std::net::SocketAddr,
+    addr: &[std::net::SocketAddr],
     proofs: Target,
     conns: usize,
     secs: Duration,

@@ -8,7 +8,8 @@
 //! * [`batching`] — close a tenant's pending events into Merkle batches;
 //! * [`anchoring`] — aggregate batch roots into anchors and bind them to trust points, one
 //!   backend a file (`tlog`, `chainweb`);
-//! * [`proofs`] — build, store and read every event's proof bundle, with its cache;
+//! * [`proofs`] — build, store and read every event's proof bundle, with its cache (and,
+//!   optionally, a cache shared by the API processes: Redis);
 //! * [`reports`] — verification reports (PDF, JSON; an event, a batch, a range), for the
 //!   portal and the API alike;
 //! * [`monitor`] — check the log's checkpoints stay consistent and anchors reach their trust
@@ -74,6 +75,9 @@ pub struct Services {
     pub keys: Arc<authentication::KeyCache>,
     /// The cache of final proof bundles (and of verified log checkpoints).
     pub proof_cache: Arc<proofs::BundleCache>,
+    /// The cache of final proof bundles shared by the API processes (`ANCORA_REDIS_URL`), if
+    /// any.
+    pub shared_proof_cache: Option<Arc<proofs::SharedCache>>,
 }
 
 impl Services {
@@ -88,12 +92,33 @@ impl Services {
             )),
             archive: Arc::new(archive::Archive::open(settings.archive.clone())),
             proof_cache: Arc::new(proofs::BundleCache::new(settings.proof_cache_bytes)),
+            shared_proof_cache: shared_proof_cache(&settings, &metrics),
             db,
             settings: Arc::new(settings),
             metrics,
             wake: Arc::new(Notify::new()),
             admission: Arc::default(),
             keys: Arc::default(),
+        }
+    }
+}
+
+/// The shared proof cache `settings` ask for. The configuration checked its URL at start-up;
+/// a URL refused here (settings built by hand) is logged and the process runs without one.
+fn shared_proof_cache(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> Option<Arc<proofs::SharedCache>> {
+    let config = settings.redis.as_ref()?;
+    match proofs::redis::RedisProofCache::new(config) {
+        Ok(backend) => Some(Arc::new(proofs::SharedCache::new(
+            Arc::new(backend),
+            config.timeout,
+            metrics.clone(),
+        ))),
+        Err(e) => {
+            tracing::error!(error = %e, "no shared proof cache");
+            None
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Settings {
     pub metrics: bool,
     /// The memory budget of the cache of final proof bundles, bytes (`ANCORA_PROOF_CACHE_MB`).
     pub proof_cache_bytes: usize,
+    /// The proof cache shared by the API processes, Redis (`ANCORA_REDIS_URL`); `None`: off.
+    pub redis: Option<crate::services::proofs::redis::RedisConfig>,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             webhooks: WebhookConfig::default(),
             metrics: true,
             proof_cache_bytes: crate::services::proofs::DEFAULT_CACHE_MB << 20,
+            redis: None,
         }
     }
 }

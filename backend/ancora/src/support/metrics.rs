@@ -25,6 +25,17 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Where a proof read was answered from (`source` of `ancora_proof_read_duration_seconds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofSource {
+    /// The in-process cache (`cache`).
+    Cache,
+    /// The shared cache, Redis (`redis`).
+    Shared,
+    /// The database (`database`).
+    Database,
+}
+
 /// Labels of the HTTP latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -154,6 +165,7 @@ pub struct Metrics {
     /// Proof reads (API and portal) and their latency, by source.
     pub proof_reads: Family<ProofReadLabels, Histogram>,
     proof_read_cache: Histogram,
+    proof_read_shared: Histogram,
     proof_read_database: Histogram,
     /// Seconds to archive one unit of cold data to object storage.
     pub archive_latency: Histogram,
@@ -189,6 +201,14 @@ pub struct Metrics {
     pub api_key_cache_misses: Counter,
     /// Bytes of rendered bundles in the proof cache.
     pub proof_cache_bytes: Gauge,
+    /// In-process misses answered by the shared (Redis) proof cache, with a bundle that
+    /// verified.
+    pub proof_cache_redis_hits: Counter,
+    /// In-process misses the shared cache did not answer (absent, or a value that did not
+    /// verify): the database answered.
+    pub proof_cache_redis_misses: Counter,
+    /// Shared-cache calls that failed or timed out (the database answered).
+    pub proof_cache_redis_errors: Counter,
     /// Database pool connections by state (set before each scrape).
     pub db_pool_connections: Family<PoolLabels, Gauge>,
     /// The pool's maximum size.
@@ -282,12 +302,17 @@ impl Metrics {
         });
         registry.register(
             "proof_read_duration_seconds",
-            "Proof bundle reads (API and portal) and their latency, by source (cache, database); the count is the read rate",
+            "Proof bundle reads (API and portal) and their latency, by source (cache, redis, database); the count is the read rate",
             proof_reads.clone(),
         );
         let proof_read_cache = proof_reads
             .get_or_create(&ProofReadLabels {
                 source: "cache".into(),
+            })
+            .clone();
+        let proof_read_shared = proof_reads
+            .get_or_create(&ProofReadLabels {
+                source: "redis".into(),
             })
             .clone();
         let proof_read_database = proof_reads
@@ -387,6 +412,24 @@ impl Metrics {
             "Bytes of rendered bundles in the proof cache",
             proof_cache_bytes.clone(),
         );
+        let proof_cache_redis_hits = Counter::default();
+        registry.register(
+            "proof_cache_redis_hits",
+            "Proof bundles read from the shared Redis cache on an in-process miss, verified",
+            proof_cache_redis_hits.clone(),
+        );
+        let proof_cache_redis_misses = Counter::default();
+        registry.register(
+            "proof_cache_redis_misses",
+            "In-process proof cache misses the shared Redis cache did not answer with a bundle that verified",
+            proof_cache_redis_misses.clone(),
+        );
+        let proof_cache_redis_errors = Counter::default();
+        registry.register(
+            "proof_cache_redis_errors",
+            "Shared Redis proof cache calls that failed or timed out",
+            proof_cache_redis_errors.clone(),
+        );
         let db_pool_connections = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -452,6 +495,9 @@ impl Metrics {
             api_key_cache_hits,
             api_key_cache_misses,
             proof_cache_bytes,
+            proof_cache_redis_hits,
+            proof_cache_redis_misses,
+            proof_cache_redis_errors,
             sampled_registry: Mutex::new(sampled),
             sampled_once: AtomicBool::new(false),
             log_monitor_alerts,
@@ -476,6 +522,7 @@ impl Metrics {
             anchors_failed,
             proof_reads,
             proof_read_cache,
+            proof_read_shared,
             proof_read_database,
             archive_latency,
             cold_read_latency,
@@ -511,12 +558,12 @@ impl Metrics {
         self.cold_read_latency.observe(took.as_secs_f64());
     }
 
-    /// Records one proof read: served from the in-process cache or not, and how long it took.
-    pub fn observe_proof_read(&self, from_cache: bool, took: Duration) {
-        let h = if from_cache {
-            &self.proof_read_cache
-        } else {
-            &self.proof_read_database
+    /// Records one proof read: where it was served from, and how long it took.
+    pub fn observe_proof_read(&self, source: ProofSource, took: Duration) {
+        let h = match source {
+            ProofSource::Cache => &self.proof_read_cache,
+            ProofSource::Shared => &self.proof_read_shared,
+            ProofSource::Database => &self.proof_read_database,
         };
         h.observe(took.as_secs_f64());
     }

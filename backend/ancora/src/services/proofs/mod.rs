@@ -2,11 +2,15 @@
 //! ([`prove_batch`], run by the prove job), so reading a proof ([`read_served`]) is one indexed
 //! lookup, or, once read before and final, a hit in the [`BundleCache`]: the bundle's JSON
 //! bytes, kept within a memory budget (`ANCORA_PROOF_CACHE_MB`), with no database round trip.
+//! Behind it, optionally, a cache shared by every API process ([`shared`], one backend:
+//! [`redis`], `ANCORA_REDIS_URL`): an in-process miss asks it before the database, and a final
+//! bundle read from the database is offered to it.
 //!
 //! A bundle read from the database is checked before it is served or cached: every Merkle
 //! step (leaf → batch root → anchor root → log root) is recomputed, and each log checkpoint's
 //! signature is verified with the log's key, once per checkpoint (checkpoints are few: one per
-//! anchoring tick) rather than once per bundle.
+//! anchoring tick) rather than once per bundle. A bundle from the shared cache is checked the
+//! same way, and must be final and of the event asked for; one that is not is a miss.
 //!
 //! It runs as the batch's tenant: events and proofs are tenant rows; the anchor queue, the
 //! anchor and the log are system rows it can read. Everything is rebuilt from stored hashes
@@ -31,12 +35,18 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod redis;
+pub mod shared;
+
+pub use shared::{SharedCache, SharedProofCache};
+
 use crate::db::{self, anchors, batches, proofs};
 use crate::domain::TenantId;
 use crate::services::Services;
 use crate::services::anchoring::chainweb::Details;
 use crate::services::anchoring::tlog::TlogAnchor;
 use crate::services::anchoring::{AnchorBackend, Backend};
+use crate::support::metrics::ProofSource;
 
 const ALG: HashAlgorithm = HashAlgorithm::Sha512_256;
 
@@ -403,10 +413,11 @@ pub async fn read_bundle_metered(
     }
 }
 
-/// Reads an event's bundle as served: from the in-process cache, else one indexed lookup,
-/// checked ([`check_stored`]), which then fills the cache when the bundle is final. `None`
-/// until the event is proved. Not metered: the portal reads with it (through
-/// [`read_bundle`]); the API reads with [`read_served_metered`].
+/// Reads an event's bundle as served: from the in-process cache, else from the shared cache
+/// when there is one ([`read_shared`]), else one indexed lookup, checked ([`check_stored`]),
+/// which then fills the caches when the bundle is final. `None` until the event is proved.
+/// Not metered: the portal reads with it (through [`read_bundle`]); the API reads with
+/// [`read_served_metered`].
 pub async fn read_served(
     svc: &Services,
     tenant: TenantId,
@@ -415,12 +426,101 @@ pub async fn read_served(
     let started = std::time::Instant::now();
     let key = (tenant.0, event_id.to_owned());
     if let Some(hit) = svc.proof_cache.get(&key) {
-        svc.metrics.observe_proof_read(true, started.elapsed());
+        svc.metrics
+            .observe_proof_read(ProofSource::Cache, started.elapsed());
         return Ok(Some(hit));
     }
+    if let Some(shared) = &svc.shared_proof_cache
+        && let Some(served) = read_shared(svc, shared, tenant, event_id).await
+    {
+        let cached = cache(svc, key, served);
+        svc.metrics
+            .observe_proof_read(ProofSource::Shared, started.elapsed());
+        return Ok(Some(cached));
+    }
     let found = read_stored(svc, tenant, key).await;
-    svc.metrics.observe_proof_read(false, started.elapsed());
+    svc.metrics
+        .observe_proof_read(ProofSource::Database, started.elapsed());
     found
+}
+
+/// The bundle the shared cache holds for the event, if it passes the stored bundle's check
+/// ([`check_stored`]), is this tenant's and this event's, and is final; anything else (absent,
+/// unreachable, too slow, not JSON, damaged, another event's, not final) is `None`, and the
+/// database answers. A value that fails the check is logged: someone wrote it.
+async fn read_shared(
+    svc: &Services,
+    shared: &SharedCache,
+    tenant: TenantId,
+    event_id: &str,
+) -> Option<Served> {
+    let Some(bytes) = shared.get(tenant.0, event_id).await else {
+        shared.miss();
+        return None;
+    };
+    let checked = async {
+        let value: serde_json::Value = serde_json::from_slice(&bytes)?;
+        let bundle = check_stored(svc, event_id, &value).await?;
+        anyhow::ensure!(
+            bundle.event.tenant_id == tenant.bytes() && bundle.event.event_id == event_id,
+            "it is the bundle of another event"
+        );
+        check_chainweb_blocks(svc, &bundle).await?;
+        let served = Served::new(&value, &svc.settings)?;
+        anyhow::ensure!(served.is_final(), "it is not final");
+        anyhow::Ok(served)
+    };
+    match checked.await {
+        Ok(served) => {
+            shared.hit();
+            Some(served)
+        }
+        Err(e) => {
+            tracing::warn!(tenant_id = %tenant.0, event_id, error = %e, "the shared proof cache's entry is not served");
+            shared.miss();
+            None
+        }
+    }
+}
+
+/// A bundle from the shared cache names Chainweb blocks that one of this service's anchors is
+/// final in. [`check_stored`] leaves the block header to the verifier (a bundle from the
+/// database was built from a header checked when its anchor became final); a bundle from
+/// elsewhere could carry a made-up header and SPV proof, but not a Merkle path from its anchor
+/// root to one of our final blocks. Known blocks are remembered (one per anchor), so this is a
+/// database lookup once per block, not per read.
+async fn check_chainweb_blocks(svc: &Services, bundle: &Bundle) -> anyhow::Result<()> {
+    for tp in &bundle.trust_points {
+        let TrustPoint::Chainweb(c) = tp else {
+            continue;
+        };
+        let mut seen = sha2::Sha256::new();
+        seen.update(b"chainweb block ");
+        seen.update(c.block_hash.0);
+        let seen: [u8; 32] = seen.finalize().into();
+        if svc.proof_cache.checkpoint_verified(&seen) {
+            continue;
+        }
+        let mut tx = svc.db.system_tx().await?;
+        let known = db::chainweb::final_in_block(&mut tx, &c.block_hash.to_b64url()).await?;
+        tx.commit().await?;
+        anyhow::ensure!(
+            known.is_some(),
+            "it names Chainweb block {} that no anchor of ours is final in",
+            c.block_hash.to_b64url()
+        );
+        svc.proof_cache.remember_checkpoint(seen);
+    }
+    Ok(())
+}
+
+/// Puts a final bundle in the in-process cache; the shared copy.
+fn cache(svc: &Services, key: Key, served: Served) -> Arc<Served> {
+    let cached = svc.proof_cache.insert(key, served);
+    svc.metrics
+        .proof_cache_bytes
+        .set(i64::try_from(svc.proof_cache.bytes()).unwrap_or(i64::MAX));
+    cached
 }
 
 /// [`read_served`] as a JSON value.
@@ -450,14 +550,13 @@ async fn read_stored(
     let bundle = assemble(tenant, parts)?;
     check_stored(svc, event_id, &bundle).await?;
     let served = Served::new(&bundle, &svc.settings)?;
-    // A bundle that may still gain its Chainweb trust point is not cached: the next read must
-    // see it once the anchor is final.
+    // A bundle that may still gain its Chainweb trust point is not cached, here or shared:
+    // the next read must see it once the anchor is final.
     if served.is_final() {
-        let cached = svc.proof_cache.insert(key, served);
-        svc.metrics
-            .proof_cache_bytes
-            .set(i64::try_from(svc.proof_cache.bytes()).unwrap_or(i64::MAX));
-        Ok(Some(cached))
+        if let Some(shared) = &svc.shared_proof_cache {
+            shared.offer(tenant.0, event_id, served.json.clone());
+        }
+        Ok(Some(cache(svc, key, served)))
     } else {
         Ok(Some(Arc::new(served)))
     }
@@ -467,12 +566,12 @@ async fn read_stored(
 /// (a damaged proof object, leaf or root fails), and each log checkpoint's signature verified
 /// with the log's key, once per checkpoint (remembered by the cache). A Chainweb trust point's
 /// header is not checked here (the verifier fetches its own); its SPV proof must still lead to
-/// the anchor root.
+/// the anchor root. Returns the bundle it checked.
 async fn check_stored(
     svc: &Services,
     event_id: &str,
     value: &serde_json::Value,
-) -> Result<(), ProofError> {
+) -> Result<Bundle, ProofError> {
     // Read straight from the value (`&Value` is a deserializer): no copy of the bundle.
     let bundle = <Bundle as serde::Deserialize>::deserialize(value)
         .with_context(|| format!("the stored proof of event {event_id} is not a bundle"))?;
@@ -502,7 +601,7 @@ async fn check_stored(
         )));
     }
     if v1 {
-        return Ok(());
+        return Ok(bundle);
     }
     for tp in &bundle.trust_points {
         if let TrustPoint::Tlog(t) = tp {
@@ -529,7 +628,7 @@ async fn check_stored(
             cache.remember_checkpoint(seen);
         }
     }
-    Ok(())
+    Ok(bundle)
 }
 
 /// A proof bundle as the API serves it: its JSON bytes, a strong `ETag` over them, and how
