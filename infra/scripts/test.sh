@@ -5,7 +5,8 @@
 #     current user, else a private throwaway cluster (installing Debian's postgresql if the
 #     binaries are missing);
 #   - cargo-nextest, cargo-deny and s3s-fs (the archive tests' S3 server), if missing; moto's
-#     S3 server (PyPI, into target/moto-venv) for the Object Lock tests;
+#     S3 server (PyPI, into target/moto-venv) for the Object Lock tests; Redis (the shared proof
+#     cache's tests) on 127.0.0.1:6379 if none runs there;
 #   - Node.js and npm, the npm packages of the tests (Kadena's JS libraries for the differential
 #     test, Playwright, the JS SDK's build tools), Debian's Chromium and poppler-utils (no
 #     browser download).
@@ -82,6 +83,14 @@ if ! "$moto_venv/bin/python" -c "import sys, moto; sys.exit(moto.__version__ != 
   "$moto_venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$moto_version"
 fi
 export MOTO_SERVER=$moto_venv/bin/moto_server
+# The shared proof cache's tests use a real Redis on 127.0.0.1:6379: this machine kind runs
+# one; start one (installing Debian's redis-server if needed) when it is not there.
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  log "starting Redis on 127.0.0.1:6379 (the shared proof cache's tests)"
+  command -v redis-server >/dev/null || apt_install redis-server
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 0.1; done
+fi
 # Build against the committed .sqlx offline data, never a live schema.
 export SQLX_OFFLINE=true
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
