@@ -286,7 +286,7 @@ fn every_crate_forbids_unsafe_code_and_none_is_written() {
 /// Every setting that holds a secret (`hide_env_values = true` in `config.rs`) and is set by
 /// the log test below. A new secret setting fails `every_secret_setting_is_in_the_log_test`
 /// until it is added here and given a value in the log test.
-const SECRET_SETTINGS: [&str; 8] = [
+const SECRET_SETTINGS: [&str; 9] = [
     "DATABASE_URL",
     "ANCORA_MASTER_KEY",
     "AWS_SECRET_ACCESS_KEY",
@@ -295,6 +295,7 @@ const SECRET_SETTINGS: [&str; 8] = [
     "ANCORA_STRIPE_SECRET_KEY",
     "ANCORA_STRIPE_WEBHOOK_SECRET",
     "ANCORA_CHAINWEB_KEY",
+    "ANCORA_REDIS_URL",
 ];
 
 #[test]
@@ -407,6 +408,9 @@ async fn no_secret_reaches_the_logs_of_a_full_run(pool: PgPool) {
     let master_key = random_hex(32);
     let aws_secret = format!("awssecret{}", random_hex(20));
     let aws_token = format!("awstoken{}", random_hex(20));
+    // The machine's Redis has no password: every call of the shared proof cache fails its
+    // AUTH, and the error it logs must not carry the URL's password.
+    let redis_password = format!("redispw{}", random_hex(20));
     let dead_port = free_port();
     let env = [
         ("DATABASE_URL", url.clone()),
@@ -422,6 +426,10 @@ async fn no_secret_reaches_the_logs_of_a_full_run(pool: PgPool) {
         ("ANCORA_MASTER_KEY", master_key.clone()),
         ("AWS_SECRET_ACCESS_KEY", aws_secret.clone()),
         ("AWS_SESSION_TOKEN", aws_token.clone()),
+        (
+            "ANCORA_REDIS_URL",
+            format!("redis://:{redis_password}@127.0.0.1:6379/0"),
+        ),
         ("ANCORA_BATCH_WINDOW_MS", "50".to_owned()),
         ("ANCORA_ANCHOR_INTERVAL_MS", "50".to_owned()),
         ("ANCORA_LOG", "debug".to_owned()),
@@ -580,6 +588,7 @@ async fn no_secret_reaches_the_logs_of_a_full_run(pool: PgPool) {
         ("the master key", master_key.as_str()),
         ("the S3 secret access key", aws_secret.as_str()),
         ("the S3 session token", aws_token.as_str()),
+        ("the Redis password", redis_password.as_str()),
         ("an API key", api_key.as_str()),
         ("a wrong API key", wrong_key.as_str()),
         ("a password", password.as_str()),
