@@ -178,6 +178,31 @@ async fn the_batch_job_waits_for_the_window_to_close(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn a_full_batch_does_not_wait_for_the_window(pool: PgPool) {
+    let state = state_with(pool, |c| {
+        c.settings.batching.window = Duration::from_secs(60);
+        c.settings.batching.max_events = 4;
+    });
+    let auth = tenant(&state, None).await;
+    let other = tenant(&state, None).await;
+    submit(&state, &auth, events("f", 3)).await;
+    submit(&state, &other, events("o", 3)).await;
+
+    let ran = workers::run_pending_jobs(&state).await.expect("jobs");
+    assert_eq!(ran, 0, "3 events of 4, in each tenant: the window holds them");
+
+    // Two requests more bring the tenant to 5: a full batch waits, the job runs at once.
+    submit(&state, &auth, events("g", 2)).await;
+    workers::run_pending_jobs(&state).await.expect("jobs");
+    let sizes = batch_sizes(&state, &auth).await;
+    assert_eq!(sizes.first(), Some(&4), "one full batch at once: {sizes:?}");
+    assert!(
+        batch_sizes(&state, &other).await.is_empty(),
+        "the other tenant's 3 events still wait for the window"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn a_due_batch_job_runs_without_ignoring_run_times(pool: PgPool) {
     let state = state_with(pool, |c| {
         c.settings.batching.window = Duration::ZERO;

@@ -79,17 +79,6 @@ impl NewEvents {
     }
 }
 
-/// What [`insert_new`] did.
-#[derive(Debug)]
-pub struct Inserted {
-    /// The ids it inserted (an id already stored, say by a concurrent request, is skipped and
-    /// the caller compares it).
-    pub ids: Vec<String>,
-    /// The tenant's pending events committed before this statement, counted up to the cap it
-    /// was given (this request's events are not included).
-    pub pending_before: i64,
-}
-
 /// The advisory-lock key pair of the tenant's ingest lock: a class of its own and 32 bits of
 /// the tenant id (its random tail). Two tenants sharing a key only make a batcher wait for
 /// the other's ingests too.
@@ -117,21 +106,20 @@ pub async fn lock_for_ingest(conn: &mut PgConnection, tenant: TenantId) -> sqlx:
 /// What [`insert_fresh`] did besides inserting.
 #[derive(Debug, Clone, Copy)]
 pub struct Fresh {
-    /// The tenant's pending events committed before this statement, counted up to the cap.
-    pub pending_before: i64,
     /// The tenant's batch job's run time, if the job exists (see
     /// [`crate::db::jobs::ensure_batch_job`]).
     pub job_run_at: Option<OffsetDateTime>,
 }
 
 /// Inserts events none of which is stored yet (the common case) and, in the same statement,
-/// adds them to the tenant's `metric` counter of `day`, counts (up to `pending_cap`) the
-/// tenant's events already waiting for a batch and reads its batch job's run time: one round
-/// trip for what took three. A plain insert: about a third cheaper in Postgres than
-/// [`insert_new_counting_pending`]'s `ON CONFLICT` (speculative insertion). The caller holds
-/// the ingest lock ([`crate::db::Db::ingest_tx`]). `Ok(None)` when an id is stored already
-/// (or by a concurrent request): the transaction is then aborted, and the caller starts over
-/// with [`insert_new_counting_pending`].
+/// adds them to the tenant's `metric` counter of `day` and reads its batch job's run time: one
+/// round trip for what took three. A plain insert: about a third cheaper in Postgres than
+/// [`insert_new`]'s `ON CONFLICT` (speculative insertion). It does not count the tenant's
+/// pending events: that scan (up to a batch of index entries and their heap tuples) cost
+/// about a tenth of the statement; the ingest service counts toward a full batch in memory
+/// instead. The caller holds the ingest lock ([`crate::db::Db::ingest_tx`]). `Ok(None)` when
+/// an id is stored already (or by a concurrent request): the transaction is then aborted,
+/// and the caller starts over with [`insert_new`].
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_fresh(
     conn: &mut PgConnection,
@@ -139,7 +127,6 @@ pub async fn insert_fresh(
     rows: &NewEvents,
     received_at: OffsetDateTime,
     received_at_micros: i64,
-    pending_cap: i64,
     day: Date,
     metric: &str,
 ) -> sqlx::Result<Option<Fresh>> {
@@ -158,17 +145,12 @@ pub async fn insert_fresh(
                RETURNING 1),
            usage AS (
                INSERT INTO usage_counters (tenant_id, day, metric, shard, count)
-               SELECT $1, $13, $14, pg_backend_pid() % 16, count(*) FROM ins
+               SELECT $1, $12, $13, pg_backend_pid() % 16, count(*) FROM ins
                ON CONFLICT (tenant_id, day, metric, shard)
                DO UPDATE SET count = usage_counters.count + EXCLUDED.count
                RETURNING 1)
-           -- Data-modifying WITHs run to completion whether read or not; the reads see the
-           -- snapshot before them, so this request's events are not counted as pending.
-           SELECT (SELECT count(*) FROM (SELECT 1 FROM events
-                                         WHERE tenant_id = $1
-                                           AND seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1)
-                                         LIMIT $12) p) AS "pending!",
-                  (SELECT run_at FROM jobs WHERE dedupe_key = $15) AS "job_run_at?""#,
+           -- Data-modifying WITHs run to completion whether read or not.
+           SELECT (SELECT run_at FROM jobs WHERE dedupe_key = $14) AS "job_run_at?""#,
         tenant.0,
         received_at,
         received_at_micros,
@@ -180,7 +162,6 @@ pub async fn insert_fresh(
         &rows.signatures,
         &rows.signer_key_ids,
         &rows.leaf_hashes,
-        pending_cap,
         day,
         metric,
         format!("batch:{tenant}")
@@ -189,7 +170,6 @@ pub async fn insert_fresh(
     .await;
     match done {
         Ok(r) => Ok(Some(Fresh {
-            pending_before: r.pending,
             job_run_at: r.job_run_at,
         })),
         Err(e) if crate::db::is_unique_violation(&e, "events_pkey") => Ok(None),
@@ -206,24 +186,6 @@ pub async fn insert_new(
     received_at: OffsetDateTime,
     received_at_micros: i64,
 ) -> sqlx::Result<Vec<String>> {
-    Ok(
-        insert_new_counting_pending(conn, tenant, rows, received_at, received_at_micros, 0)
-            .await?
-            .ids,
-    )
-}
-
-/// [`insert_new`], and in the same statement counts (up to `pending_cap`) the tenant's events
-/// already waiting for a batch, so the caller can ask for a batch at once when a full one
-/// waits.
-pub async fn insert_new_counting_pending(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    rows: &NewEvents,
-    received_at: OffsetDateTime,
-    received_at_micros: i64,
-    pending_cap: i64,
-) -> sqlx::Result<Inserted> {
     lock_for_ingest(&mut *conn, tenant).await?;
     let row = sqlx::query!(
         r#"WITH ins AS (
@@ -239,11 +201,7 @@ pub async fn insert_new_counting_pending(
                     AS u(id, alg, digest, meta, submitter, sig, signer, leaf)
                ON CONFLICT (tenant_id, id) DO NOTHING
                RETURNING id)
-           SELECT (SELECT array_agg(id) FROM ins) AS ids,
-                  (SELECT count(*) FROM (SELECT 1 FROM events
-                                         WHERE tenant_id = $1
-                                           AND seq > (SELECT COALESCE(max(last_seq), 0) FROM batch_cursors WHERE tenant_id = $1)
-                                         LIMIT $12) p) AS "pending!""#,
+           SELECT (SELECT array_agg(id) FROM ins) AS ids"#,
         tenant.0,
         received_at,
         received_at_micros,
@@ -255,14 +213,10 @@ pub async fn insert_new_counting_pending(
         &rows.signatures,
         &rows.signer_key_ids,
         &rows.leaf_hashes,
-        pending_cap
     )
     .fetch_one(conn)
     .await?;
-    Ok(Inserted {
-        ids: row.ids.unwrap_or_default(),
-        pending_before: row.pending,
-    })
+    Ok(row.ids.unwrap_or_default())
 }
 
 /// The ingest's last statements before COMMIT: adds `count` to the tenant's `metric` counter of

@@ -83,7 +83,10 @@ impl Keyed {
 /// request's claim when there is a key, to store its answer inside its own transaction if
 /// it can ([`Claim::finish_in`]); the answer is stored after it in any case. Call it after
 /// the role check, so that a key never answers a caller who may not make the request.
-pub async fn once<E, F, Fut>(
+///
+/// The answer is any serializable body: without a key it is written straight to the
+/// response's bytes (no JSON tree in between); with one it is kept as JSON for replays.
+pub async fn once<E, T, F, Fut>(
     state: &AppState,
     tenant: TenantId,
     keyed: Option<Keyed>,
@@ -91,12 +94,13 @@ pub async fn once<E, F, Fut>(
 ) -> Result<Response, E>
 where
     E: From<ApiError>,
+    T: Serialize,
     F: FnOnce(Option<Claim>) -> Fut,
-    Fut: Future<Output = Result<(StatusCode, serde_json::Value), E>>,
+    Fut: Future<Output = Result<(StatusCode, T), E>>,
 {
     let Some(Keyed { key, hash }) = keyed else {
-        let (status, value) = work(None).await?;
-        return Ok((status, Json(value)).into_response());
+        let (status, answer) = work(None).await?;
+        return Ok((status, Json(answer)).into_response());
     };
     let timeout = state.config.http.request_timeout;
     let lease = timeout * 2 + Duration::from_secs(10);
@@ -114,7 +118,9 @@ where
         Begin::Run(claim) => claim,
     };
     match work(Some(claim.clone())).await {
-        Ok((status, value)) => {
+        Ok((status, answer)) => {
+            let value = serde_json::to_value(answer)
+                .map_err(|e| ApiError::Internal(anyhow::Error::from(e)))?;
             let kept = if status.is_success() {
                 claim.finish(&state.db, status.as_u16(), &value).await
             } else {

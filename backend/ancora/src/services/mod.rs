@@ -78,6 +78,8 @@ pub struct Services {
     /// The cache of final proof bundles shared by the API processes (`ANCORA_REDIS_URL`), if
     /// any.
     pub shared_proof_cache: Option<Arc<proofs::SharedCache>>,
+    /// Each tenant's new events counted toward a full batch (see [`ingest::BatchFill`]).
+    pub batch_fill: Arc<ingest::BatchFill>,
 }
 
 impl Services {
@@ -99,6 +101,7 @@ impl Services {
             wake: Arc::new(Notify::new()),
             admission: Arc::default(),
             keys: Arc::default(),
+            batch_fill: Arc::default(),
         }
     }
 }

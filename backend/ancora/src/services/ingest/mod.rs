@@ -22,6 +22,7 @@
 //! from anything else the device key might sign; event ids cannot hold control characters, so
 //! the message splits one way only. A signed event must carry its own `id`.
 
+mod fill;
 mod input;
 mod receipts;
 mod signatures;
@@ -35,6 +36,7 @@ use crate::services::admission::AdmissionError;
 use crate::services::authorization::{Action, Auth, Denied, authorize_key};
 use crate::services::billing::{BillingError, Metric, QuotaExceeded};
 
+pub use fill::BatchFill;
 pub use input::{
     EventInput, MAX_EVENTS_PER_REQUEST, MAX_ID_BYTES, MAX_METADATA_BYTES, decode_base64,
 };
@@ -154,7 +156,11 @@ pub async fn ingest_events(
     if stored.inserted > 0 {
         let config = &svc.settings.batching;
         // A full batch waits already: no reason to wait for the window.
-        let full = stored.pending >= i64::from(config.max_events);
+        let full = svc.batch_fill.add(
+            auth.tenant,
+            stored.inserted as u64,
+            u64::from(config.max_events),
+        );
         let after = match options.batch_after.unwrap_or(config.window) {
             _ if full => Duration::ZERO,
             after => after,

@@ -24,9 +24,6 @@ pub(super) struct Stored {
     pub(super) job_seen: Option<Option<OffsetDateTime>>,
     /// How many events were new.
     pub(super) inserted: usize,
-    /// The tenant's pending events, this request's new ones included (counted up to the
-    /// batch size).
-    pub(super) pending: i64,
     /// The receipt time of the new events.
     pub(super) received_at: OffsetDateTime,
 }
@@ -79,7 +76,6 @@ pub(super) async fn store(
         rows.leaf_hashes.push(leaf_hash.as_bytes().to_vec());
         leaves.push(leaf_hash);
     }
-    let cap = i64::from(svc.settings.batching.max_events);
     let mut job_seen = None;
     let inserted = if fresh {
         let fresh = db::events::insert_fresh(
@@ -88,7 +84,6 @@ pub(super) async fn store(
             &rows,
             now,
             received_micros,
-            cap,
             now.date(),
             db::usage::EVENTS_INGESTED,
         )
@@ -96,23 +91,19 @@ pub(super) async fn store(
         match fresh {
             Some(f) => {
                 job_seen = Some(f.job_run_at);
-                db::events::Inserted {
-                    // Every id was new; the rows are not needed any more.
-                    ids: std::mem::take(&mut rows.ids),
-                    pending_before: f.pending_before,
-                }
+                // Every id was new; the rows are not needed any more.
+                std::mem::take(&mut rows.ids)
             }
             // An id is stored already; this transaction is aborted.
             None => return Ok(None),
         }
     } else {
-        db::events::insert_new_counting_pending(tx, auth.tenant, &rows, now, received_micros, cap)
-            .await?
+        db::events::insert_new(tx, auth.tenant, &rows, now, received_micros).await?
     };
     let mut stored: HashMap<String, db::events::StoredEvent> = HashMap::new();
-    if inserted.ids.len() < events.len() {
+    if inserted.len() < events.len() {
         // Ids stored before (a retry, or a concurrent request): same digest or nothing.
-        let new: HashSet<&str> = inserted.ids.iter().map(String::as_str).collect();
+        let new: HashSet<&str> = inserted.iter().map(String::as_str).collect();
         let index: HashMap<&str, usize> = events
             .iter()
             .enumerate()
@@ -166,12 +157,10 @@ pub(super) async fn store(
         };
         receipts.push(receipt);
     }
-    let n = inserted.ids.len();
     Ok(Some(Stored {
         receipts,
         job_seen,
-        inserted: n,
-        pending: inserted.pending_before + i64::try_from(n).unwrap_or(i64::MAX),
+        inserted: inserted.len(),
         received_at: now,
     }))
 }
