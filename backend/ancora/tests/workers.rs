@@ -189,7 +189,10 @@ async fn a_full_batch_does_not_wait_for_the_window(pool: PgPool) {
     submit(&state, &other, events("o", 3)).await;
 
     let ran = workers::run_pending_jobs(&state).await.expect("jobs");
-    assert_eq!(ran, 0, "3 events of 4, in each tenant: the window holds them");
+    assert_eq!(
+        ran, 0,
+        "3 events of 4, in each tenant: the window holds them"
+    );
 
     // Two requests more bring the tenant to 5: a full batch waits, the job runs at once.
     submit(&state, &auth, events("g", 2)).await;

@@ -93,7 +93,12 @@ impl ContentDigest {
 
 impl fmt::Display for ContentDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.algorithm.prefix(), hex::encode(self.bytes))
+        let mut hex = [0u8; 64];
+        // 32 bytes always fit 64 hex digits; the digits are ASCII.
+        hex::encode_to_slice(self.bytes, &mut hex).map_err(|_| fmt::Error)?;
+        f.write_str(self.algorithm.prefix())?;
+        f.write_str(":")?;
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -80,8 +80,22 @@ impl EventId {
     /// Parses `text` into an event id.
     pub fn parse(text: impl Into<String>) -> Result<Self, EventIdError> {
         let text = text.into();
+        Self::check(&text)?;
+        Ok(EventId(text))
+    }
+
+    /// [`EventId::parse`]'s checks, without taking the text.
+    pub fn check(text: &str) -> Result<(), EventIdError> {
         if text.is_empty() || text.len() > Self::MAX_BYTES {
             return Err(EventIdError::Length(text.len()));
+        }
+        if text.is_ascii() {
+            // No ASCII character is a format character or a line or paragraph separator:
+            // only the controls need a look (the common case, without Unicode tables).
+            return match text.bytes().any(|b| b.is_ascii_control()) {
+                true => Err(EventIdError::Control),
+                false => Ok(()),
+            };
         }
         if text.chars().any(char::is_control) {
             return Err(EventIdError::Control);
@@ -89,7 +103,7 @@ impl EventId {
         if let Some(c) = text.chars().find(|c| is_invisible(*c)) {
             return Err(EventIdError::Invisible(u32::from(c)));
         }
-        Ok(EventId(text))
+        Ok(())
     }
 
     /// A fresh id for an event sent without one (a UUID v7).
@@ -196,6 +210,17 @@ mod tests {
         );
         assert_eq!(EventId::parse("a\nb"), Err(EventIdError::Control));
         assert!(EventId::parse(EventId::generate().into_string()).is_ok());
+    }
+
+    #[test]
+    fn the_ascii_shortcut_refuses_exactly_what_the_unicode_checks_refuse() {
+        for b in 0u8..=127 {
+            let c = char::from(b);
+            let unicode = c.is_control() || is_invisible(c);
+            assert_eq!(b.is_ascii_control(), unicode, "{b:#04x}");
+            let id = format!("a{c}b");
+            assert_eq!(EventId::check(&id).is_err(), unicode, "{b:#04x}");
+        }
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! * 400 — the body is not JSON (with line and column);
 //! * 422 — JSON of the wrong shape (with the path of the offending field: `events[3].digest`).
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;

@@ -42,7 +42,10 @@ mod tests {
     #[test]
     fn a_full_batch_is_reported_once_per_batch_of_events_per_tenant() {
         let fill = BatchFill::default();
-        let (a, b) = (TenantId(uuid::Uuid::now_v7()), TenantId(uuid::Uuid::now_v7()));
+        let (a, b) = (
+            TenantId(uuid::Uuid::now_v7()),
+            TenantId(uuid::Uuid::now_v7()),
+        );
         assert!(!fill.add(a, 600, 1000));
         assert!(!fill.add(b, 600, 1000), "tenants count apart");
         assert!(fill.add(a, 600, 1000));

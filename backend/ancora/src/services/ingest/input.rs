@@ -131,7 +131,7 @@ pub(super) fn prepare(e: EventInput) -> Result<Prepared, String> {
 }
 
 pub(super) fn check_id(id: &str) -> Result<(), String> {
-    EventId::parse(id).map(drop).map_err(|e| format!(".id {e}"))
+    EventId::check(id).map_err(|e| format!(".id {e}"))
 }
 
 pub(super) fn check_metadata(m: serde_json::Value) -> Result<String, String> {
