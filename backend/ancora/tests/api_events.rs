@@ -258,8 +258,25 @@ async fn bodies_of_the_wrong_shape_get_precise_problems(pool: PgPool) {
         .send(raw("application/json", "{\"events\": [{\"id\": 7}]}"))
         .await;
     let empty = app.send(raw("application/json", "{\"events\": []}")).await;
+    let one = |id: &str| json!({ "events": [{ "id": id, "digest": digest_of(id) }] }).to_string();
+    let trailing = app
+        .send(raw("application/json", &format!("{} x", one("t"))))
+        .await;
+    let with_charset = app
+        .send(raw("Application/JSON; charset=utf-8", &one("c")))
+        .await;
+    let suffixed = app
+        .send(raw("application/vnd.ancora+json", &one("s")))
+        .await;
 
     // Assert
+    assert_problem(&trailing, StatusCode::BAD_REQUEST, "not valid JSON");
+    assert_eq!(
+        with_charset.0,
+        StatusCode::ACCEPTED,
+        "a type parameter, any case"
+    );
+    assert_eq!(suffixed.0, StatusCode::ACCEPTED, "a +json type, as before");
     assert_problem(&not_json, StatusCode::BAD_REQUEST, "not valid JSON");
     assert_problem(
         &wrong_type,
@@ -277,7 +294,11 @@ async fn bodies_of_the_wrong_shape_get_precise_problems(pool: PgPool) {
         "events[0].id",
     );
     assert_problem(&empty, StatusCode::UNPROCESSABLE_ENTITY, "at least one");
-    assert_eq!(app.event_count(tenant).await, 0);
+    assert_eq!(
+        app.event_count(tenant).await,
+        2,
+        "only the two well-typed bodies"
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
