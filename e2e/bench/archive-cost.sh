@@ -55,16 +55,4 @@ for round in $(seq "$rounds"); do
     echo "    objects in the archive so far: $objects" >&2
   done
 done
-echo
-for mode in on off; do
-  r=$(echo "${rates[$mode]}" | tr ' ' '\n' | grep . | median)
-  c=$(echo "${cpus[$mode]}" | tr ' ' '\n' | grep . | median)
-  echo "archiving $mode: median $r events/s, $c µs server CPU per event (runs: ${rates[$mode]% })"
-done
-ron=$(echo "${rates[on]}" | tr ' ' '\n' | grep . | median)
-roff=$(echo "${rates[off]}" | tr ' ' '\n' | grep . | median)
-con=$(echo "${cpus[on]}" | tr ' ' '\n' | grep . | median)
-coff=$(echo "${cpus[off]}" | tr ' ' '\n' | grep . | median)
-awk -v ron="$ron" -v roff="$roff" -v con="$con" -v coff="$coff" 'BEGIN {
-  printf "cost of archiving beside ingest: throughput %+.1f %%, CPU per event %+.1f %% (goal: ≤ 10 %%)\n",
-    (roff > 0 ? (roff - ron) / roff * 100 : 0), (coff > 0 ? (con - coff) / coff * 100 : 0) }'
+report_on_off "archiving beside ingest" 10 "archiving "

@@ -3,26 +3,16 @@
 //! matching `If-None-Match`; a stored proof is checked when it is read from the database
 //! (checkpoint signatures once per checkpoint), so a damaged row never yields a bundle.
 
-use ancora::domain::Role;
-use ancora::workers;
 use ancora_proof::bundle::{Bundle, Trust, verify_bundle};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, assert_problem, digest_of};
+use crate::helpers::{TestApp, assert_problem};
 
 async fn proved(app: &TestApp, ids: &[&str]) -> String {
-    let (_, key) = app.tenant_with_key(Role::Submitter).await;
-    let events: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({ "id": id, "digest": digest_of(id) }))
-        .collect();
-    let (s, b) = app.post_events(&key, Value::Array(events)).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    workers::run_all_jobs_now(&app.state).await.expect("jobs");
-    key
+    app.proved_tenant(ids).await.1
 }
 
 async fn get_proof(

@@ -11,9 +11,7 @@
 use std::time::{Duration, Instant};
 
 use ancora::config::Config;
-use ancora::domain::Role;
 use ancora::services::proofs::redis::RedisConfig;
-use ancora::workers;
 use ancora_proof::bundle::{Bundle, Trust, verify_bundle};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -22,7 +20,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, digest_of};
+use crate::helpers::TestApp;
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 
@@ -106,14 +104,7 @@ async fn clean(c: &RedisConfig) {
 
 /// A tenant with events `ids`, proved; its id and a key.
 async fn proved(app: &TestApp, ids: &[&str]) -> (Uuid, String) {
-    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
-    let events: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({ "id": id, "digest": digest_of(id) }))
-        .collect();
-    let (s, b) = app.post_events(&key, Value::Array(events)).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let (tenant, key) = app.proved_tenant(ids).await;
     (tenant.0, key)
 }
 

@@ -24,12 +24,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::postgres::PgConnection;
 use sqlx::{Connection as _, Executor as _};
 use tokio::process::{Child, Command};
 
-use crate::read::{Phase, Target, closed, fill, open, rss_mb, wait_all_proved};
-use crate::{ancora_cli, stop, wait_ready};
+use crate::read::{Phase, Target, closed, create_tenant, fill_proved, open, rss_mb};
+use crate::{stop, wait_ready};
 
 /// What one shared-cache benchmark run does.
 #[derive(Clone, Debug)]
@@ -100,70 +100,15 @@ async fn run_on(
     tenant_out: &mut Option<String>,
 ) -> anyhow::Result<String> {
     let ancora = opts.ancora.as_path();
-    ancora_cli(ancora, db_url, &["migrate"]).await?;
-    let tenant = ancora_cli(ancora, db_url, &["admin", "create-tenant", "read"]).await?;
+    let (tenant, key) = create_tenant(ancora, db_url).await?;
     *tenant_out = Some(tenant.clone());
-    let key = ancora_cli(
-        ancora,
-        db_url,
-        &[
-            "admin",
-            "create-api-key",
-            "--tenant",
-            &tenant,
-            "--role",
-            "submitter",
-        ],
-    )
-    .await?;
-    let plan = [
-        "admin",
-        "plan",
-        "set",
-        "--tenant",
-        &tenant,
-        "--plan",
-        "enterprise",
-    ];
-    ancora_cli(ancora, db_url, &plan).await?;
     let http = reqwest::Client::builder().build()?;
 
     // Fill with one `serve` (API and workers), then stop it: the measured processes only read.
     let (mut filler, base) = spawn(ancora, db_url, &["serve"], &[])?;
     wait_ready(&http, &base).await?;
-    let started = Instant::now();
-    let ids = fill(&http, &base, &key, opts.events).await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(db_url)
-        .await?;
-    wait_all_proved(&pool, opts.events).await?;
-    // The count above includes the tenant's audit events; the processes below prove nothing,
-    // so wait for the last batch too.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let unproved: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events e WHERE NOT EXISTS \
-             (SELECT 1 FROM proofs p WHERE p.tenant_id = e.tenant_id AND p.event_id = e.id)",
-        )
-        .fetch_one(&pool)
-        .await?;
-        if unproved == 0 {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{unproved} events not proved after 600 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    pool.close().await;
+    let ids = fill_proved(&http, &base, &key, db_url, opts.events).await?;
     stop(&mut filler).await;
-    eprintln!(
-        "filled and proved {} events in {:.1} s",
-        ids.len(),
-        started.elapsed().as_secs_f64()
-    );
     let ids = Arc::new(ids);
     let target = Target::RandomProof {
         ids: ids.clone(),

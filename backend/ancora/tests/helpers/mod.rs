@@ -139,6 +139,22 @@ impl TestApp {
         (s, b)
     }
 
+    /// A new tenant with a submitter key and events `ids` (digests of the ids), proved by
+    /// running every job now: the tenant and the key.
+    pub async fn proved_tenant(&self, ids: &[&str]) -> (TenantId, String) {
+        let (tenant, key) = self.tenant_with_key(Role::Submitter).await;
+        let events: Vec<Value> = ids
+            .iter()
+            .map(|id| serde_json::json!({ "id": id, "digest": digest_of(id) }))
+            .collect();
+        let (s, b) = self.post_events(&key, Value::Array(events)).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        ancora::workers::run_all_jobs_now(&self.state)
+            .await
+            .expect("jobs");
+        (tenant, key)
+    }
+
     /// Number of events the tenant has submitted and Ancora stored (the audit log's own
     /// events, submitter `audit`, are not counted).
     pub async fn event_count(&self, tenant: TenantId) -> i64 {

@@ -407,10 +407,7 @@ pub async fn read_bundle_metered(
     tenant: TenantId,
     event_id: &str,
 ) -> Result<Option<serde_json::Value>, ProofError> {
-    match read_served_metered(svc, tenant, event_id).await? {
-        Some(s) => Ok(Some(s.value()?)),
-        None => Ok(None),
-    }
+    as_value(read_served_metered(svc, tenant, event_id).await?)
 }
 
 /// Reads an event's bundle as served: from the in-process cache, else from the shared cache
@@ -529,10 +526,12 @@ pub async fn read_bundle(
     tenant: TenantId,
     event_id: &str,
 ) -> Result<Option<serde_json::Value>, ProofError> {
-    match read_served(svc, tenant, event_id).await? {
-        Some(s) => Ok(Some(s.value()?)),
-        None => Ok(None),
-    }
+    as_value(read_served(svc, tenant, event_id).await?)
+}
+
+/// A read bundle as a JSON value.
+fn as_value(found: Option<Arc<Served>>) -> Result<Option<serde_json::Value>, ProofError> {
+    Ok(found.map(|s| s.value()).transpose()?)
 }
 
 async fn read_stored(
