@@ -731,6 +731,82 @@ async fn row_level_security_alone_blocks_reads_with_another_tenants_guc(pool: Pg
     assert!(!proofs.contains(&mine.event), "B sees A's proof");
 }
 
+/// A tenant's transaction begins with `BEGIN` and its settings in one message: inside it the
+/// role is `ancora_app` and the tenant is set (for an ingest, its ingest lock is held too);
+/// once it ends, by commit or rollback, the same pooled connection is back to its own role
+/// with no tenant, so nothing of one tenant's settings leaks into the next user's work.
+#[sqlx::test(migrations = "../../migrations")]
+async fn tenant_settings_and_the_ingest_lock_end_with_their_transaction(pool: PgPool) {
+    // Arrange: one connection, so every transaction below runs on the same one.
+    let db = ancora::db::Db::connect_with((*pool.connect_options()).clone(), 1)
+        .await
+        .expect("db");
+    let tenant = TenantId(Uuid::new_v4());
+    let (_, lock_key) = ancora::db::events::ingest_lock_key(tenant);
+    let outside = "SELECT current_user::text, coalesce(current_setting('ancora.tenant_id', true), ''), \
+                   (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                    AND pid = pg_backend_pid())";
+    let as_root: (String, String, i64) = sqlx::query_as(outside)
+        .fetch_one(db.pool())
+        .await
+        .expect("before");
+    for commit in [true, false] {
+        // Act: an ingest transaction, then a plain tenant one, then the system one.
+        let mut tx = db.ingest_tx(tenant).await.expect("ingest tx");
+        let inside: (String, String, i64) = sqlx::query_as(&format!(
+            "SELECT current_user::text, current_setting('ancora.tenant_id'), \
+             (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' \
+              AND objid = {} AND pid = pg_backend_pid())",
+            lock_key as u32
+        ))
+        .fetch_one(&mut *tx)
+        .await
+        .expect("inside");
+        if commit {
+            tx.commit().await.expect("commit");
+        } else {
+            tx.rollback().await.expect("rollback");
+        }
+        let after: (String, String, i64) = sqlx::query_as(outside)
+            .fetch_one(db.pool())
+            .await
+            .expect("after");
+        let mut tx = db.tenant_tx(tenant).await.expect("tenant tx");
+        let plain: (String, String) =
+            sqlx::query_as("SELECT current_user::text, current_setting('ancora.tenant_id')")
+                .fetch_one(&mut *tx)
+                .await
+                .expect("plain");
+        drop(tx); // rolled back by the pool
+        let mut tx = db.system_tx().await.expect("system tx");
+        let system: (String, String) = sqlx::query_as(
+            "SELECT current_user::text, coalesce(current_setting('ancora.tenant_id', true), '')",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .expect("system");
+        tx.commit().await.expect("commit");
+        let last: (String, String, i64) = sqlx::query_as(outside)
+            .fetch_one(db.pool())
+            .await
+            .expect("last");
+        // Assert
+        assert_eq!(
+            inside,
+            ("ancora_app".into(), tenant.to_string(), 1),
+            "commit {commit}"
+        );
+        assert_eq!(plain, ("ancora_app".into(), tenant.to_string()));
+        assert_eq!(system, ("ancora_app".into(), String::new()));
+        assert_eq!(
+            after, as_root,
+            "commit {commit}: settings or lock outlived the transaction"
+        );
+        assert_eq!(last, as_root);
+        assert_ne!(as_root.0, "ancora_app");
+    }
+}
+
 /// A role that may not make a request gets 403 whatever its body: a body that is not JSON,
 /// not sent as JSON, or of the wrong shape is refused (400, 415, 422) only to a role that may
 /// send it. The role check comes first, so a refused role learns nothing from the body's

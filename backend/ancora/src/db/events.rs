@@ -109,6 +109,8 @@ pub struct Fresh {
     /// The tenant's batch job's run time, if the job exists (see
     /// [`crate::db::jobs::ensure_batch_job`]).
     pub job_run_at: Option<OffsetDateTime>,
+    /// Whether the tenant requires every event to be signed (read in the same statement).
+    pub requires_signatures: bool,
 }
 
 /// Inserts events none of which is stored yet (the common case) and, in the same statement,
@@ -150,7 +152,8 @@ pub async fn insert_fresh(
                DO UPDATE SET count = usage_counters.count + EXCLUDED.count
                RETURNING 1)
            -- Data-modifying WITHs run to completion whether read or not.
-           SELECT (SELECT run_at FROM jobs WHERE dedupe_key = $14) AS "job_run_at?""#,
+           SELECT (SELECT run_at FROM jobs WHERE dedupe_key = $14) AS "job_run_at?",
+                  (SELECT require_signatures FROM tenants WHERE id = $1) AS "required?""#,
         tenant.0,
         received_at,
         received_at_micros,
@@ -171,21 +174,23 @@ pub async fn insert_fresh(
     match done {
         Ok(r) => Ok(Some(Fresh {
             job_run_at: r.job_run_at,
+            requires_signatures: r.required.unwrap_or(false),
         })),
         Err(e) if crate::db::is_unique_violation(&e, "events_pkey") => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Inserts the events that do not exist yet and returns the ids it inserted; an id already
-/// stored (say, by a concurrent request) is skipped, and the caller compares it.
+/// Inserts the events that do not exist yet and returns the ids it inserted (an id already
+/// stored, say by a concurrent request, is skipped, and the caller compares it) and whether
+/// the tenant requires every event to be signed.
 pub async fn insert_new(
     conn: &mut PgConnection,
     tenant: TenantId,
     rows: &NewEvents,
     received_at: OffsetDateTime,
     received_at_micros: i64,
-) -> sqlx::Result<Vec<String>> {
+) -> sqlx::Result<(Vec<String>, bool)> {
     lock_for_ingest(&mut *conn, tenant).await?;
     let row = sqlx::query!(
         r#"WITH ins AS (
@@ -201,7 +206,8 @@ pub async fn insert_new(
                     AS u(id, alg, digest, meta, submitter, sig, signer, leaf)
                ON CONFLICT (tenant_id, id) DO NOTHING
                RETURNING id)
-           SELECT (SELECT array_agg(id) FROM ins) AS ids"#,
+           SELECT (SELECT array_agg(id) FROM ins) AS ids,
+                  (SELECT require_signatures FROM tenants WHERE id = $1) AS "required?""#,
         tenant.0,
         received_at,
         received_at_micros,
@@ -216,7 +222,7 @@ pub async fn insert_new(
     )
     .fetch_one(conn)
     .await?;
-    Ok(row.ids.unwrap_or_default())
+    Ok((row.ids.unwrap_or_default(), row.required.unwrap_or(false)))
 }
 
 /// The ingest's last statements before COMMIT: adds `count` to the tenant's `metric` counter of

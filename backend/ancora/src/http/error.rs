@@ -409,3 +409,34 @@ fn quota_members(q: &QuotaExceeded) -> serde_json::Map<String, serde_json::Value
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database that is away answers 503 with `Retry-After`, also when a service met it
+    /// inside billing's quota check: that was a 500 once, because a transparent wrapper around
+    /// billing's error hid the database error from the classification.
+    #[test]
+    fn a_database_away_behind_billings_check_is_503_with_retry_after() {
+        let away = || BillingError::from(sqlx::Error::PoolTimedOut);
+        for (what, e) in [
+            (
+                "ingest",
+                ApiError::from(IngestError::Internal(away().into_internal())),
+            ),
+            (
+                "proof read",
+                ApiError::from(ProofError::Internal(away().into_internal())),
+            ),
+            ("billing", ApiError::from(away())),
+        ] {
+            let resp = e.into_response();
+            assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+            assert!(resp.headers().contains_key(header::RETRY_AFTER), "{what}");
+        }
+        let bug = BillingError::Internal(anyhow::anyhow!("a bug"));
+        let resp = ApiError::from(IngestError::Internal(bug.into_internal())).into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -175,7 +175,7 @@ async fn meter(svc: &Services, tenant: TenantId) -> Result<(), ReportError> {
             Ok(())
         }
         Err(BillingError::Quota(q)) => Err(ReportError::Quota(q)),
-        Err(e) => Err(ReportError::Internal(e.into())),
+        Err(e) => Err(ReportError::Internal(e.into_internal())),
     }
 }
 

@@ -182,7 +182,7 @@ pub(super) fn banner(u: &UsageSummary) -> Option<(&'static str, String)> {
 }
 
 fn internal(e: BillingError) -> PortalError {
-    PortalError::Internal(e.into())
+    PortalError::Internal(e.into_internal())
 }
 
 /// POST /t/{tenant}/billing/manage: to Stripe's customer portal (303).

@@ -169,6 +169,19 @@ impl From<sqlx::Error> for BillingError {
     }
 }
 
+impl BillingError {
+    /// This error as another service's internal error. An `Internal` one is unwrapped, not
+    /// wrapped again: its cause (say, a database that is away) must stay visible to whoever
+    /// classifies it (the API answers 503 for that, not 500). Wrapping it in a transparent
+    /// variant would hide it: such a variant forwards `source()` past the wrapped error.
+    pub fn into_internal(self) -> anyhow::Error {
+        match self {
+            BillingError::Internal(e) => e,
+            e => e.into(),
+        }
+    }
+}
+
 /// A tenant's month as `GET /v1/usage` and the billing page show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageSummary {

@@ -122,7 +122,7 @@ pub async fn ingest_events(
     // insert that skips stored ids and compares them.
     let mut fresh = true;
     let (mut tx, stored) = loop {
-        let (mut tx, required) = svc.db.ingest_tx(auth.tenant).await?;
+        let mut tx = svc.db.ingest_tx(auth.tenant).await?;
         // Refused whole when the events would cross the month's quota (a replay never gets
         // here: it is answered before, whatever the quota). Ids stored before count here too.
         match svc
@@ -132,15 +132,9 @@ pub async fn ingest_events(
         {
             Ok(()) => {}
             Err(BillingError::Quota(q)) => return Err(q.into()),
-            Err(e) => return Err(IngestError::Internal(e.into())),
+            Err(e) => return Err(IngestError::Internal(e.into_internal())),
         }
-        let signers = signatures::check_signatures(
-            &mut tx,
-            auth.tenant,
-            &prepared,
-            required.unwrap_or(false),
-        )
-        .await?;
+        let signers = signatures::check_signatures(&mut tx, auth.tenant, &prepared).await?;
         match store::store(&mut tx, svc, auth, &prepared, &signers, fresh).await? {
             Some(stored) => break (tx, stored),
             None => fresh = false,

@@ -20,21 +20,24 @@ pub fn signed_message(event_id: &str, digest: &ContentDigest) -> String {
     format!("{SIGNATURE_CONTEXT}\n{event_id}\n{digest}")
 }
 
-/// Checks every signature (and the tenant's policy); returns the signer key id of each event.
+/// The tenant's policy: when it requires signed events, every event must carry a signature.
+/// The store checks it right after its insert, which reads the policy in the same statement,
+/// and before anything else is compared; an error drops the transaction, so nothing stays.
+pub(super) fn check_required(events: &[Prepared], required: bool) -> Result<(), IngestError> {
+    match events.iter().position(|e| e.signature.is_none()) {
+        Some(i) if required => Err(IngestError::Invalid(format!(
+            "events[{i}]: this tenant requires every event to be signed (signature and key)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks every signature given; returns the signer key id of each event.
 pub(super) async fn check_signatures(
     tx: &mut Tx,
     tenant: TenantId,
     events: &[Prepared],
-    required: bool,
 ) -> Result<Vec<Option<Uuid>>, IngestError> {
-    if let Some(i) = events
-        .iter()
-        .position(|e| required && e.signature.is_none())
-    {
-        return Err(IngestError::Invalid(format!(
-            "events[{i}]: this tenant requires every event to be signed (signature and key)"
-        )));
-    }
     let names: Vec<String> = events
         .iter()
         .filter_map(|e| e.signature.as_ref().map(|(k, _)| k.clone()))

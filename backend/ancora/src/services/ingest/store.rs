@@ -90,6 +90,7 @@ pub(super) async fn store(
         .await?;
         match fresh {
             Some(f) => {
+                super::signatures::check_required(events, f.requires_signatures)?;
                 job_seen = Some(f.job_run_at);
                 // Every id was new; the rows are not needed any more.
                 std::mem::take(&mut rows.ids)
@@ -98,7 +99,10 @@ pub(super) async fn store(
             None => return Ok(None),
         }
     } else {
-        db::events::insert_new(tx, auth.tenant, &rows, now, received_micros).await?
+        let (inserted, required) =
+            db::events::insert_new(tx, auth.tenant, &rows, now, received_micros).await?;
+        super::signatures::check_required(events, required)?;
+        inserted
     };
     let mut stored: HashMap<String, db::events::StoredEvent> = HashMap::new();
     if inserted.len() < events.len() {

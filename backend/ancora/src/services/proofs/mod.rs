@@ -392,7 +392,7 @@ pub async fn read_served_metered(
     match svc.billing.check(tenant, Metric::ProofReads, 1).await {
         Ok(()) => {}
         Err(BillingError::Quota(q)) => return Err(q.into()),
-        Err(e) => return Err(ProofError::Internal(e.into())),
+        Err(e) => return Err(ProofError::Internal(e.into_internal())),
     }
     let found = read_served(svc, tenant, event_id).await?;
     if found.is_some() {
