@@ -150,7 +150,7 @@ async fn a_batch_never_ends_past_an_event_whose_insert_has_not_committed(pool: P
     let app = TestApp::with_config(pool, |c| c.settings.batching.window = Duration::ZERO);
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
-    let mut slow = app.state.db.tenant_tx(tenant).await.expect("tx");
+    let mut slow = app.state.db.ingest_tx(tenant).await.expect("tx");
     let at = OffsetDateTime::from_unix_timestamp(1_767_225_600).expect("time");
     insert_one(&mut slow, tenant, &key[..11], "slow", at).await;
     assert_eq!(post(&app, &key, &["fast"]).await.0, StatusCode::ACCEPTED);
@@ -331,7 +331,7 @@ async fn a_batcher_that_took_the_job_while_an_ingest_was_in_flight_enqueues_it_a
         .await
         .expect("job");
     tx.commit().await.expect("commit");
-    let mut open = app.state.db.tenant_tx(tenant).await.expect("tx");
+    let mut open = app.state.db.ingest_tx(tenant).await.expect("tx");
     insert_one(&mut open, tenant, &key[..11], "late", now).await;
     let made = ancora::db::events::count_and_enqueue_batch(
         &mut open,

@@ -49,6 +49,45 @@ pub async fn ancora_cli(ancora: &Path, db_url: &str, cli: &[&str]) -> anyhow::Re
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
+/// Migrates the database and makes the benchmark's tenant `name` and a submitter key; with
+/// `enterprise`, puts the tenant on plan enterprise (nothing is refused). The tenant id and
+/// the key.
+pub async fn create_tenant(
+    ancora: &Path,
+    db_url: &str,
+    name: &str,
+    enterprise: bool,
+) -> anyhow::Result<(String, String)> {
+    ancora_cli(ancora, db_url, &["migrate"]).await?;
+    let tenant = ancora_cli(ancora, db_url, &["admin", "create-tenant", name]).await?;
+    let key = ancora_cli(
+        ancora,
+        db_url,
+        &[
+            "admin",
+            "create-api-key",
+            "--tenant",
+            &tenant,
+            "--role",
+            "submitter",
+        ],
+    )
+    .await?;
+    if enterprise {
+        let plan = [
+            "admin",
+            "plan",
+            "set",
+            "--tenant",
+            &tenant,
+            "--plan",
+            "enterprise",
+        ];
+        ancora_cli(ancora, db_url, &plan).await?;
+    }
+    Ok((tenant, key))
+}
+
 /// Waits (at most 60 s) until `GET {base}/readyz` answers 2xx.
 pub async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);

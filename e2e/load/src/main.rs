@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use ancora_load::read::{self, ReadOptions};
 use ancora_load::read_shared;
-use ancora_load::{ancora_cli, pct, request_body, stop, wait_ready};
+use ancora_load::{create_tenant, pct, request_body, stop, wait_ready};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use futures_util::StreamExt as _;
@@ -212,42 +212,8 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
-async fn ancora(args: &Args, db_url: &str, cli: &[&str]) -> anyhow::Result<String> {
-    ancora_cli(&args.ancora, db_url, cli).await
-}
-
 async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
-    ancora(args, db_url, &["migrate"]).await?;
-    let tenant = ancora(args, db_url, &["admin", "create-tenant", "load"]).await?;
-    let key = ancora(
-        args,
-        db_url,
-        &[
-            "admin",
-            "create-api-key",
-            "--tenant",
-            &tenant,
-            "--role",
-            "submitter",
-        ],
-    )
-    .await?;
-    if args.billing == "on" {
-        ancora(
-            args,
-            db_url,
-            &[
-                "admin",
-                "plan",
-                "set",
-                "--tenant",
-                &tenant,
-                "--plan",
-                "enterprise",
-            ],
-        )
-        .await?;
-    }
+    let (_, key) = create_tenant(&args.ancora, db_url, "load", args.billing == "on").await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;

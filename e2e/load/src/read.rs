@@ -16,7 +16,7 @@
 //! keep-alive one over plain TCP: the generator runs on the server's cores, so it must cost
 //! little per request.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
-use crate::{ancora_cli, event_id, pct, request_body, stop, wait_ready};
+use crate::{create_tenant, event_id, pct, request_body, stop, wait_ready};
 
 /// What one read benchmark run does.
 #[derive(Clone, Debug)]
@@ -144,7 +144,7 @@ pub async fn run(opts: &ReadOptions) -> anyhow::Result<ReadReport> {
 
 async fn run_on(opts: &ReadOptions, db_url: &str) -> anyhow::Result<ReadReport> {
     let ancora = opts.ancora.as_path();
-    let (_, key) = create_tenant(ancora, db_url).await?;
+    let (_, key) = create_tenant(ancora, db_url, "read", true).await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -269,37 +269,6 @@ pub(crate) async fn fill(
         r??;
     }
     Ok(ids)
-}
-
-/// Migrates the database and makes the benchmark's tenant (on plan enterprise: nothing is
-/// refused) and a submitter key: the tenant id and the key.
-pub(crate) async fn create_tenant(ancora: &Path, db_url: &str) -> anyhow::Result<(String, String)> {
-    ancora_cli(ancora, db_url, &["migrate"]).await?;
-    let tenant = ancora_cli(ancora, db_url, &["admin", "create-tenant", "read"]).await?;
-    let key = ancora_cli(
-        ancora,
-        db_url,
-        &[
-            "admin",
-            "create-api-key",
-            "--tenant",
-            &tenant,
-            "--role",
-            "submitter",
-        ],
-    )
-    .await?;
-    let plan = [
-        "admin",
-        "plan",
-        "set",
-        "--tenant",
-        &tenant,
-        "--plan",
-        "enterprise",
-    ];
-    ancora_cli(ancora, db_url, &plan).await?;
-    Ok((tenant, key))
 }
 
 /// [`fill`]s through the server at `base`, then waits until every event in the database is

@@ -28,7 +28,8 @@ use sqlx::postgres::PgConnection;
 use sqlx::{Connection as _, Executor as _};
 use tokio::process::{Child, Command};
 
-use crate::read::{Phase, Target, closed, create_tenant, fill_proved, open, rss_mb};
+use crate::create_tenant;
+use crate::read::{Phase, Target, closed, fill_proved, open, rss_mb};
 use crate::{stop, wait_ready};
 
 /// What one shared-cache benchmark run does.
@@ -100,7 +101,7 @@ async fn run_on(
     tenant_out: &mut Option<String>,
 ) -> anyhow::Result<String> {
     let ancora = opts.ancora.as_path();
-    let (tenant, key) = create_tenant(ancora, db_url).await?;
+    let (tenant, key) = create_tenant(ancora, db_url, "read", true).await?;
     *tenant_out = Some(tenant.clone());
     let http = reqwest::Client::builder().build()?;
 

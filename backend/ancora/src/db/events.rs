@@ -183,7 +183,8 @@ pub async fn insert_fresh(
 
 /// Inserts the events that do not exist yet and returns the ids it inserted (an id already
 /// stored, say by a concurrent request, is skipped, and the caller compares it) and whether
-/// the tenant requires every event to be signed.
+/// the tenant requires every event to be signed. The caller holds the ingest lock
+/// ([`crate::db::Db::ingest_tx`]).
 pub async fn insert_new(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -191,7 +192,6 @@ pub async fn insert_new(
     received_at: OffsetDateTime,
     received_at_micros: i64,
 ) -> sqlx::Result<(Vec<String>, bool)> {
-    lock_for_ingest(&mut *conn, tenant).await?;
     let row = sqlx::query!(
         r#"WITH ins AS (
                INSERT INTO events (tenant_id, id, digest_alg, digest, metadata, submitter,
