@@ -135,6 +135,16 @@ pub struct ServiceArgs {
         default_value_t = crate::services::proofs::DEFAULT_CACHE_MB
     )]
     pub proof_cache_mb: usize,
+    /// Memory budget of the proved batches held in memory, MiB: once one of a final batch's
+    /// bundles is read from the database, the whole batch is loaded and held compactly (about
+    /// 250 bytes an event), so later reads of any of its events render from memory; 0 turns it
+    /// off. Each API process has its own.
+    #[arg(
+        long,
+        env = "ANCORA_PROOF_BATCH_CACHE_MB",
+        default_value_t = crate::services::proofs::held::DEFAULT_BATCH_CACHE_MB
+    )]
+    pub proof_batch_cache_mb: usize,
     /// A Redis that the API processes share final proof bundles through, behind their own
     /// caches (`redis://HOST:PORT[/DB]`): a miss in memory asks it before the database, and
     /// what it answers is verified like a stored bundle. Off by default.
@@ -702,6 +712,7 @@ impl Config {
                 },
                 metrics: svc.metrics == OnOff::On,
                 proof_cache_bytes: svc.proof_cache_mb.saturating_mul(1 << 20),
+                proof_batch_cache_bytes: svc.proof_batch_cache_mb.saturating_mul(1 << 20),
                 redis: redis_from_args(svc)?,
             },
             shutdown_grace: Duration::from_millis(svc.shutdown_grace_ms),

@@ -190,3 +190,114 @@ async fn a_stored_checkpoint_the_log_did_not_sign_is_an_error_never_a_bundle(poo
     assert_eq!(app.state.proof_cache.len(), 0, "nothing damaged is cached");
     assert_eq!(app.state.proof_cache.checkpoints_verified(), 0);
 }
+
+/// Waits until no batch is being loaded into memory (loads run beside the read that starts them).
+async fn loads_done(app: &TestApp) {
+    for _ in 0..200 {
+        if app.state.batch_cache.loads_running() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("a batch load did not end in 5 s");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_final_batch_is_held_after_one_read_and_its_events_render_from_memory_byte_for_byte(
+    pool: PgPool,
+) {
+    let ids = ["h-1", "h-2", "h-3", "h-4", "h-5"];
+    let app = TestApp::new(pool.clone());
+    let key = proved(&app, &ids).await;
+    // What each bundle is when read from its row, in a process that holds nothing (batch
+    // cache off).
+    let rows = TestApp::with_config(pool.clone(), |c| c.settings.proof_batch_cache_bytes = 0);
+    let mut expected = Vec::new();
+    for id in ids {
+        let (s, h, b) = get_proof(&rows, &key, id, None).await;
+        assert_eq!(s, StatusCode::OK);
+        expected.push((h[header::ETAG].to_str().expect("etag").to_owned(), b));
+    }
+    loads_done(&rows).await;
+    assert_eq!(rows.state.batch_cache.batches(), 0, "off: nothing held");
+
+    // One read from the database; its batch is loaded beside it.
+    assert_eq!(app.state.batch_cache.batches(), 0);
+    let (s, _, b) = get_proof(&app, &key, "h-1", None).await;
+    assert_eq!((s, &b), (StatusCode::OK, &expected[0].1));
+    loads_done(&app).await;
+    assert_eq!(app.state.batch_cache.batches(), 1, "the batch is held");
+    assert!(app.state.batch_cache.bytes() > 0);
+
+    // The stored proofs and events are gone: the other events still render, from memory,
+    // the same bytes and tags as from their rows, each verifying with the log's key.
+    sqlx::query("DELETE FROM proofs")
+        .execute(&pool)
+        .await
+        .expect("delete");
+    let mut tx = app.state.db.system_tx().await.expect("tx");
+    let log_key =
+        ancora::services::anchoring::tlog::TlogAnchor::from_config(&app.state.settings.log)
+            .verifier(&mut tx)
+            .await
+            .expect("key");
+    tx.commit().await.expect("commit");
+    for (id, (etag, body)) in ids.iter().zip(&expected).skip(1) {
+        let (s, h, b) = get_proof(&app, &key, id, None).await;
+        assert_eq!(s, StatusCode::OK, "{id}");
+        assert_eq!(&b, body, "{id}: the same bytes as from its row");
+        assert_eq!(h[header::ETAG].to_str().expect("etag"), etag, "{id}");
+        let bundle = Bundle::from_json(&b).expect("bundle");
+        let trust = Trust {
+            log_keys: vec![log_key.clone()],
+            chainweb_headers: vec![],
+        };
+        assert!(verify_bundle(&bundle, &trust).is_verified(), "{id}");
+        // A matching If-None-Match is a 304 whichever cache answers.
+        let (s, _, _) = get_proof(&app, &key, id, Some(etag)).await;
+        assert_eq!(s, StatusCode::NOT_MODIFIED, "{id}");
+    }
+    // Another tenant's key finds none of them.
+    let (_, other_key) = app.tenant_with_key(ancora::domain::Role::Submitter).await;
+    let (s, _, _) = get_proof(&app, &other_key, "h-3", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Metrics name the source.
+    let (_, _, metrics) = app
+        .send_raw(
+            Request::builder()
+                .uri("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    let metrics = String::from_utf8(metrics).expect("text");
+    assert!(
+        metrics.contains("ancora_proof_read_duration_seconds_count{source=\"batch\"} 4"),
+        "{metrics}"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_batch_whose_stored_events_do_not_check_out_is_not_held_and_its_reads_go_on(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool.clone());
+    let key = proved(&app, &["g-1", "g-2", "g-3"]).await;
+    // One event's stored fields no longer give its leaf hash.
+    sqlx::query("UPDATE events SET submitter = 'someone else' WHERE id = 'g-3'")
+        .execute(&pool)
+        .await
+        .expect("damage");
+    let (s, _, _) = get_proof(&app, &key, "g-1", None).await;
+    assert_eq!(s, StatusCode::OK);
+    loads_done(&app).await;
+    assert_eq!(app.state.batch_cache.batches(), 0, "refused");
+    // Not loaded again: a read of another of its events starts no load.
+    let (s, _, _) = get_proof(&app, &key, "g-2", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(app.state.batch_cache.loads_running(), 0);
+    // The damaged event is an error, never a bundle.
+    let (s, h, b) = get_proof(&app, &key, "g-3", None).await;
+    let body: Value = serde_json::from_slice(&b).expect("problem");
+    assert_problem(&(s, h, body), StatusCode::INTERNAL_SERVER_ERROR, "");
+}

@@ -19,6 +19,8 @@ async fn the_read_benchmark_measures_every_phase_with_sane_numbers() {
         rates: vec![200],
         connections: 4,
         keep_db: false,
+        server_env: Vec::new(),
+        warm_seconds: None,
     };
 
     // Act
@@ -73,6 +75,20 @@ async fn the_read_benchmark_measures_every_phase_with_sane_numbers() {
         }
     }
     assert!(report.ratio > 0.0 && report.ratio.is_finite(), "{text}");
+    // The server's own count of where the reads came from: past the first read of its batch,
+    // the catalog's proofs render from the batch held in memory.
+    let from = |source: &str| {
+        report
+            .reads_by_source
+            .iter()
+            .find(|(s, _)| s == source)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert!(
+        from("database") > 0 && from("batch") > 0 && from("cache") > 0,
+        "{text}"
+    );
+    assert!(text.contains("proof reads by source: "), "{text}");
     assert!(
         text.contains("ratio random proof ÷ healthz (closed loop): "),
         "{text}"

@@ -92,6 +92,10 @@ struct Args {
     /// Read benchmark: seconds per measured phase.
     #[arg(long, default_value_t = 10.0)]
     read_seconds: f64,
+    /// Read benchmark: seconds of random reads before the measured phases (default half a
+    /// phase); give a large catalog longer to reach the server's steady state.
+    #[arg(long)]
+    warm_seconds: Option<f64>,
     /// Read benchmark: offered rates (requests/s) of the open-loop phases.
     #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
     rates: Vec<u64>,
@@ -188,6 +192,8 @@ async fn main() -> anyhow::Result<()> {
             rates: args.rates.clone(),
             connections: args.connections,
             keep_db: args.keep_db,
+            server_env: args.server_env.clone(),
+            warm_seconds: args.warm_seconds,
         })
         .await?;
         print!("{}", report.render());

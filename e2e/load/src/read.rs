@@ -48,6 +48,11 @@ pub struct ReadOptions {
     pub connections: usize,
     /// Keep the scratch database.
     pub keep_db: bool,
+    /// Extra environment of the server, `(NAME, VALUE)`.
+    pub server_env: Vec<(String, String)>,
+    /// Seconds of random reads before the measured phases (not reported; default half a
+    /// phase): a large catalog needs longer to reach the server's steady state.
+    pub warm_seconds: Option<f64>,
 }
 
 /// One measured phase.
@@ -82,6 +87,9 @@ pub struct ReadReport {
     pub ratio: f64,
     /// The server's resident memory at the end, MB.
     pub server_rss_mb: f64,
+    /// Proof reads the server answered, by source (its `/metrics`: cache, batch, redis,
+    /// database), over the whole run.
+    pub reads_by_source: Vec<(String, u64)>,
 }
 
 impl ReadReport {
@@ -118,6 +126,14 @@ impl ReadReport {
             "server RSS at the end: {:.1} MB\n",
             self.server_rss_mb
         ));
+        if !self.reads_by_source.is_empty() {
+            let by: Vec<String> = self
+                .reads_by_source
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+            out.push_str(&format!("proof reads by source: {}\n", by.join(", ")));
+        }
         out
     }
 }
@@ -153,6 +169,7 @@ async fn run_on(opts: &ReadOptions, db_url: &str) -> anyhow::Result<ReadReport> 
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", db_url)
         .env("ANCORA_LOG", "warn")
+        .envs(opts.server_env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
@@ -173,7 +190,8 @@ async fn run_on(opts: &ReadOptions, db_url: &str) -> anyhow::Result<ReadReport> 
     let mut phases = Vec::new();
     // Warm-up (not reported): connections, the server's caches and pools at their steady state.
     let addr = &[addr][..];
-    closed(addr, "warm-up", random_proof.clone(), conns, secs / 2).await?;
+    let warm = opts.warm_seconds.map_or(secs / 2, Duration::from_secs_f64);
+    closed(addr, "warm-up", random_proof.clone(), conns, warm).await?;
     phases.push(closed(addr, "healthz", Target::Healthz, conns, secs).await?);
     phases.push(closed(addr, "proof (random id)", random_proof.clone(), conns, secs).await?);
     let one = Target::OneProof {
@@ -200,6 +218,7 @@ async fn run_on(opts: &ReadOptions, db_url: &str) -> anyhow::Result<ReadReport> 
     phases.push(flood);
 
     let server_rss_mb = rss_mb(pid).await.unwrap_or(f64::NAN);
+    let reads_by_source = reads_by_source(&http, &base).await.unwrap_or_default();
     stop(&mut server).await;
     let rate_of = |name: &str| {
         phases
@@ -213,7 +232,28 @@ async fn run_on(opts: &ReadOptions, db_url: &str) -> anyhow::Result<ReadReport> 
         phases,
         ratio,
         server_rss_mb,
+        reads_by_source,
     })
+}
+
+/// The server's count of proof reads by source, from its `/metrics`.
+async fn reads_by_source(http: &reqwest::Client, base: &str) -> anyhow::Result<Vec<(String, u64)>> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let prefix = "ancora_proof_read_duration_seconds_count{source=\"";
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(prefix)?;
+            let (source, n) = rest.split_once("\"} ")?;
+            Some((source.to_owned(), n.trim().parse::<f64>().ok()? as u64))
+        })
+        .collect())
 }
 
 /// Posts `events` events (1 000 a request, 4 clients), waiting `Retry-After` on a 429; the

@@ -96,7 +96,12 @@ pub async fn get(
     .await
 }
 
-/// Every proof of a batch, in tree order (empty before the batch is proved).
+/// The first `limit` proofs of a batch, in tree order (empty before the batch is proved).
+///
+/// The batch's events are read as a range of the `(tenant_id, seq)` index inside a lateral
+/// subquery, with the limit there: with `ORDER BY seq LIMIT` over the plain join, Postgres
+/// walked the tenant's whole `seq` index filtering for the batch (1.0–1.3 s for a batch of a
+/// 1 000 000-event tenant when idle, 16 s under load; 9–10 ms this way).
 pub async fn for_batch(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -105,16 +110,113 @@ pub async fn for_batch(
 ) -> sqlx::Result<Vec<ProofParts>> {
     sqlx::query_as!(
         ProofParts,
-        r#"SELECT e.id AS event_id, e.digest_alg, e.digest, e.submitter, e.received_at_micros,
-                  e.leaf_hash, p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
+        r#"SELECT e.id AS "event_id!", e.digest_alg AS "digest_alg!", e.digest AS "digest!",
+                  e.submitter AS "submitter!", e.received_at_micros AS "received_at_micros!",
+                  e.leaf_hash AS "leaf_hash!", p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
                   b.id AS batch_id, b.root AS batch_root, b.anchor_id, b.anchor_index,
                   b.anchor_proof, b.anchor_root, b.trust_point AS "trust_point?"
            FROM batches b
-           JOIN events e ON e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq
+           CROSS JOIN LATERAL (
+               SELECT e.tenant_id, e.id, e.seq, e.digest_alg, e.digest, e.submitter,
+                      e.received_at_micros, e.leaf_hash
+               FROM events e
+               WHERE e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq
+               ORDER BY e.seq
+               LIMIT $3) e
            JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
            WHERE b.tenant_id = $1 AND b.id = $2
-           ORDER BY e.seq
-           LIMIT $3"#,
+           ORDER BY e.seq"#,
+        tenant.0,
+        batch,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// What every event of a proved batch shares, with its size (see [`batch_leaves`]).
+#[derive(Clone, Debug)]
+pub struct BatchShared {
+    /// The batch.
+    pub batch_id: Uuid,
+    /// Its events.
+    pub size: i32,
+    /// The batch root.
+    pub batch_root: Vec<u8>,
+    /// The anchor.
+    pub anchor_id: Option<Uuid>,
+    /// Binary proof object from the batch root up to the anchor root.
+    pub anchor_proof: Option<Vec<u8>>,
+    /// The anchor root.
+    pub anchor_root: Option<Vec<u8>>,
+    /// The trust points (bundle JSON).
+    pub trust_point: Option<serde_json::Value>,
+}
+
+/// The shared part of a batch's proofs, or `None` when there is no such batch.
+pub async fn batch_shared(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+) -> sqlx::Result<Option<BatchShared>> {
+    sqlx::query_as!(
+        BatchShared,
+        r#"SELECT id AS batch_id, size, root AS batch_root, anchor_id, anchor_proof, anchor_root,
+                  trust_point AS "trust_point?"
+           FROM batches WHERE tenant_id = $1 AND id = $2"#,
+        tenant.0,
+        batch
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// One event of a proved batch, as held in memory: its leaf fields and leaf index.
+#[derive(Clone, Debug)]
+pub struct LeafRow {
+    /// The event id.
+    pub event_id: String,
+    /// `sha256` or `sha512_256`.
+    pub digest_alg: String,
+    /// Digest bytes.
+    pub digest: Vec<u8>,
+    /// Submitter bound into the leaf.
+    pub submitter: String,
+    /// Receipt time bound into the leaf.
+    pub received_at_micros: i64,
+    /// The stored leaf hash.
+    pub leaf_hash: Vec<u8>,
+    /// Leaf index in the batch tree.
+    pub leaf_index: Option<i32>,
+    /// A compact proof row (not a whole bundle stored before compact proofs).
+    pub compact: bool,
+}
+
+/// The first `limit` events of a proved batch with a proof row, in tree order: what
+/// [`for_batch`] reads without the per-event proof objects and the shared part (a held batch
+/// rebuilds the tree from the leaf hashes, and reads the shared part once, [`batch_shared`]).
+pub async fn batch_leaves(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<LeafRow>> {
+    sqlx::query_as!(
+        LeafRow,
+        r#"SELECT e.id AS "event_id!", e.digest_alg AS "digest_alg!", e.digest AS "digest!",
+                  e.submitter AS "submitter!", e.received_at_micros AS "received_at_micros!",
+                  e.leaf_hash AS "leaf_hash!", p.leaf_index, (p.bundle IS NULL) AS "compact!"
+           FROM batches b
+           CROSS JOIN LATERAL (
+               SELECT e.tenant_id, e.id, e.seq, e.digest_alg, e.digest, e.submitter,
+                      e.received_at_micros, e.leaf_hash
+               FROM events e
+               WHERE e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq
+               ORDER BY e.seq
+               LIMIT $3) e
+           JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
+           WHERE b.tenant_id = $1 AND b.id = $2
+           ORDER BY e.seq"#,
         tenant.0,
         batch,
         limit

@@ -75,6 +75,8 @@ pub struct Services {
     pub keys: Arc<authentication::KeyCache>,
     /// The cache of final proof bundles (and of verified log checkpoints).
     pub proof_cache: Arc<proofs::BundleCache>,
+    /// Proved final batches held in memory, compactly (behind `proof_cache`).
+    pub batch_cache: Arc<proofs::BatchCache>,
     /// The cache of final proof bundles shared by the API processes (`ANCORA_REDIS_URL`), if
     /// any.
     pub shared_proof_cache: Option<Arc<proofs::SharedCache>>,
@@ -94,6 +96,7 @@ impl Services {
             )),
             archive: Arc::new(archive::Archive::open(settings.archive.clone())),
             proof_cache: Arc::new(proofs::BundleCache::new(settings.proof_cache_bytes)),
+            batch_cache: Arc::new(proofs::BatchCache::new(settings.proof_batch_cache_bytes)),
             shared_proof_cache: shared_proof_cache(&settings, &metrics),
             db,
             settings: Arc::new(settings),

@@ -39,6 +39,9 @@ pub struct Settings {
     pub metrics: bool,
     /// The memory budget of the cache of final proof bundles, bytes (`ANCORA_PROOF_CACHE_MB`).
     pub proof_cache_bytes: usize,
+    /// The memory budget of the proved batches held in memory, bytes
+    /// (`ANCORA_PROOF_BATCH_CACHE_MB`).
+    pub proof_batch_cache_bytes: usize,
     /// The proof cache shared by the API processes, Redis (`ANCORA_REDIS_URL`); `None`: off.
     pub redis: Option<crate::services::proofs::redis::RedisConfig>,
 }
@@ -59,6 +62,7 @@ impl Default for Settings {
             webhooks: WebhookConfig::default(),
             metrics: true,
             proof_cache_bytes: crate::services::proofs::DEFAULT_CACHE_MB << 20,
+            proof_batch_cache_bytes: crate::services::proofs::held::DEFAULT_BATCH_CACHE_MB << 20,
             redis: None,
         }
     }

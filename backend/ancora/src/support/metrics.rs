@@ -34,6 +34,8 @@ pub enum ProofSource {
     Shared,
     /// The database (`database`).
     Database,
+    /// A batch held in memory (`batch`): rendered without the database.
+    Batch,
 }
 
 /// Labels of the HTTP latency histogram.
@@ -167,6 +169,7 @@ pub struct Metrics {
     proof_read_cache: Histogram,
     proof_read_shared: Histogram,
     proof_read_database: Histogram,
+    proof_read_batch: Histogram,
     /// Seconds to archive one unit of cold data to object storage.
     pub archive_latency: Histogram,
     /// Seconds to read one item back from the archive (a cold read).
@@ -201,6 +204,8 @@ pub struct Metrics {
     pub api_key_cache_misses: Counter,
     /// Bytes of rendered bundles in the proof cache.
     pub proof_cache_bytes: Gauge,
+    /// Estimated bytes of the proved batches held in memory.
+    pub proof_batch_cache_bytes: Gauge,
     /// In-process misses answered by the shared (Redis) proof cache, with a bundle that
     /// verified.
     pub proof_cache_redis_hits: Counter,
@@ -302,7 +307,7 @@ impl Metrics {
         });
         registry.register(
             "proof_read_duration_seconds",
-            "Proof bundle reads (API and portal) and their latency, by source (cache, redis, database); the count is the read rate",
+            "Proof bundle reads (API and portal) and their latency, by source (cache, batch, redis, database); the count is the read rate",
             proof_reads.clone(),
         );
         let proof_read_cache = proof_reads
@@ -313,6 +318,11 @@ impl Metrics {
         let proof_read_shared = proof_reads
             .get_or_create(&ProofReadLabels {
                 source: "redis".into(),
+            })
+            .clone();
+        let proof_read_batch = proof_reads
+            .get_or_create(&ProofReadLabels {
+                source: "batch".into(),
             })
             .clone();
         let proof_read_database = proof_reads
@@ -412,6 +422,12 @@ impl Metrics {
             "Bytes of rendered bundles in the proof cache",
             proof_cache_bytes.clone(),
         );
+        let proof_batch_cache_bytes = Gauge::default();
+        registry.register(
+            "proof_batch_cache_bytes",
+            "Estimated bytes of the proved batches held in memory",
+            proof_batch_cache_bytes.clone(),
+        );
         let proof_cache_redis_hits = Counter::default();
         registry.register(
             "proof_cache_redis_hits",
@@ -495,6 +511,7 @@ impl Metrics {
             api_key_cache_hits,
             api_key_cache_misses,
             proof_cache_bytes,
+            proof_batch_cache_bytes,
             proof_cache_redis_hits,
             proof_cache_redis_misses,
             proof_cache_redis_errors,
@@ -524,6 +541,7 @@ impl Metrics {
             proof_read_cache,
             proof_read_shared,
             proof_read_database,
+            proof_read_batch,
             archive_latency,
             cold_read_latency,
             job_failures,
@@ -564,6 +582,7 @@ impl Metrics {
             ProofSource::Cache => &self.proof_read_cache,
             ProofSource::Shared => &self.proof_read_shared,
             ProofSource::Database => &self.proof_read_database,
+            ProofSource::Batch => &self.proof_read_batch,
         };
         h.observe(took.as_secs_f64());
     }

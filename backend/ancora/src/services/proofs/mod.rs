@@ -35,9 +35,11 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod held;
 pub mod redis;
 pub mod shared;
 
+pub use held::{BatchCache, HeldBatch};
 pub use shared::{SharedCache, SharedProofCache};
 
 use crate::db::{self, anchors, batches, proofs};
@@ -268,7 +270,7 @@ pub async fn server_trust(svc: &Services, bundle: Option<&Bundle>) -> anyhow::Re
 }
 
 /// Rebuilds an event's leaf from its stored fields and checks it against the stored hash.
-fn event_leaf(
+pub(crate) fn event_leaf(
     tenant: TenantId,
     id: &str,
     digest_alg: &str,
@@ -277,7 +279,14 @@ fn event_leaf(
     received_at_micros: i64,
     leaf_hash: &[u8],
 ) -> anyhow::Result<EventLeaf> {
-    let digest: ContentDigest = format!("{digest_alg}:{}", hex::encode(digest)).parse()?;
+    let algorithm = match digest_alg {
+        "sha256" => ancora_proof::event::DigestAlgorithm::Sha256,
+        "sha512_256" => ancora_proof::event::DigestAlgorithm::Sha512_256,
+        other => anyhow::bail!("event {id} has a stored digest of unknown algorithm {other:?}"),
+    };
+    let bytes = <[u8; 32]>::try_from(digest)
+        .map_err(|_| anyhow::anyhow!("event {id}'s stored digest is not 32 bytes"))?;
+    let digest = ContentDigest { algorithm, bytes };
     let leaf = EventLeaf {
         tenant_id: tenant.bytes(),
         event_id: id.to_owned(),
@@ -427,9 +436,26 @@ pub async fn read_served(
             .observe_proof_read(ProofSource::Cache, started.elapsed());
         return Ok(Some(hit));
     }
+    if let Some((held, index)) = svc.batch_cache.get(tenant, event_id) {
+        match render_held(&held, index, &svc.settings) {
+            Ok(served) => {
+                let cached = cache(svc, key, served);
+                svc.metrics
+                    .observe_proof_read(ProofSource::Batch, started.elapsed());
+                return Ok(Some(cached));
+            }
+            // Checked when it was held, so never expected: the database answers.
+            Err(e) => {
+                tracing::error!(tenant_id = %tenant.0, event_id, error = %e, "a held batch's bundle did not build");
+            }
+        }
+    }
     if let Some(shared) = &svc.shared_proof_cache
-        && let Some(served) = read_shared(svc, shared, tenant, event_id).await
+        && let Some((served, batch_id)) = read_shared(svc, shared, tenant, event_id).await
     {
+        if let Some(batch_id) = batch_id {
+            hold_batch_later(svc, tenant, batch_id);
+        }
         let cached = cache(svc, key, served);
         svc.metrics
             .observe_proof_read(ProofSource::Shared, started.elapsed());
@@ -444,13 +470,14 @@ pub async fn read_served(
 /// The bundle the shared cache holds for the event, if it passes the stored bundle's check
 /// ([`check_stored`]), is this tenant's and this event's, and is final; anything else (absent,
 /// unreachable, too slow, not JSON, damaged, another event's, not final) is `None`, and the
-/// database answers. A value that fails the check is logged: someone wrote it.
+/// database answers. A value that fails the check is logged: someone wrote it. With the bundle,
+/// the id of its batch (for [`hold_batch_later`]).
 async fn read_shared(
     svc: &Services,
     shared: &SharedCache,
     tenant: TenantId,
     event_id: &str,
-) -> Option<Served> {
+) -> Option<(Served, Option<Uuid>)> {
     let Some(bytes) = shared.get(tenant.0, event_id).await else {
         shared.miss();
         return None;
@@ -465,7 +492,12 @@ async fn read_shared(
         check_chainweb_blocks(svc, &bundle).await?;
         let served = Served::new(&value, &svc.settings)?;
         anyhow::ensure!(served.is_final(), "it is not final");
-        anyhow::Ok(served)
+        let batch_id = bundle
+            .batch
+            .batch_id
+            .as_deref()
+            .and_then(|b| b.parse().ok());
+        anyhow::Ok((served, batch_id))
     };
     match checked.await {
         Ok(served) => {
@@ -546,6 +578,7 @@ async fn read_stored(
     let Some(parts) = found else {
         return Ok(None);
     };
+    let batch_id = parts.batch_id;
     let bundle = assemble(tenant, parts)?;
     check_stored(svc, event_id, &bundle).await?;
     let served = Served::new(&bundle, &svc.settings)?;
@@ -555,10 +588,80 @@ async fn read_stored(
         if let Some(shared) = &svc.shared_proof_cache {
             shared.offer(tenant.0, event_id, served.json.clone());
         }
+        hold_batch_later(svc, tenant, batch_id);
         Ok(Some(cache(svc, key, served)))
     } else {
         Ok(Some(Arc::new(served)))
     }
+}
+
+/// The bundle of the event at `index` of a held batch, rendered as [`read_stored`] renders
+/// the same bundle from its row (so the bytes and the `ETag` are the same).
+fn render_held(
+    held: &HeldBatch,
+    index: usize,
+    settings: &crate::services::Settings,
+) -> anyhow::Result<Served> {
+    let value = serde_json::to_value(held.bundle(index)?)?;
+    let served = Served::new(&value, settings)?;
+    anyhow::ensure!(served.is_final(), "a held batch's bundle is not final");
+    Ok(served)
+}
+
+/// Loads the final batch `batch_id` into the held batches in the background, unless it is held
+/// or being loaded already, or the cache is off or busy ([`BatchCache::start_load`]).
+fn hold_batch_later(svc: &Services, tenant: TenantId, batch_id: Uuid) {
+    if !svc.batch_cache.start_load(batch_id) {
+        return;
+    }
+    let svc = svc.clone();
+    tokio::spawn(async move {
+        let held = hold_batch(&svc, tenant, batch_id).await;
+        if let Err(e) = &held {
+            tracing::warn!(tenant_id = %tenant.0, %batch_id, error = %e, "a proved batch is not held in memory");
+        }
+        svc.batch_cache.loaded(batch_id, held.is_err());
+        svc.metrics
+            .proof_batch_cache_bytes
+            .set(i64::try_from(svc.batch_cache.bytes()).unwrap_or(i64::MAX));
+    });
+}
+
+/// Reads a final batch's proofs (one query), checks them ([`HeldBatch::from_parts`], then the
+/// first bundle in full as a stored one is checked, its checkpoint's signature included) and
+/// holds the batch.
+pub async fn hold_batch(svc: &Services, tenant: TenantId, batch_id: Uuid) -> anyhow::Result<()> {
+    let mut tx = svc.db.tenant_tx(tenant).await?;
+    let shared = proofs::batch_shared(&mut tx, tenant, batch_id)
+        .await?
+        .with_context(|| format!("batch {batch_id} does not exist"))?;
+    let size = usize::try_from(shared.size)?;
+    anyhow::ensure!(
+        svc.batch_cache.fits(size),
+        "batch {batch_id} of {size} events is larger than the budget of held batches allows"
+    );
+    let rows = proofs::batch_leaves(&mut tx, tenant, batch_id, i64::from(shared.size) + 1).await?;
+    tx.commit().await?;
+    anyhow::ensure!(
+        rows.len() == size,
+        "batch {batch_id} has {} stored proofs for {size} events",
+        rows.len()
+    );
+    // Hashing a batch's leaves is CPU work of milliseconds: off the async threads.
+    let held =
+        tokio::task::spawn_blocking(move || HeldBatch::from_rows(tenant, shared, rows)).await??;
+    let first = held
+        .event_id(0)
+        .map(str::to_owned)
+        .context("an empty batch")?;
+    let value = serde_json::to_value(held.bundle(0)?)?;
+    check_stored(svc, &first, &value).await?;
+    anyhow::ensure!(
+        finality(&value, &svc.settings) == "final",
+        "batch {batch_id} is not final"
+    );
+    svc.batch_cache.insert(held);
+    Ok(())
 }
 
 /// Checks a bundle read from storage before anyone is given it: every Merkle step recomputed
