@@ -183,9 +183,11 @@ async fn a_batch_never_ends_past_an_event_whose_insert_has_not_committed(pool: P
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bundle(pool: PgPool) {
-    // Arrange
+    // Arrange: the row path is what is tested, so no batch is held in memory (a held batch
+    // serves c-1 from its leaves, a correct bundle, once c-2 was read).
     let app = TestApp::with_config(pool.clone(), |c| {
-        c.settings.batching.window = Duration::ZERO
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.proof_batch_cache_bytes = 0;
     });
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
