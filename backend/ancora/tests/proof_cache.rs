@@ -191,17 +191,6 @@ async fn a_stored_checkpoint_the_log_did_not_sign_is_an_error_never_a_bundle(poo
     assert_eq!(app.state.proof_cache.checkpoints_verified(), 0);
 }
 
-/// Waits until no batch is being loaded into memory (loads run beside the read that starts them).
-async fn loads_done(app: &TestApp) {
-    for _ in 0..200 {
-        if app.state.batch_cache.loads_running() == 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("a batch load did not end in 5 s");
-}
-
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_final_batch_is_held_after_one_read_and_its_events_render_from_memory_byte_for_byte(
     pool: PgPool,
@@ -218,14 +207,14 @@ async fn a_final_batch_is_held_after_one_read_and_its_events_render_from_memory_
         assert_eq!(s, StatusCode::OK);
         expected.push((h[header::ETAG].to_str().expect("etag").to_owned(), b));
     }
-    loads_done(&rows).await;
+    rows.batch_loads_done().await;
     assert_eq!(rows.state.batch_cache.batches(), 0, "off: nothing held");
 
     // One read from the database; its batch is loaded beside it.
     assert_eq!(app.state.batch_cache.batches(), 0);
     let (s, _, b) = get_proof(&app, &key, "h-1", None).await;
     assert_eq!((s, &b), (StatusCode::OK, &expected[0].1));
-    loads_done(&app).await;
+    app.batch_loads_done().await;
     assert_eq!(app.state.batch_cache.batches(), 1, "the batch is held");
     assert!(app.state.batch_cache.bytes() > 0);
 
@@ -290,7 +279,7 @@ async fn a_batch_whose_stored_events_do_not_check_out_is_not_held_and_its_reads_
         .expect("damage");
     let (s, _, _) = get_proof(&app, &key, "g-1", None).await;
     assert_eq!(s, StatusCode::OK);
-    loads_done(&app).await;
+    app.batch_loads_done().await;
     assert_eq!(app.state.batch_cache.batches(), 0, "refused");
     // Not loaded again: a read of another of its events starts no load.
     let (s, _, _) = get_proof(&app, &key, "g-2", None).await;

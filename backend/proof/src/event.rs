@@ -53,6 +53,15 @@ impl DigestAlgorithm {
         }
     }
 
+    /// The algorithm named by its text prefix (`sha256`, `sha512_256`).
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        match prefix {
+            "sha256" => Some(DigestAlgorithm::Sha256),
+            "sha512_256" => Some(DigestAlgorithm::Sha512_256),
+            _ => None,
+        }
+    }
+
     fn code(self) -> u8 {
         match self {
             DigestAlgorithm::Sha256 => 1,
@@ -110,15 +119,11 @@ impl FromStr for ContentDigest {
         let (alg, hex_part) = s.split_once(':').ok_or_else(|| {
             Error::Invalid("digest must look like \"sha256:<64 hex characters>\"".into())
         })?;
-        let algorithm = match alg {
-            "sha256" => DigestAlgorithm::Sha256,
-            "sha512_256" => DigestAlgorithm::Sha512_256,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "unknown digest algorithm {other:?} (use sha256 or sha512_256)"
-                )));
-            }
-        };
+        let algorithm = DigestAlgorithm::from_prefix(alg).ok_or_else(|| {
+            Error::Invalid(format!(
+                "unknown digest algorithm {alg:?} (use sha256 or sha512_256)"
+            ))
+        })?;
         let raw =
             hex::decode(hex_part).map_err(|e| Error::BadEncoding(format!("digest hex: {e}")))?;
         let bytes = <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| Error::BadLength {

@@ -28,6 +28,18 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Waits (up to 5 s) until no proved batch is being loaded into memory: a proof read from
+    /// the database starts one beside it.
+    pub async fn batch_loads_done(&self) {
+        for _ in 0..200 {
+            if self.state.batch_cache.loads_running() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("a batch load did not end in 5 s");
+    }
+
     /// The app with the test configuration.
     pub fn new(pool: PgPool) -> Self {
         Self::with_config(pool, |_| {})

@@ -279,11 +279,10 @@ pub(crate) fn event_leaf(
     received_at_micros: i64,
     leaf_hash: &[u8],
 ) -> anyhow::Result<EventLeaf> {
-    let algorithm = match digest_alg {
-        "sha256" => ancora_proof::event::DigestAlgorithm::Sha256,
-        "sha512_256" => ancora_proof::event::DigestAlgorithm::Sha512_256,
-        other => anyhow::bail!("event {id} has a stored digest of unknown algorithm {other:?}"),
-    };
+    let algorithm =
+        ancora_proof::event::DigestAlgorithm::from_prefix(digest_alg).ok_or_else(|| {
+            anyhow::anyhow!("event {id} has a stored digest of unknown algorithm {digest_alg:?}")
+        })?;
     let bytes = <[u8; 32]>::try_from(digest)
         .map_err(|_| anyhow::anyhow!("event {id}'s stored digest is not 32 bytes"))?;
     let digest = ContentDigest { algorithm, bytes };
