@@ -60,19 +60,7 @@ pub async fn create_tenant(
 ) -> anyhow::Result<(String, String)> {
     ancora_cli(ancora, db_url, &["migrate"]).await?;
     let tenant = ancora_cli(ancora, db_url, &["admin", "create-tenant", name]).await?;
-    let key = ancora_cli(
-        ancora,
-        db_url,
-        &[
-            "admin",
-            "create-api-key",
-            "--tenant",
-            &tenant,
-            "--role",
-            "submitter",
-        ],
-    )
-    .await?;
+    let key = create_api_key(ancora, db_url, &tenant).await?;
     if enterprise {
         let plan = [
             "admin",
@@ -86,6 +74,19 @@ pub async fn create_tenant(
         ancora_cli(ancora, db_url, &plan).await?;
     }
     Ok((tenant, key))
+}
+
+/// Another submitter key of `tenant`.
+pub async fn create_api_key(ancora: &Path, db_url: &str, tenant: &str) -> anyhow::Result<String> {
+    let args = [
+        "admin",
+        "create-api-key",
+        "--tenant",
+        tenant,
+        "--role",
+        "submitter",
+    ];
+    ancora_cli(ancora, db_url, &args).await
 }
 
 /// Waits (at most 60 s) until `GET {base}/readyz` answers 2xx.

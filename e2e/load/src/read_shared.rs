@@ -111,9 +111,10 @@ async fn run_on(
     let ids = fill_proved(&http, &base, &key, db_url, opts.events).await?;
     stop(&mut filler).await;
     let ids = Arc::new(ids);
+    let keys = Arc::new(crate::read::read_keys(ancora, db_url, &tenant, key.clone()).await?);
     let target = Target::RandomProof {
         ids: ids.clone(),
-        key: key.clone(),
+        keys,
     };
 
     // Every bundle read once through Redis: the shared cache as a long-running deployment has
