@@ -805,22 +805,30 @@ const ENTRY_OVERHEAD: usize = 160;
 const CHECKPOINTS_REMEMBERED: usize = 100_000;
 
 /// The cache of served final bundles, within a memory budget in bytes. Final bundles never
-/// change, so entries need no invalidation. Two generations approximate LRU in O(1): hits in
-/// the old one are promoted; when the young one would exceed half the budget, it becomes the
-/// old one and the old one is dropped. It also remembers which log checkpoints were verified.
+/// change, so entries need no invalidation. Least recently used first out, one entry at a
+/// time: an insert over the budget lets go of just enough of the oldest entries, so no read
+/// ever waits while a large part of the cache is freed. It also remembers which log
+/// checkpoints were verified.
 #[derive(Debug)]
 pub struct BundleCache {
-    half: usize,
+    budget: usize,
     inner: Mutex<Sized>,
     checkpoints: Mutex<HashSet<[u8; 32]>>,
 }
 
-#[derive(Debug, Default)]
 struct Sized {
-    young: HashMap<Key, Arc<Served>>,
-    young_bytes: usize,
-    old: HashMap<Key, Arc<Served>>,
-    old_bytes: usize,
+    /// Least recently used first.
+    entries: hashlink::LruCache<Key, Arc<Served>>,
+    bytes: usize,
+}
+
+impl std::fmt::Debug for Sized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sized")
+            .field("entries", &self.entries.len())
+            .field("bytes", &self.bytes)
+            .finish()
+    }
 }
 
 fn cost(key: &Key, v: &Served) -> usize {
@@ -831,8 +839,11 @@ impl BundleCache {
     /// A cache holding at most `budget` bytes (0: caches nothing).
     pub fn new(budget: usize) -> Self {
         BundleCache {
-            half: budget / 2,
-            inner: Mutex::new(Sized::default()),
+            budget,
+            inner: Mutex::new(Sized {
+                entries: hashlink::LruCache::new_unbounded(),
+                bytes: 0,
+            }),
             checkpoints: Mutex::new(HashSet::new()),
         }
     }
@@ -841,51 +852,52 @@ impl BundleCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The cached bundle, if any.
+    /// The cached bundle, if any (now the most recently used).
     pub fn get(&self, key: &Key) -> Option<Arc<Served>> {
-        let mut g = self.lock();
-        if let Some(v) = g.young.get(key) {
-            return Some(v.clone());
-        }
-        let v = g.old.remove(key)?;
-        g.old_bytes -= cost(key, &v);
-        self.put(&mut g, key.clone(), v.clone());
-        Some(v)
+        self.lock().entries.get(key).cloned()
     }
 
-    /// Caches a served bundle (unless it alone exceeds half the budget) and returns it shared.
+    /// Caches a served bundle (unless it alone exceeds half the budget), letting the least
+    /// recently used entries go to stay within the budget, and returns it shared.
     pub fn insert(&self, key: Key, served: Served) -> Arc<Served> {
         let v = Arc::new(served);
-        let mut g = self.lock();
-        self.put(&mut g, key, v.clone());
-        v
-    }
-
-    fn put(&self, g: &mut Sized, key: Key, v: Arc<Served>) {
         let c = cost(&key, &v);
-        if c > self.half {
-            return;
+        if c > self.budget / 2 {
+            return v;
         }
-        if g.young_bytes + c > self.half {
-            g.old = std::mem::take(&mut g.young);
-            g.old_bytes = std::mem::take(&mut g.young_bytes);
+        // Entries let go are freed after the lock is released (usually one or two).
+        let mut let_go = Vec::new();
+        {
+            let mut g = self.lock();
+            let bytes = match g.entries.insert(key.clone(), v.clone()) {
+                Some(prev) => {
+                    let b = g.bytes + c - cost(&key, &prev);
+                    let_go.push(prev);
+                    b
+                }
+                None => g.bytes + c,
+            };
+            g.bytes = bytes;
+            while g.bytes > self.budget {
+                let Some((k, old)) = g.entries.remove_lru() else {
+                    break;
+                };
+                g.bytes -= cost(&k, &old);
+                let_go.push(old);
+            }
         }
-        if let Some(prev) = g.young.insert(key.clone(), v) {
-            g.young_bytes -= cost(&key, &prev);
-        }
-        g.young_bytes += c;
+        drop(let_go);
+        v
     }
 
     /// Bytes held (what the budget bounds).
     pub fn bytes(&self) -> usize {
-        let g = self.lock();
-        g.young_bytes + g.old_bytes
+        self.lock().bytes
     }
 
     /// Number of cached bundles.
     pub fn len(&self) -> usize {
-        let g = self.lock();
-        g.young.len() + g.old.len()
+        self.lock().entries.len()
     }
 
     /// True when nothing is cached.
@@ -1016,29 +1028,41 @@ mod tests {
         assert!(cache.get(&key(999)).is_some(), "the newest is kept");
         assert!(cache.get(&key(0)).is_none(), "the oldest was evicted");
         assert!(cache.len() > 20, "the budget is used: {}", cache.len());
-        // A hit in the old generation is promoted and outlives its generation.
+        // Least recently used goes first: a read makes an entry the most recent.
         let key = |i: u32| (Uuid::nil(), format!("e-{i:04}"));
         let entry = 1000 + 6 + 3 + ENTRY_OVERHEAD;
-        let cache = BundleCache::new(2 * 10 * entry);
-        for i in 0..=10 {
-            cache.insert(key(i), served(1000)); // the 11th turns the generation over
+        let cache = BundleCache::new(10 * entry);
+        for i in 0..10 {
+            cache.insert(key(i), served(1000));
         }
-        assert!(
-            cache.get(&key(0)).is_some(),
-            "0 is in the old generation, promoted"
+        assert_eq!(
+            (cache.len(), cache.bytes()),
+            (10, 10 * entry),
+            "exactly full"
         );
-        for i in 11..=19 {
-            cache.insert(key(i), served(1000)); // the 19th turns it over again
-        }
+        assert!(cache.get(&key(0)).is_some(), "0 read: now the most recent");
+        cache.insert(key(10), served(1000));
+        assert_eq!(cache.len(), 10, "one in, one out");
         assert!(
             cache.get(&key(1)).is_none(),
-            "1 was never read again: dropped"
+            "1, the least recently used, went"
         );
-        assert!(cache.get(&key(0)).is_some(), "0 was promoted: kept");
-        // Too big for the budget: served, not cached; a zero budget caches nothing.
-        let big = cache.insert(key(5000), served(10 * entry));
-        assert_eq!(big.json.len(), 10 * entry);
+        assert!(cache.get(&key(0)).is_some(), "0 was read: kept");
+        // An entry worth two lets the two oldest go, no more.
+        cache.insert(key(11), served(1000 + entry));
+        assert!(cache.get(&key(2)).is_none() && cache.get(&key(3)).is_none());
+        assert!(cache.get(&key(4)).is_some());
+        assert_eq!(cache.len(), 9);
+        assert!(cache.bytes() <= 10 * entry);
+        // The same key again replaces its entry and its cost.
+        cache.insert(key(11), served(1000));
+        assert_eq!(cache.len(), 9);
+        assert_eq!(cache.bytes(), 9 * entry);
+        // Over half the budget: served, not cached; a zero budget caches nothing.
+        let big = cache.insert(key(5000), served(5 * entry));
+        assert_eq!(big.json.len(), 5 * entry);
         assert!(cache.get(&key(5000)).is_none());
+        assert_eq!(cache.len(), 9, "nothing let go for it");
         let none = BundleCache::new(0);
         none.insert(key(1), served(10));
         assert!(none.is_empty() && none.bytes() == 0);
