@@ -267,7 +267,13 @@ fn damaged(good: &[u8], other: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_entry_in_redis_that_does_not_verify_is_never_served(pool: PgPool) {
     let cfg = redis_config(REDIS);
-    let a = app_with(&pool, &cfg);
+    // Both of A's reads must come from their rows (what a process puts in Redis): with batches
+    // held, r-2 could be rendered from r-1's batch, loaded beside the first read, and not put.
+    let redis = cfg.clone();
+    let a = TestApp::with_config(pool.clone(), move |c: &mut Config| {
+        c.settings.redis = Some(redis);
+        c.settings.proof_batch_cache_bytes = 0;
+    });
     let (tenant, key) = proved(&a, &["r-1", "r-2"]).await;
     let (_, good) = get_proof(&a, &key, "r-1").await;
     let (_, other) = get_proof(&a, &key, "r-2").await;
