@@ -869,15 +869,11 @@ impl BundleCache {
         let mut let_go = Vec::new();
         {
             let mut g = self.lock();
-            let bytes = match g.entries.insert(key.clone(), v.clone()) {
-                Some(prev) => {
-                    let b = g.bytes + c - cost(&key, &prev);
-                    let_go.push(prev);
-                    b
-                }
-                None => g.bytes + c,
-            };
-            g.bytes = bytes;
+            g.bytes += c;
+            if let Some(prev) = g.entries.insert(key.clone(), v.clone()) {
+                g.bytes -= cost(&key, &prev);
+                let_go.push(prev);
+            }
             while g.bytes > self.budget {
                 let Some((k, old)) = g.entries.remove_lru() else {
                     break;
