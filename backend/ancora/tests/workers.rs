@@ -479,3 +479,67 @@ async fn a_batch_root_is_bound_to_one_anchor_even_when_two_anchor_jobs_race(pool
         0
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_job_that_outlives_its_lease_keeps_it_while_it_runs_and_nobody_claims_it_twice(
+    pool: PgPool,
+) {
+    // Arrange: a job claimed with a short lease.
+    let state = state_with(pool, |_| {});
+    let lease = Duration::from_millis(300);
+    let mut tx = state.db.system_tx().await.expect("tx");
+    jobs::enqueue_archive_job(&mut tx, time::OffsetDateTime::now_utc())
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    let job = jobs::claim(&state.db, lease, true)
+        .await
+        .expect("claim")
+        .expect("job");
+
+    // Act: it runs for four leases while another worker keeps trying to claim it.
+    let others = async {
+        let mut claimed = 0;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if jobs::claim(&state.db, lease, true)
+                .await
+                .expect("claim")
+                .is_some()
+            {
+                claimed += 1;
+            }
+        }
+        claimed
+    };
+    let ((), claimed) = tokio::join!(
+        workers::holding_lease(
+            &state.db,
+            &job,
+            lease,
+            tokio::time::sleep(Duration::from_millis(1200))
+        ),
+        others
+    );
+
+    // Assert: never claimed while it ran; still this attempt's to finish.
+    assert_eq!(claimed, 0, "the running job was claimed again");
+    let mut tx = state.db.system_tx().await.expect("tx");
+    assert!(jobs::take(&mut tx, &job).await.expect("take"));
+    tx.rollback().await.expect("rollback");
+
+    // Control: with nobody renewing, the lease ends and the job is claimed again.
+    tokio::time::sleep(lease + Duration::from_millis(200)).await;
+    let again = jobs::claim(&state.db, lease, true)
+        .await
+        .expect("claim")
+        .expect("claimed once the lease ended");
+    assert_eq!(again.id, job.id);
+    assert_eq!(again.attempts, job.attempts + 1);
+    // The lease of the old attempt cannot be renewed any more.
+    assert!(
+        !jobs::extend_lease(&state.db, &job, lease)
+            .await
+            .expect("extend")
+    );
+}

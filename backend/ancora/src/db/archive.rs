@@ -297,7 +297,9 @@ pub async fn unarchived_batches(
 }
 
 /// A batch's catalog segment: its row, its events' rows and its proofs' rows, each as
-/// `row_to_json` gives it.
+/// `row_to_json` gives it. `None` when the batch is not there or is archived already: a
+/// second pass that listed it before the first marked it then writes nothing (its segment
+/// would carry the first pass's archive fields, and differ from the copy on record).
 pub async fn segment_rows(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -310,7 +312,7 @@ pub async fn segment_rows(
                   (SELECT COALESCE(json_agg(p ORDER BY e.seq), '[]'::json) FROM events e
                    JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
                    WHERE e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq) AS "proofs!"
-           FROM batches b WHERE b.tenant_id = $1 AND b.id = $2"#,
+           FROM batches b WHERE b.tenant_id = $1 AND b.id = $2 AND b.archived_at IS NULL"#,
         tenant.0,
         batch
     )
@@ -341,7 +343,8 @@ pub async fn batch_contents(
         .collect())
 }
 
-/// Records a batch's verified archive copy.
+/// Records a batch's verified archive copy, unless one is on record already (the first
+/// copy recorded stays the one on record). True when this one was recorded.
 pub async fn mark_archived(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -349,10 +352,10 @@ pub async fn mark_archived(
     key: &str,
     segment_sha256: &[u8],
     contents_sha256: Option<&[u8]>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
         "UPDATE batches SET archived_at = now(), archive_key = $3, archive_sha256 = $4, \
-           contents_sha256 = $5 WHERE tenant_id = $1 AND id = $2",
+           contents_sha256 = $5 WHERE tenant_id = $1 AND id = $2 AND archived_at IS NULL",
         tenant.0,
         batch,
         key,
@@ -361,7 +364,7 @@ pub async fn mark_archived(
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Archived batches of the tenant whose hot contents are still there and older than

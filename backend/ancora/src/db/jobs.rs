@@ -128,6 +128,25 @@ pub async fn take(conn: &mut PgConnection, job: &Job) -> sqlx::Result<bool> {
     Ok(n == 1)
 }
 
+/// Renews the lease of a claimed job that is still running: `lease` from now. Returns false
+/// when the job is gone or was claimed again (another attempt number): the lease is lost.
+pub async fn extend_lease(db: &Db, job: &Job, lease: Duration) -> sqlx::Result<bool> {
+    let mut tx = db.system_tx().await?;
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let n = sqlx::query!(
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => $3::bigint / 1000.0) \
+         WHERE id = $1 AND attempts = $2",
+        job.id,
+        job.attempts,
+        lease_ms
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
 /// Records a failure: frees the lease and retries after `backoff`.
 pub async fn fail(db: &Db, job: &Job, error: &str, backoff: Duration) -> sqlx::Result<()> {
     let mut tx = db.system_tx().await?;

@@ -39,8 +39,9 @@ use crate::db::jobs::{self, Job as Queued};
 
 pub use runner::run;
 
-/// How long a claimed job is reserved for its worker. Jobs take milliseconds; a worker killed
-/// mid-job holds its job this long at most.
+/// How long a claimed job is reserved for its worker. Most jobs take milliseconds; one that
+/// runs longer (an archiving pass over a backlog) has its lease renewed while it runs
+/// ([`holding_lease`]). A worker killed mid-job holds its job this long at most.
 pub const LEASE: Duration = Duration::from_secs(10);
 
 /// What running one job returns.
@@ -131,9 +132,44 @@ pub async fn run_one_held(
         return Ok(Ran::Nothing);
     };
     held.with(|m| m.insert(job.id, job.attempts));
-    let ran = run_claimed(state, &job).await;
+    let ran = holding_lease(&state.db, &job, LEASE, run_claimed(state, &job)).await;
     held.with(|m| m.remove(&job.id));
     ran
+}
+
+/// Runs `work` while renewing `job`'s lease every third of `lease`, so a job that outlives
+/// its lease is not claimed by a second worker and run twice at once. Before this, an
+/// archiving pass over a large backlog (more than 10 s) was claimed again mid-pass, and the
+/// two passes wrote the same archive objects over each other. A renewal that finds the job
+/// claimed again or gone stops renewing (and says so); one the database refuses is tried
+/// again at the next tick. Nothing is renewed after `work` ends or is dropped.
+pub async fn holding_lease<T>(
+    db: &crate::db::Db,
+    job: &Queued,
+    lease: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    let renew = async {
+        let every = lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match jobs::extend_lease(db, job, lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job_id = job.id, kind = %job.kind, "job lease lost: claimed again or gone");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(job_id = job.id, kind = %job.kind, error = %e, "cannot renew a job's lease")
+                }
+            }
+        }
+    };
+    tokio::select! {
+        out = &mut work => out,
+        () = renew => work.await,
+    }
 }
 
 async fn run_claimed(state: &AppState, job: &Queued) -> anyhow::Result<Ran> {

@@ -406,3 +406,48 @@ async fn plaintext_contents_written_before_encryption_are_encrypted_by_the_archi
         b"legacy plaintext"
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_batch_another_pass_archived_first_is_not_written_again(pool: PgPool) {
+    // Arrange: one batch archived by a pass.
+    use ancora::services::archive::archiver::{PassReport, archive_batch};
+    use ancora::services::archive::store::sha256;
+    let (archive, dir) = local_archive("archive-twice");
+    let app = app_with_archive(pool, archive);
+    let (tenant, owner, auditor) = tenant_keys(&app).await;
+    post_contents(&app, &owner, &[("tw-1", "first"), ("tw-2", "second")]).await;
+    prove_all(&app).await;
+    let first = run_pass(&app.state).await.expect("pass");
+    assert_eq!(first.batches_archived, 1, "{first:?}");
+    let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+    let (batch, closed, recorded): (uuid::Uuid, time::OffsetDateTime, Vec<u8>) =
+        sqlx::query_as("SELECT id, created_at, archive_sha256 FROM batches WHERE tenant_id = $1")
+            .bind(tenant.0)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("batch");
+    tx.commit().await.expect("commit");
+    let before = files_under(&dir);
+    let segment = |files: &[(std::path::PathBuf, Vec<u8>)]| {
+        files
+            .iter()
+            .find(|(p, _)| p.ends_with("segment.json"))
+            .map(|(_, b)| b.clone())
+            .expect("segment.json")
+    };
+    assert_eq!(sha256(&segment(&before)).to_vec(), recorded);
+
+    // Act: what a second pass that listed the batch before the first recorded it does.
+    let mut report = PassReport::default();
+    archive_batch(&app.state, tenant, batch, closed, &mut report)
+        .await
+        .expect("second archiving of the batch");
+
+    // Assert: nothing written, the copy on record is still the one in the store.
+    assert_eq!(report.batches_archived, 0, "{report:?}");
+    assert_eq!(report.objects, 0, "{report:?}");
+    let after = files_under(&dir);
+    assert_eq!(segment(&after), segment(&before));
+    assert_eq!(sha256(&segment(&after)).to_vec(), recorded);
+    assert_proof_verifies(&app, &auditor, "tw-1").await;
+}

@@ -231,7 +231,10 @@ fn retain_until(closed: OffsetDateTime, policy: &Policy) -> Option<OffsetDateTim
     closed.checked_add(time::Duration::seconds(policy.keep_secs))
 }
 
-async fn archive_batch(
+/// Copies one proved batch (its segment and, if any, its sealed contents) to the store,
+/// verifies the copies and records them. A batch archived already (by a concurrent pass that
+/// listed it too) is left alone: nothing is written.
+pub async fn archive_batch(
     svc: &Services,
     tenant: TenantId,
     batch: Uuid,
@@ -298,7 +301,7 @@ async fn archive_batch(
     let segment_sum = put_verified(archive.store(), &key, bytes, until).await?;
     report.wrote(key);
     let mut tx = svc.db.tenant_tx(tenant).await?;
-    db::archive::mark_archived(
+    let recorded = db::archive::mark_archived(
         &mut tx,
         tenant,
         batch,
@@ -308,6 +311,11 @@ async fn archive_batch(
     )
     .await?;
     tx.commit().await?;
+    if !recorded {
+        // A concurrent pass recorded its copy first; it read the same rows (the batch was
+        // not archived yet when this one read them), so the objects are the same bytes.
+        return Ok(());
+    }
     report.batches_archived += 1;
     svc.metrics.observe_archive(started.elapsed());
     tracing::debug!(tenant_id = %tenant, batch_id = %batch, "batch archived");
