@@ -1,5 +1,5 @@
 //! SPV-as-a-Service cached-read throughput, the same way the spine's proof reads are served:
-//! a stored proof is read from the in-process two-generation cache (`ProofCache`), and a
+//! a stored proof is read from the SPV service's in-process LRU cache (`SpvCache`), and a
 //! `GET /v1/spv/{id}` goes through the whole router (API-key authentication included).
 //!
 //! ```text
@@ -10,7 +10,8 @@
 //! double, mines a transaction, fetches its proof once through `POST /v1/spv` (verified and
 //! stored), then measures:
 //!
-//! * `cache_hit` — `read_proof` answered from the cache plus the JSON encoding of the answer;
+//! * `cache_hit` — `services::spv::read` answered from the cache plus the JSON encoding of the
+//!   answer;
 //! * `http_get` — `GET /v1/spv/{id}` through the router (authentication reads Postgres; the
 //!   proof itself comes from the cache);
 //! * `http_post_cached` — `POST /v1/spv` for a proof already held (cache hit plus the usage
@@ -160,11 +161,13 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, f: &Fixture) {
     g.bench_function("cache_hit", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let v = ancora::http::api::spv::read_proof(&f.state, f.tenant, black_box(f.id))
+                let p = ancora::services::spv::read(&f.state, f.tenant, black_box(f.id))
                     .await
                     .ok()
                     .flatten();
-                black_box(v.map(|v| serde_json::to_vec(&*v).map(|b| b.len())))
+                black_box(p.map(|p| {
+                    serde_json::to_vec(&ancora::http::api::spv::view(&p, None)).map(|b| b.len())
+                }))
             })
         })
     });

@@ -41,6 +41,7 @@ pub mod passwords;
 pub mod proofs;
 pub mod reports;
 pub mod settings;
+pub mod spv;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct Services {
     pub shared_proof_cache: Option<Arc<proofs::SharedCache>>,
     /// Each tenant's new events counted toward a full batch (see [`ingest::BatchFill`]).
     pub batch_fill: Arc<ingest::BatchFill>,
+    /// Stored SPV proofs held in process (bounded, least recently used out).
+    pub spv_cache: Arc<spv::SpvCache>,
 }
 
 impl Services {
@@ -105,6 +108,7 @@ impl Services {
             admission: Arc::default(),
             keys: Arc::default(),
             batch_fill: Arc::default(),
+            spv_cache: Arc::default(),
         }
     }
 }

@@ -17,11 +17,11 @@
 //! wrong; nodes that fail or answer garbage are 502; no node configured is 503. Nothing
 //! unverified is ever stored.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use ancora_chainweb::{ChainId, Error as NodeError, RequestKey};
+use ancora_chainweb::{ChainId, RequestKey};
 use ancora_proof::chainweb::BlockHeader;
-use ancora_proof::spv::{SpvVerification, TransactionOutputProof, verify_against_header};
+use ancora_proof::spv::{SpvVerification, TransactionOutputProof};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,7 +29,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -43,14 +42,10 @@ use crate::http::error::problem_response;
 use crate::http::extract::ApiJson;
 use crate::http::idempotency;
 use crate::http::{ApiError, AppState};
-use crate::services::billing::Metric;
-use crate::services::proofs::ProofCache;
+use crate::services::spv::{self as service, CHAINS, Verdict};
 
 /// Usage metric counted by every `POST`.
 pub const SPV_REQUESTS: &str = db::usage::SPV_REQUESTS;
-
-/// Chains of Chainweb's 20-chain graph (mainnet01, testnet04 and development alike).
-const CHAINS: u32 = 20;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -59,10 +54,6 @@ pub fn routes() -> Router<AppState> {
         .route("/spv/verify", post(verify))
         .route("/spv/{id}", get(read))
 }
-
-/// Stored proofs as answered, by `(tenant, "id:<id>" | "rk:<chain>:<target>:<key>")`.
-/// Proofs never change once stored, so entries need no invalidation.
-static CACHE: LazyLock<ProofCache> = LazyLock::new(|| ProofCache::new(4096));
 
 /// What this API answers besides [`ApiError`]s: node trouble.
 #[derive(Debug)]
@@ -81,9 +72,15 @@ impl From<ApiError> for SpvError {
     }
 }
 
-impl From<sqlx::Error> for SpvError {
-    fn from(e: sqlx::Error) -> Self {
-        SpvError::Api(e.into())
+impl From<service::SpvError> for SpvError {
+    fn from(e: service::SpvError) -> Self {
+        match e {
+            service::SpvError::Invalid(m) => SpvError::Api(ApiError::Unprocessable(m)),
+            service::SpvError::Quota(q) => SpvError::Api(ApiError::PaymentRequired(q)),
+            service::SpvError::NoNodes => SpvError::NoNodes,
+            service::SpvError::BadGateway(m) => SpvError::BadGateway(m),
+            service::SpvError::Internal(e) => SpvError::Api(ApiError::Internal(e)),
+        }
     }
 }
 
@@ -101,7 +98,7 @@ impl IntoResponse for SpvError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service unavailable",
-                "no Chainweb node is configured on this server (ANCORA_CHAINWEB_NODES)".into(),
+                service::SpvError::NoNodes.to_string(),
             ),
         }
     }
@@ -111,31 +108,6 @@ type SpvResult<T> = Result<T, SpvError>;
 
 fn bad(msg: impl Into<String>) -> SpvError {
     SpvError::Api(ApiError::Unprocessable(msg.into()))
-}
-
-/// A node error in words fit for a tenant: what went wrong, never the node's URL.
-fn node_error(context: &str, e: &NodeError) -> SpvError {
-    tracing::warn!(error = %e, "{context}");
-    let why = match e.last() {
-        NodeError::Rejected { status, body, .. } => {
-            return bad(format!(
-                "{context}: the Chainweb node refused (HTTP {status}): {body}"
-            ));
-        }
-        NodeError::Malformed { what, message, .. } => {
-            format!("a node sent a malformed {what}: {message}")
-        }
-        NodeError::ServerError { status, .. } => format!("a node failed with HTTP {status}"),
-        NodeError::Timeout { timeout_ms, .. } => {
-            format!("a node did not answer within {timeout_ms} ms")
-        }
-        NodeError::Transport { .. } => "a node was unreachable".to_owned(),
-        NodeError::Proof(p) => format!("a node sent proof material that does not check out: {p}"),
-        other => other.to_string(),
-    };
-    SpvError::BadGateway(format!(
-        "{context}: no Chainweb node gave a usable answer; {why}"
-    ))
 }
 
 /// A chain id given as a JSON number or a decimal string, in Chainweb's graph.
@@ -246,9 +218,9 @@ struct SpvVerdict {
     header_height: Option<u64>,
 }
 
-/// The stored proof as this API shows it.
-fn view(p: &SpvProof) -> Value {
-    json!({
+/// The stored proof as this API shows it (`"cached"` on `POST`).
+pub fn view(p: &SpvProof, cached: Option<bool>) -> Value {
+    let mut v = json!({
         "id": p.id,
         "chainId": p.chain_id,
         "targetChainId": p.target_chain_id,
@@ -260,33 +232,11 @@ fn view(p: &SpvProof) -> Value {
         "subject": p.subject,
         "verified": true,
         "verifiedAt": p.verified_at.format(&Rfc3339).unwrap_or_default(),
-    })
-}
-
-fn answer(stored: &Value, cached: bool) -> Value {
-    let mut v = stored.clone();
-    if let Some(o) = v.as_object_mut() {
+    });
+    if let (Some(cached), Some(o)) = (cached, v.as_object_mut()) {
         o.insert("cached".into(), Value::Bool(cached));
     }
     v
-}
-
-async fn count_usage(state: &AppState, tenant: TenantId) -> SpvResult<()> {
-    let mut tx = state.db.tenant_tx(tenant).await?;
-    let day = OffsetDateTime::now_utc().date();
-    db::usage::add(&mut tx, tenant, day, SPV_REQUESTS, 1).await?;
-    tx.commit().await?;
-    state.billing.record(tenant, Metric::SpvRequests, 1);
-    Ok(())
-}
-
-/// 402 when one more SPV request would cross the tenant's monthly quota.
-async fn check_quota(state: &AppState, tenant: TenantId) -> SpvResult<()> {
-    state
-        .billing
-        .check(tenant, Metric::SpvRequests, 1)
-        .await
-        .map_err(|e| SpvError::Api(e.into()))
 }
 
 /// Fetch, verify and keep a Chainweb SPV proof.
@@ -326,7 +276,6 @@ async fn fetch(
 
 /// The proof `body` asks for: cached, stored, or fetched from a node and verified.
 async fn fetch_proof(state: &AppState, auth: &Auth, body: FetchBody) -> SpvResult<Value> {
-    check_quota(state, auth.tenant).await?;
     let chain = chain_arg(&body.chain_id, "chainId")?;
     let target = match &body.target_chain_id {
         Some(t) => chain_arg(t, "targetChainId")?,
@@ -334,92 +283,8 @@ async fn fetch_proof(state: &AppState, auth: &Auth, body: FetchBody) -> SpvResul
     };
     let key =
         RequestKey::parse(body.request_key.trim()).map_err(|e| bad(format!("requestKey: {e}")))?;
-    let tenant = auth.tenant;
-    let cache_key = (tenant.0, format!("rk:{chain}:{target}:{key}"));
-
-    if let Some(hit) = CACHE.get(&cache_key) {
-        count_usage(state, tenant).await?;
-        return Ok(answer(&hit, true));
-    }
-    let stored = {
-        let mut tx = state.db.tenant_tx(tenant).await?;
-        let found = db::spv::find(
-            &mut tx,
-            tenant,
-            chain as i32,
-            &key.to_string(),
-            target as i32,
-        )
-        .await?;
-        tx.commit().await?;
-        found
-    };
-    if let Some(p) = stored {
-        let v = remember(tenant, &p);
-        count_usage(state, tenant).await?;
-        return Ok(answer(&v, true));
-    }
-
-    let cw = &state.settings.chainweb;
-    if !cw.has_nodes() {
-        return Err(SpvError::NoNodes);
-    }
-    let client = cw.client().map_err(ApiError::Internal)?;
-    let spv = client
-        .spv(ChainId(chain), key, ChainId(target))
-        .await
-        .map_err(|e| node_error("fetching the SPV proof", &e))?;
-    let root = spv.proof.run();
-    let header = match client.header(ChainId(target), &root).await {
-        Ok(h) => h,
-        Err(NodeError::Rejected { status, .. }) => {
-            return Err(SpvError::BadGateway(format!(
-                "the node's SPV proof leads to block {root}, which the node does not know (HTTP {status})"
-            )));
-        }
-        Err(e) => {
-            return Err(node_error(
-                "fetching the block header the proof leads to",
-                &e,
-            ));
-        }
-    };
-    let verified = verify_against_header(&spv.proof, target, &header)
-        .map_err(|e| SpvError::BadGateway(format!("the node's SPV proof does not verify: {e}")))?;
-    if verified.output.req_key() != Some(key.to_string().as_str()) {
-        return Err(SpvError::BadGateway(
-            "the node's SPV proof is about another transaction".into(),
-        ));
-    }
-    let new = SpvProof {
-        id: Uuid::now_v7(),
-        chain_id: chain as i32,
-        target_chain_id: target as i32,
-        request_key: key.to_string(),
-        proof: spv.text,
-        header: header.to_json_value(),
-        block_hash: verified.header_hash.to_b64url(),
-        block_height: i64::try_from(verified.header_height)
-            .map_err(|e| ApiError::Internal(e.into()))?,
-        subject: verified.output.json().clone(),
-        verified_at: OffsetDateTime::now_utc(),
-    };
-    let mut tx = state.db.tenant_tx(tenant).await?;
-    let stored = db::spv::insert_verified(&mut tx, tenant, &new).await?;
-    let day = OffsetDateTime::now_utc().date();
-    db::usage::add(&mut tx, tenant, day, SPV_REQUESTS, 1).await?;
-    tx.commit().await?;
-    state.billing.record(tenant, Metric::SpvRequests, 1);
-    let v = remember(tenant, &stored);
-    Ok(answer(&v, false))
-}
-
-/// Caches a stored proof under both its keys; returns its view.
-fn remember(tenant: TenantId, p: &SpvProof) -> Arc<Value> {
-    let v = CACHE.insert((tenant.0, format!("id:{}", p.id)), view(p));
-    let rk = format!("rk:{}:{}:{}", p.chain_id, p.target_chain_id, p.request_key);
-    CACHE.insert((tenant.0, rk), (*v).clone());
-    v
+    let fetched = service::fetch(state, auth.tenant, chain, target, key).await?;
+    Ok(view(&fetched.proof, Some(fetched.cached)))
 }
 
 /// Reads a stored proof: the in-process cache, else one indexed lookup.
@@ -427,14 +292,8 @@ pub async fn read_proof(
     state: &AppState,
     tenant: TenantId,
     id: Uuid,
-) -> Result<Option<Arc<Value>>, ApiError> {
-    if let Some(hit) = CACHE.get(&(tenant.0, format!("id:{id}"))) {
-        return Ok(Some(hit));
-    }
-    let mut tx = state.db.tenant_tx(tenant).await?;
-    let found = db::spv::get(&mut tx, tenant, id).await?;
-    tx.commit().await?;
-    Ok(found.map(|p| remember(tenant, &p)))
+) -> SpvResult<Option<Arc<SpvProof>>> {
+    Ok(service::read(state, tenant, id).await?)
 }
 
 /// A stored SPV proof.
@@ -459,7 +318,7 @@ async fn read(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no SPV proof {id:?}: ids are UUIDs")))?;
     match read_proof(&state, auth.tenant, id).await? {
-        Some(v) => Ok(Json(&*v).into_response()),
+        Some(p) => Ok(Json(view(&p, None)).into_response()),
         None => Err(ApiError::NotFound(format!("no SPV proof {id} in this tenant")).into()),
     }
 }
@@ -495,60 +354,34 @@ async fn verify(
 ) -> SpvResult<Response> {
     authorize(&auth, Action::VerifyProof)?;
     let ApiJson(body) = body.map_err(|r| ApiError::Rejected(Box::new(r)))?;
-    check_quota(&state, auth.tenant).await?;
-    let proof = TransactionOutputProof::decode_response(&body.proof)
-        .map_err(|e| bad(format!("proof: not a /pact/spv proof: {e}")))?;
-    if proof.chain >= CHAINS {
-        return Err(bad(format!(
-            "proof: it targets unknown chain id {}; Chainweb has chains 0 to {}",
-            proof.chain,
-            CHAINS - 1
-        )));
-    }
-    let expected = match &body.chain_id {
-        Some(c) => chain_arg(c, "chainId")?,
-        None => proof.chain,
+    let chain = body
+        .chain_id
+        .as_ref()
+        .map(|c| chain_arg(c, "chainId"))
+        .transpose()?;
+    let found = service::verify(
+        &state,
+        auth.tenant,
+        &body.proof,
+        body.header.as_ref(),
+        chain,
+    )
+    .await?;
+    let answer = match found {
+        Verdict::UnknownBlock { chain, root } => json!({
+            "verified": false,
+            "reason": format!("the proof leads to block {root}, which no node knows on chain {chain}"),
+            "chainId": chain,
+            "blockHash": root.to_b64url(),
+        }),
+        Verdict::Checked {
+            proof,
+            header,
+            source,
+            outcome,
+        } => verdict(&proof, &header, source.as_str(), outcome),
     };
-    let (header, source) = match &body.header {
-        Some(h) => {
-            let header =
-                BlockHeader::from_json_value(h).map_err(|e| bad(format!("header: {e}")))?;
-            header
-                .verified_hash()
-                .map_err(|e| bad(format!("header: {e}")))?;
-            (header, "request")
-        }
-        None => {
-            let cw = &state.settings.chainweb;
-            if !cw.has_nodes() {
-                return Err(SpvError::NoNodes);
-            }
-            let client = cw.client().map_err(ApiError::Internal)?;
-            let root = proof.run();
-            match client.header(ChainId(proof.chain), &root).await {
-                Ok(h) => (h, "node"),
-                Err(NodeError::Rejected { status: 404, .. }) => {
-                    count_usage(&state, auth.tenant).await?;
-                    return Ok(Json(json!({
-                        "verified": false,
-                        "reason": format!("the proof leads to block {root}, which no node knows on chain {}", proof.chain),
-                        "chainId": proof.chain,
-                        "blockHash": root.to_b64url(),
-                    }))
-                    .into_response());
-                }
-                Err(e) => {
-                    return Err(node_error(
-                        "fetching the block header the proof leads to",
-                        &e,
-                    ));
-                }
-            }
-        }
-    };
-    let outcome = verify_against_header(&proof, expected, &header);
-    count_usage(&state, auth.tenant).await?;
-    Ok(Json(verdict(&proof, &header, source, outcome)).into_response())
+    Ok(Json(answer).into_response())
 }
 
 fn verdict(

@@ -17,7 +17,7 @@
 //! and checked on the way ([`Bundle::build`] refuses a proof that does not lead to its root),
 //! so a storage fault yields a failed job, never a bundle that does not verify.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -542,6 +542,9 @@ async fn check_chainweb_blocks(svc: &Services, bundle: &Bundle) -> anyhow::Resul
     Ok(())
 }
 
+/// A cache key: the tenant and the event id.
+type Key = (Uuid, String);
+
 /// Puts a final bundle in the in-process cache; the shared copy.
 fn cache(svc: &Services, key: Key, served: Served) -> Arc<Served> {
     let cached = svc.proof_cache.insert(key, served);
@@ -936,70 +939,6 @@ async fn log_verifier(svc: &Services) -> anyhow::Result<ancora_proof::tlog::Note
     Ok(key)
 }
 
-/// A bounded cache of stored bundles. Bundles never change once stored, so entries need no
-/// invalidation. Two generations approximate LRU in O(1): hits in the old one are promoted;
-/// when the young one fills, it becomes the old one and the old one is dropped.
-#[derive(Debug)]
-pub struct ProofCache {
-    cap: usize,
-    inner: Mutex<Generations>,
-}
-
-type Key = (Uuid, String);
-
-#[derive(Debug, Default)]
-struct Generations {
-    young: HashMap<Key, Arc<serde_json::Value>>,
-    old: HashMap<Key, Arc<serde_json::Value>>,
-}
-
-impl ProofCache {
-    /// A cache keeping between `cap` and `2·cap` entries.
-    pub fn new(cap: usize) -> Self {
-        ProofCache {
-            cap: cap.max(1),
-            inner: Mutex::new(Generations::default()),
-        }
-    }
-
-    /// The cached bundle, if any.
-    pub fn get(&self, key: &Key) -> Option<Arc<serde_json::Value>> {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(v) = g.young.get(key) {
-            return Some(v.clone());
-        }
-        let v = g.old.remove(key)?;
-        self.put(&mut g, key.clone(), v.clone());
-        Some(v)
-    }
-
-    /// Caches a bundle and returns it shared.
-    pub fn insert(&self, key: Key, bundle: serde_json::Value) -> Arc<serde_json::Value> {
-        let v = Arc::new(bundle);
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        self.put(&mut g, key, v.clone());
-        v
-    }
-
-    fn put(&self, g: &mut Generations, key: Key, v: Arc<serde_json::Value>) {
-        if g.young.len() >= self.cap {
-            g.old = std::mem::take(&mut g.young);
-        }
-        g.young.insert(key, v);
-    }
-
-    /// Number of cached entries.
-    pub fn len(&self) -> usize {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.young.len() + g.old.len()
-    }
-
-    /// True when nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1062,17 +1001,5 @@ mod tests {
         let none = BundleCache::new(0);
         none.insert(key(1), served(10));
         assert!(none.is_empty() && none.bytes() == 0);
-    }
-
-    #[test]
-    fn the_cache_keeps_recent_entries_and_forgets_the_oldest_generation() {
-        let cache = ProofCache::new(2);
-        let key = |i: u32| (Uuid::nil(), i.to_string());
-        for i in 0..5 {
-            cache.insert(key(i), serde_json::json!(i));
-        }
-        assert_eq!(cache.get(&key(4)).as_deref(), Some(&serde_json::json!(4)));
-        assert!(cache.get(&key(0)).is_none());
-        assert!(cache.len() <= 4);
     }
 }
