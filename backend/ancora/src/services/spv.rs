@@ -264,20 +264,24 @@ impl HeaderSource {
     }
 }
 
+/// A proof checked against a header.
+#[derive(Debug)]
+pub struct Checked {
+    /// The proof.
+    pub proof: TransactionOutputProof,
+    /// The header.
+    pub header: BlockHeader,
+    /// Where the header came from.
+    pub source: HeaderSource,
+    /// What the check found.
+    pub outcome: Result<SpvVerification, ancora_proof::Error>,
+}
+
 /// What [`verify`] found.
 #[derive(Debug)]
 pub enum Verdict {
     /// The proof was checked against a header.
-    Checked {
-        /// The proof.
-        proof: TransactionOutputProof,
-        /// The header.
-        header: BlockHeader,
-        /// Where the header came from.
-        source: HeaderSource,
-        /// What the check found.
-        outcome: Result<SpvVerification, ancora_proof::Error>,
-    },
+    Checked(Box<Checked>),
     /// The proof leads to a block no node knows.
     UnknownBlock {
         /// The proof's chain.
@@ -350,12 +354,12 @@ pub async fn verify(
     };
     let outcome = verify_against_header(&proof, expected, &header);
     count_usage(svc, tenant).await?;
-    Ok(Verdict::Checked {
+    Ok(Verdict::Checked(Box::new(Checked {
         proof,
         header,
         source,
         outcome,
-    })
+    })))
 }
 
 /// A chain id of Chainweb's graph, or why not.

@@ -374,12 +374,7 @@ async fn verify(
             "chainId": chain,
             "blockHash": root.to_b64url(),
         }),
-        Verdict::Checked {
-            proof,
-            header,
-            source,
-            outcome,
-        } => verdict(&proof, &header, source.as_str(), outcome),
+        Verdict::Checked(c) => verdict(&c.proof, &c.header, c.source.as_str(), c.outcome),
     };
     Ok(Json(answer).into_response())
 }
