@@ -84,8 +84,8 @@ impl SpvCache {
     }
 
     /// The cached proof, made the most recent.
-    pub fn get(&self, tenant: TenantId, key: &str) -> Option<Arc<SpvProof>> {
-        self.lock().get(&(tenant.0, key.to_owned())).cloned()
+    pub fn get(&self, tenant: TenantId, key: String) -> Option<Arc<SpvProof>> {
+        self.lock().get(&(tenant.0, key)).cloned()
     }
 
     /// Caches a stored proof under both its keys; returns it shared.
@@ -145,7 +145,7 @@ pub async fn fetch(
         check_chain(c)?;
     }
     let rk = request_key(chain as i32, target as i32, &key.to_string());
-    if let Some(proof) = svc.spv_cache.get(tenant, &rk) {
+    if let Some(proof) = svc.spv_cache.get(tenant, rk) {
         count_usage(svc, tenant).await?;
         return Ok(Fetched {
             proof,
@@ -236,7 +236,7 @@ pub async fn read(
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<Arc<SpvProof>>, SpvError> {
-    if let Some(hit) = svc.spv_cache.get(tenant, &id_key(id)) {
+    if let Some(hit) = svc.spv_cache.get(tenant, id_key(id)) {
         return Ok(Some(hit));
     }
     let mut tx = svc.db.tenant_tx(tenant).await?;
@@ -446,17 +446,17 @@ mod tests {
         }
         assert_eq!(cache.len(), 6);
         // Reading proof 0 (by id) makes it recent; proof 1's entries are now the oldest.
-        assert!(cache.get(tenant, &id_key(proof(0).id)).is_some());
-        assert!(cache.get(tenant, &request_key(0, 0, "rk0")).is_some());
+        assert!(cache.get(tenant, id_key(proof(0).id)).is_some());
+        assert!(cache.get(tenant, request_key(0, 0, "rk0")).is_some());
         cache.remember(tenant, proof(3));
         assert_eq!(cache.len(), 6, "over its bound it evicts, never grows");
-        assert!(cache.get(tenant, &id_key(proof(1).id)).is_none());
-        assert!(cache.get(tenant, &request_key(0, 0, "rk1")).is_none());
+        assert!(cache.get(tenant, id_key(proof(1).id)).is_none());
+        assert!(cache.get(tenant, request_key(0, 0, "rk1")).is_none());
         for i in [0, 2, 3] {
-            let hit = cache.get(tenant, &id_key(proof(i).id)).expect("kept");
+            let hit = cache.get(tenant, id_key(proof(i).id)).expect("kept");
             assert_eq!(hit.request_key, format!("rk{i}"));
         }
         // Keys are per tenant.
-        assert!(cache.get(other, &id_key(proof(0).id)).is_none());
+        assert!(cache.get(other, id_key(proof(0).id)).is_none());
     }
 }

@@ -218,25 +218,42 @@ struct SpvVerdict {
     header_height: Option<u64>,
 }
 
-/// The stored proof as this API shows it (`"cached"` on `POST`).
-pub fn view(p: &SpvProof, cached: Option<bool>) -> Value {
-    let mut v = json!({
-        "id": p.id,
-        "chainId": p.chain_id,
-        "targetChainId": p.target_chain_id,
-        "requestKey": p.request_key,
-        "proof": p.proof,
-        "header": p.header,
-        "blockHash": p.block_hash,
-        "blockHeight": p.block_height,
-        "subject": p.subject,
-        "verified": true,
-        "verifiedAt": p.verified_at.format(&Rfc3339).unwrap_or_default(),
-    });
-    if let (Some(cached), Some(o)) = (cached, v.as_object_mut()) {
-        o.insert("cached".into(), Value::Bool(cached));
+/// The stored proof as this API shows it (`"cached"` on `POST`), serialized straight from
+/// the cached proof: nothing of it is copied into a JSON tree first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct View<'a> {
+    id: Uuid,
+    chain_id: i32,
+    target_chain_id: i32,
+    request_key: &'a str,
+    proof: &'a str,
+    header: &'a Value,
+    block_hash: &'a str,
+    block_height: i64,
+    subject: &'a Value,
+    verified: bool,
+    verified_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cached: Option<bool>,
+}
+
+/// The view of a stored proof (see [`View`]).
+pub fn view(p: &SpvProof, cached: Option<bool>) -> View<'_> {
+    View {
+        id: p.id,
+        chain_id: p.chain_id,
+        target_chain_id: p.target_chain_id,
+        request_key: &p.request_key,
+        proof: &p.proof,
+        header: &p.header,
+        block_hash: &p.block_hash,
+        block_height: p.block_height,
+        subject: &p.subject,
+        verified: true,
+        verified_at: p.verified_at.format(&Rfc3339).unwrap_or_default(),
+        cached,
     }
-    v
 }
 
 /// Fetch, verify and keep a Chainweb SPV proof.
@@ -284,7 +301,8 @@ async fn fetch_proof(state: &AppState, auth: &Auth, body: FetchBody) -> SpvResul
     let key =
         RequestKey::parse(body.request_key.trim()).map_err(|e| bad(format!("requestKey: {e}")))?;
     let fetched = service::fetch(state, auth.tenant, chain, target, key).await?;
-    Ok(view(&fetched.proof, Some(fetched.cached)))
+    serde_json::to_value(view(&fetched.proof, Some(fetched.cached)))
+        .map_err(|e| ApiError::Internal(e.into()).into())
 }
 
 /// Reads a stored proof: the in-process cache, else one indexed lookup.
