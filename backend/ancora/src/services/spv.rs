@@ -65,7 +65,8 @@ pub struct Fetched {
 
 /// A bounded cache of stored proofs by `(tenant, "id:<id>" | "rk:<chain>:<target>:<key>")`,
 /// least recently used first out. Proofs never change once stored, so entries need no
-/// invalidation; a cache over its bound lets go of one entry per insert, never grows.
+/// invalidation; an insert into a full cache lets go of its least recently used entry, so
+/// the cache never grows past its bound.
 #[derive(Debug)]
 pub struct SpvCache {
     inner: Mutex<LruCache<(Uuid, String), Arc<SpvProof>>>,
@@ -95,14 +96,10 @@ impl SpvCache {
             id_key(p.id),
             request_key(p.chain_id, p.target_chain_id, &p.request_key),
         );
-        // What is let go is dropped after the lock is released.
-        let _evicted = {
-            let mut c = self.lock();
-            [
-                c.insert((tenant.0, id), p.clone()),
-                c.insert((tenant.0, rk), p.clone()),
-            ]
-        };
+        let mut c = self.lock();
+        c.insert((tenant.0, id), p.clone());
+        c.insert((tenant.0, rk), p.clone());
+        drop(c);
         p
     }
 

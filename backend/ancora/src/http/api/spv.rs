@@ -17,8 +17,6 @@
 //! wrong; nodes that fail or answer garbage are 502; no node configured is 503. Nothing
 //! unverified is ever stored.
 
-use std::sync::Arc;
-
 use ancora_chainweb::{ChainId, RequestKey};
 use ancora_proof::chainweb::BlockHeader;
 use ancora_proof::spv::{SpvVerification, TransactionOutputProof};
@@ -33,8 +31,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::db::{self, spv::SpvProof};
-use crate::domain::TenantId;
+use crate::db::spv::SpvProof;
 use crate::http::api::openapi::IdempotencyKeyHeader;
 use crate::http::auth::{Action, Auth, authorize};
 use crate::http::error::Problem;
@@ -43,9 +40,6 @@ use crate::http::extract::ApiJson;
 use crate::http::idempotency;
 use crate::http::{ApiError, AppState};
 use crate::services::spv::{self as service, CHAINS, Verdict};
-
-/// Usage metric counted by every `POST`.
-pub const SPV_REQUESTS: &str = db::usage::SPV_REQUESTS;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
@@ -305,15 +299,6 @@ async fn fetch_proof(state: &AppState, auth: &Auth, body: FetchBody) -> SpvResul
         .map_err(|e| ApiError::Internal(e.into()).into())
 }
 
-/// Reads a stored proof: the in-process cache, else one indexed lookup.
-pub async fn read_proof(
-    state: &AppState,
-    tenant: TenantId,
-    id: Uuid,
-) -> SpvResult<Option<Arc<SpvProof>>> {
-    Ok(service::read(state, tenant, id).await?)
-}
-
 /// A stored SPV proof.
 #[utoipa::path(
     get,
@@ -335,7 +320,7 @@ async fn read(
     let id: Uuid = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no SPV proof {id:?}: ids are UUIDs")))?;
-    match read_proof(&state, auth.tenant, id).await? {
+    match service::read(&state, auth.tenant, id).await? {
         Some(p) => Ok(Json(view(&p, None)).into_response()),
         None => Err(ApiError::NotFound(format!("no SPV proof {id} in this tenant")).into()),
     }
