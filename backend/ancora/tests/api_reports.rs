@@ -217,3 +217,88 @@ async fn a_range_report_without_a_readable_range_or_format_is_a_400_problem(pool
         assert_problem(&got, StatusCode::BAD_REQUEST, needle);
     }
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_range_report_that_starts_inside_a_batch_verifies_every_event_of_each_batch(
+    pool: PgPool,
+) {
+    // Arrange: batches of at most 3 events, so two requests of 5 events make four batches
+    // (3, 3, 3, 1); the range starts at the second request, r-5, the last event of a batch
+    // whose first events are outside the range. Each batch's leaves come once, on its first
+    // row in the range, and its other rows use the tree built from them.
+    let app = TestApp::with_config(pool, |c| {
+        c.settings.batching.window = std::time::Duration::ZERO;
+        c.settings.batching.max_events = 3;
+    });
+    let (tenant, submitter) = app.tenant_with_key(Role::Submitter).await;
+    let auditor = app.key(tenant, Role::Auditor).await;
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let ids: Vec<String> = (0..10).map(|i| format!("r-{i}")).collect();
+    for part in ids.chunks(5) {
+        let events: Vec<Value> = part
+            .iter()
+            .map(|id| json!({ "id": id, "digest": digest_of(id) }))
+            .collect();
+        let (status, body) = app.post_events(&submitter, json!(events)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let (from, batches) = {
+        let mut tx = app.state.db.tenant_tx(tenant).await.expect("tx");
+        let from: time::OffsetDateTime = sqlx::query_scalar(
+            "SELECT received_at FROM events WHERE tenant_id = $1 AND id = 'r-5'",
+        )
+        .bind(tenant.0)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("received");
+        let mut batches = Vec::new();
+        for id in ["r-3", "r-5", "r-6", "r-9"] {
+            batches.push(
+                ancora::db::batches::batches_of_events(&mut tx, tenant, &[id.to_owned()])
+                    .await
+                    .expect("batch")[0],
+            );
+        }
+        tx.commit().await.expect("commit");
+        (from, batches)
+    };
+    let from = from
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("rfc3339");
+
+    // Act
+    let (status, _, range) = app
+        .request(
+            Method::GET,
+            &format!("/v1/reports/range?from={from}&to=2100-01-01"),
+            Some(&auditor),
+            None,
+        )
+        .await;
+
+    // Assert
+    assert_eq!(batches[0], batches[1], "r-3 and r-5 share a batch");
+    assert_ne!(batches[1], batches[2], "r-6 starts the next one");
+    assert_ne!(batches[2], batches[3], "r-9 is in the last one");
+    assert_eq!(status, StatusCode::OK, "{range}");
+    let entries: Vec<&Value> = range["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| !e["event_id"].as_str().unwrap_or("").starts_with("audit-"))
+        .collect();
+    let got: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["event_id"].as_str())
+        .collect();
+    assert_eq!(got, ["r-5", "r-6", "r-7", "r-8", "r-9"], "{range}");
+    for e in &entries {
+        assert_eq!(e["status"], "proved", "{e}");
+        assert_eq!(e["verdict"], "verified", "{e}");
+    }
+    // (the range also holds the audit event of this download, not proved yet)
+    assert_eq!(range["summary"]["verified"], 5);
+    assert_eq!(range["summary"]["failed"], 0);
+}

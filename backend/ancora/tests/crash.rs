@@ -168,7 +168,8 @@ async fn acknowledged_events_survive_sigkill_at_random_moments_and_no_batch_is_a
             .await
             .expect("bundle")
         {
-            let bundle = ancora::services::proofs::assemble(tenant, parts).expect("assembled");
+            let bundle = ancora::services::proofs::assemble(tenant, parts, &mut Default::default())
+                .expect("assembled");
             rows.push((id.clone(), bundle));
         }
     }

@@ -198,21 +198,28 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
     let good = bundle(&app, &key, "c-2").await;
 
-    // Act: flip a bit of c-1's stored proof object (c-1 was never read, so not cached).
-    let stored = sqlx::query!(
-        r#"SELECT bundle IS NULL AS "compact!", length(batch_proof) AS "len!" FROM proofs
-           WHERE tenant_id = $1 AND event_id = 'c-1'"#,
-        tenant.0
+    // Act: flip a bit of c-0's leaf in the batch's stored tree, the first step of c-1's path
+    // (c-1 was never read, so not cached; c-2's path does not use that node).
+    let (compact, object, leaf_index): (bool, bool, Option<i32>) = sqlx::query_as(
+        "SELECT bundle IS NULL, batch_proof IS NOT NULL, leaf_index FROM proofs \
+         WHERE tenant_id = $1 AND event_id = 'c-1'",
     )
+    .bind(tenant.0)
     .fetch_one(&pool)
     .await
     .expect("row");
-    sqlx::query!(
-        "UPDATE proofs SET batch_proof = set_byte(batch_proof, length(batch_proof) - 1, \
-                get_byte(batch_proof, length(batch_proof) - 1) # 1) \
-         WHERE tenant_id = $1 AND event_id = 'c-1'",
-        tenant.0
+    let tree: Option<i32> = sqlx::query_scalar(
+        "SELECT length(tree) FROM batches WHERE tenant_id = $1 AND state = 'proved'",
     )
+    .bind(tenant.0)
+    .fetch_one(&pool)
+    .await
+    .expect("batch");
+    sqlx::query(
+        "UPDATE batches SET tree = set_byte(tree, 31, get_byte(tree, 31) # 1) \
+         WHERE tenant_id = $1",
+    )
+    .bind(tenant.0)
     .execute(&pool)
     .await
     .expect("damage");
@@ -220,15 +227,70 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
         .request(Method::GET, "/v1/events/c-1/proof", Some(&key), None)
         .await;
 
-    // Assert
-    assert!(stored.compact, "no whole bundle per event");
-    assert!(
-        stored.len < 200,
-        "a 3-leaf proof object is small ({} bytes)",
-        stored.len
+    // Assert: a proof row is the event's leaf index alone; the batch keeps its tree once.
+    assert!(compact, "no whole bundle per event");
+    assert!(!object, "no proof object per event");
+    assert_eq!(leaf_index, Some(1));
+    assert_eq!(
+        tree,
+        Some(6 * 32),
+        "the batch tree's nodes: 3 leaves, 2, the root"
     );
     assert_eq!(good.batch.leaf_index, 2);
     assert_problem(&damaged, StatusCode::INTERNAL_SERVER_ERROR, "");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_proof_row_stored_with_its_proof_object_is_read_as_before(pool: PgPool) {
+    // Arrange: a proved batch, then made as the prover stored it before batches kept their
+    // tree: o-1's row carries its proof object up to the batch root, the batch no tree.
+    let app = TestApp::with_config(pool.clone(), |c| {
+        c.settings.batching.window = Duration::ZERO;
+        c.settings.proof_batch_cache_bytes = 0;
+    });
+    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    assert_eq!(
+        post(&app, &key, &["o-0", "o-1", "o-2"]).await.0,
+        StatusCode::ACCEPTED
+    );
+    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let hashes: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT leaf_hash FROM events WHERE tenant_id = $1 ORDER BY seq")
+            .bind(tenant.0)
+            .fetch_all(&pool)
+            .await
+            .expect("leaves");
+    let tree = ancora_proof::merkle::MerkleTree::from_leaf_hashes(
+        ancora_proof::HashAlgorithm::Sha512_256,
+        hashes
+            .iter()
+            .map(|h| ancora_proof::Hash::from_slice(h).expect("hash"))
+            .collect(),
+    );
+    let object = tree.proof(1).expect("proof").encode();
+    sqlx::query("UPDATE proofs SET batch_proof = $2 WHERE tenant_id = $1 AND event_id = 'o-1'")
+        .bind(tenant.0)
+        .bind(&object)
+        .execute(&pool)
+        .await
+        .expect("old row");
+    sqlx::query("UPDATE batches SET tree = NULL WHERE tenant_id = $1")
+        .bind(tenant.0)
+        .execute(&pool)
+        .await
+        .expect("no tree");
+
+    // Act
+    let old = bundle(&app, &key, "o-1").await;
+    let without = app
+        .request(Method::GET, "/v1/events/o-0/proof", Some(&key), None)
+        .await;
+
+    // Assert: the stored object is served (and checked); a row with neither is an error.
+    assert_eq!(old.batch.leaf_index, 1);
+    assert_eq!(old.batch.proof.0, object);
+    assert_problem(&without, StatusCode::INTERNAL_SERVER_ERROR, "");
 }
 
 #[sqlx::test(migrations = "../../migrations")]

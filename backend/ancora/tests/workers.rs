@@ -93,7 +93,8 @@ pub async fn bundle_of(state: &AppState, auth: &Auth, id: &str) -> Option<Bundle
         .expect("read");
     tx.commit().await.expect("commit");
     json.map(|p| {
-        let j = ancora::services::proofs::assemble(auth.tenant, p).expect("assembled");
+        let j = ancora::services::proofs::assemble(auth.tenant, p, &mut Default::default())
+            .expect("assembled");
         Bundle::from_json(j.to_string().as_bytes()).expect("a bundle")
     })
 }

@@ -337,6 +337,9 @@ pub struct SharedProof<'a> {
     pub trust_point: &'a str,
     /// When the anchor became final.
     pub anchored_at: Option<OffsetDateTime>,
+    /// The batch tree's nodes, level by level from the leaves up (`MerkleTree::node_bytes`):
+    /// the batch's events' proofs are read off it.
+    pub tree: &'a [u8],
 }
 
 /// Stores what the batch's proofs share and records that all of them are stored.
@@ -349,7 +352,8 @@ pub async fn mark_proved(
     sqlx::query!(
         "UPDATE batches SET state = 'proved', anchor_id = $3, anchor_index = $4, \
                             anchored_at = COALESCE($5, now()), proved_at = now(), \
-                            anchor_proof = $6, anchor_root = $7, trust_point = $8::text::json \
+                            anchor_proof = $6, anchor_root = $7, trust_point = $8::text::json, \
+                            tree = $9 \
          WHERE tenant_id = $1 AND id = $2",
         tenant.0,
         batch,
@@ -358,7 +362,8 @@ pub async fn mark_proved(
         shared.anchored_at,
         shared.anchor_proof,
         shared.anchor_root,
-        shared.trust_point
+        shared.trust_point,
+        shared.tree
     )
     .execute(&mut *conn)
     .await?;

@@ -396,6 +396,8 @@ pub struct RangeRow {
     pub batch_id: Option<Uuid>,
     /// The batch root.
     pub batch_root: Option<Vec<u8>>,
+    /// The batch's stored tree, on the first row of each batch in the range.
+    pub batch_tree: Option<Vec<u8>>,
     /// The anchor.
     pub anchor_id: Option<Uuid>,
     /// The batch root's leaf index in the anchor tree.
@@ -426,6 +428,7 @@ impl RangeRow {
             batch_proof: self.batch_proof,
             batch_id: self.batch_id?,
             batch_root: self.batch_root?,
+            batch_tree: self.batch_tree,
             anchor_id: self.anchor_id,
             anchor_index: self.anchor_index,
             anchor_proof: self.anchor_proof,
@@ -436,7 +439,8 @@ impl RangeRow {
 }
 
 /// Events received in `[from, to)` (or of one batch), in arrival order, with their proof
-/// parts; a stream, so a range of any size is read row by row.
+/// parts; a stream, so a range of any size is read row by row. A batch's tree comes once, on
+/// its first row in the range (its rows are consecutive: a batch is a range of `seq`).
 pub fn range_rows<'c>(
     conn: &'c mut PgConnection,
     tenant: TenantId,
@@ -450,7 +454,10 @@ pub fn range_rows<'c>(
         r#"SELECT e.id, e.digest_alg, e.digest, e.received_at_micros, e.submitter, e.leaf_hash,
                   p.event_id IS NOT NULL AS "proved!", p.bundle AS "bundle?",
                   p.leaf_index AS "leaf_index?", p.batch_proof AS "batch_proof?",
-                  b.id AS "batch_id?", b.root AS "batch_root?", b.anchor_id AS "anchor_id?",
+                  b.id AS "batch_id?", b.root AS "batch_root?",
+                  CASE WHEN b.id IS DISTINCT FROM lag(b.id) OVER (ORDER BY e.seq) THEN b.tree END
+                      AS "batch_tree?",
+                  b.anchor_id AS "anchor_id?",
                   b.anchor_index AS "anchor_index?", b.anchor_proof AS "anchor_proof?",
                   b.anchor_root AS "anchor_root?", b.trust_point AS "trust_point?"
            FROM events e

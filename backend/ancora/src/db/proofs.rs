@@ -1,6 +1,7 @@
 //! Stored proofs: one row per event, written once by the prover, with what is the event's own
-//! (its leaf index and proof object up to the batch root); what every event of a batch shares
-//! (the anchor step and the trust point) is on the batch row. A read joins the proof, the
+//! (its leaf index); what every event of a batch shares (the batch's Merkle tree, the anchor
+//! step and the trust point) is on the batch row. Rows written before batches kept their tree
+//! carry the event's proof object up to the batch root instead. A read joins the proof, the
 //! event and the batch by primary key; [`crate::services::proofs`] assembles and re-checks the
 //! bundle. Rows written before compact proofs keep their whole `bundle`. Runs in the caller's
 //! tenant transaction.
@@ -10,8 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::TenantId;
 
-/// Stores the proofs of a batch's events (`event_ids[i]` is leaf `i`, `batch_proofs[i]` its
-/// binary proof object). A plain insert (no `ON CONFLICT`, a third cheaper): the prover
+/// Stores the proofs of a batch's events (`event_ids[i]` is leaf `i`). A plain insert (no `ON CONFLICT`, a third cheaper): the prover
 /// stores a batch's proofs in the transaction that marks it proved and skips a proved batch,
 /// so rows already there mean another prover of the same batch is committing, and this
 /// transaction's unique violation makes its job retry and find the batch proved.
@@ -20,16 +20,14 @@ pub async fn insert_many(
     tenant: TenantId,
     batch: Uuid,
     event_ids: &[String],
-    batch_proofs: &[Vec<u8>],
 ) -> sqlx::Result<u64> {
     let done = sqlx::query!(
-        "INSERT INTO proofs (tenant_id, event_id, batch_id, leaf_index, batch_proof) \
-         SELECT $1, u.event_id, $2, (u.ord - 1)::integer, u.proof \
-         FROM UNNEST($3::text[], $4::bytea[]) WITH ORDINALITY AS u(event_id, proof, ord)",
+        "INSERT INTO proofs (tenant_id, event_id, batch_id, leaf_index) \
+         SELECT $1, u.event_id, $2, (u.ord - 1)::integer \
+         FROM UNNEST($3::text[]) WITH ORDINALITY AS u(event_id, ord)",
         tenant.0,
         batch,
-        event_ids,
-        batch_proofs
+        event_ids
     )
     .execute(&mut *conn)
     .await?;
@@ -55,12 +53,16 @@ pub struct ProofParts {
     pub bundle: Option<serde_json::Value>,
     /// Leaf index in the batch tree.
     pub leaf_index: Option<i32>,
-    /// Binary proof object up to the batch root.
+    /// Binary proof object up to the batch root (rows stored before batches kept their tree).
     pub batch_proof: Option<Vec<u8>>,
     /// The batch.
     pub batch_id: Uuid,
     /// The batch root.
     pub batch_root: Vec<u8>,
+    /// The batch's stored tree (`batches.tree`), on the first row of each batch a read
+    /// returns, when its rows need it; later rows of the same batch use the tree read from it
+    /// ([`crate::services::proofs::BatchTrees`]).
+    pub batch_tree: Option<Vec<u8>>,
     /// The anchor.
     pub anchor_id: Option<Uuid>,
     /// The batch root's leaf index in the anchor tree.
@@ -83,7 +85,10 @@ pub async fn get(
         ProofParts,
         r#"SELECT e.id AS event_id, e.digest_alg, e.digest, e.submitter, e.received_at_micros,
                   e.leaf_hash, p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
-                  b.id AS batch_id, b.root AS batch_root, b.anchor_id, b.anchor_index,
+                  b.id AS batch_id, b.root AS batch_root,
+                  CASE WHEN p.bundle IS NULL AND p.batch_proof IS NULL THEN b.tree END
+                      AS batch_tree,
+                  b.anchor_id, b.anchor_index,
                   b.anchor_proof, b.anchor_root, b.trust_point AS "trust_point?"
            FROM proofs p
            JOIN events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id
@@ -96,7 +101,8 @@ pub async fn get(
     .await
 }
 
-/// The first `limit` proofs of a batch, in tree order (empty before the batch is proved).
+/// The first `limit` proofs of a batch, in tree order (empty before the batch is proved); the
+/// first row carries the batch's tree.
 ///
 /// The batch's events are read as a range of the `(tenant_id, seq)` index inside a lateral
 /// subquery, with the limit there: with `ORDER BY seq LIMIT` over the plain join, Postgres
@@ -113,7 +119,10 @@ pub async fn for_batch(
         r#"SELECT e.id AS "event_id!", e.digest_alg AS "digest_alg!", e.digest AS "digest!",
                   e.submitter AS "submitter!", e.received_at_micros AS "received_at_micros!",
                   e.leaf_hash AS "leaf_hash!", p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
-                  b.id AS batch_id, b.root AS batch_root, b.anchor_id, b.anchor_index,
+                  b.id AS batch_id, b.root AS batch_root,
+                  CASE WHEN row_number() OVER (ORDER BY e.seq) = 1 THEN b.tree END
+                      AS batch_tree,
+                  b.anchor_id, b.anchor_index,
                   b.anchor_proof, b.anchor_root, b.trust_point AS "trust_point?"
            FROM batches b
            CROSS JOIN LATERAL (

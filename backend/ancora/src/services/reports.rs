@@ -352,6 +352,7 @@ async fn write_range(
     let mut w = RangeReportWriter::new(Vec::with_capacity(64 * 1024), fmt, header)?;
     // Trust per Chainweb block (log key + that block's stored header), built on first use.
     let mut by_block: std::collections::HashMap<String, Trust> = std::collections::HashMap::new();
+    let mut trees = proofs::BatchTrees::default();
     let mut tx = svc.db.tenant_tx(tenant).await?;
     {
         let mut rows = q::range_rows(&mut tx, tenant, from, to, batch);
@@ -370,7 +371,7 @@ async fn write_range(
             );
             let parsed = row
                 .proof_parts()
-                .map(|p| proofs::assemble_bundle(tenant, p))
+                .map(|p| proofs::assemble_bundle(tenant, p, &mut trees))
                 .transpose()?;
             match parsed {
                 Some(b) => {

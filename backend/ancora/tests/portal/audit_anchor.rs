@@ -66,7 +66,8 @@ async fn every_audit_entry_of_a_tenant_gets_a_bundle_that_verifies_and_the_page_
             .expect("read")
             .unwrap_or_else(|| panic!("{event} has a bundle"));
         tx.commit().await.expect("commit");
-        let json = ancora::services::proofs::assemble(t, stored).expect("assembled");
+        let json = ancora::services::proofs::assemble(t, stored, &mut Default::default())
+            .expect("assembled");
         let bundle = Bundle::from_json(json.to_string().as_bytes()).expect("a bundle");
         assert_eq!(bundle.event.event_id, event);
         assert_eq!(bundle.event.submitter, audit::AUDIT_SUBMITTER);

@@ -1,7 +1,9 @@
-//! Proofs: once a batch's anchor is final, every event's bundle is built and stored
-//! ([`prove_batch`], run by the prove job), so reading a proof ([`read_served`]) is one indexed
-//! lookup, or, once read before and final, a hit in the [`BundleCache`]: the bundle's JSON
-//! bytes, kept within a memory budget (`ANCORA_PROOF_CACHE_MB`), with no database round trip.
+//! Proofs: once a batch's anchor is final, every event's bundle is built, checked and stored
+//! ([`prove_batch`], run by the prove job) as the batch's Merkle tree, once, plus each event's
+//! leaf index, so reading a proof ([`read_served`]) is one indexed lookup (the event's path is
+//! read off the stored tree, [`StoredTree`]), or, once read before and final, a hit in the
+//! [`BundleCache`]: the bundle's JSON bytes, kept within a memory budget
+//! (`ANCORA_PROOF_CACHE_MB`), with no database round trip.
 //! Behind it, optionally, a cache shared by every API process ([`shared`], one backend:
 //! [`redis`], `ANCORA_REDIS_URL`): an in-process miss asks it before the database, and a final
 //! bundle read from the database is offered to it.
@@ -28,7 +30,7 @@ use ancora_proof::bundle::{
 };
 use ancora_proof::chainweb::BlockHeader;
 use ancora_proof::event::{ContentDigest, EventLeaf};
-use ancora_proof::merkle::{MerkleProof, MerkleTree};
+use ancora_proof::merkle::{MerkleProof, MerkleTree, StoredTree};
 use ancora_proof::{Hash, HashAlgorithm};
 use anyhow::Context as _;
 use sqlx::PgConnection;
@@ -165,13 +167,11 @@ pub async fn prove_batch(
             trust_points,
         })?;
     }
-    let mut ids = Vec::with_capacity(events.len());
-    let mut proofs_bytes = Vec::with_capacity(events.len());
-    for (i, e) in events.iter().enumerate() {
-        ids.push(e.id.clone());
-        proofs_bytes.push(batch_tree.proof(i)?.encode());
-    }
-    proofs::insert_many(conn, tenant, batch_id, &ids, &proofs_bytes).await?;
+    // Each event's own row is its leaf index; its path up to the batch root is read off the
+    // batch's stored tree (one copy per batch, not a proof object per event).
+    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    let tree = batch_tree.node_bytes();
+    proofs::insert_many(conn, tenant, batch_id, &ids).await?;
     batches::mark_proved(
         conn,
         tenant,
@@ -183,6 +183,7 @@ pub async fn prove_batch(
             anchor_root: &anchor_root.0,
             trust_point: &trust_point_json,
             anchored_at: anchor.finalized_at,
+            tree: &tree,
         },
     )
     .await?;
@@ -301,17 +302,60 @@ pub(crate) fn event_leaf(
     Ok(leaf)
 }
 
+/// The stored batch tree a run of [`assemble_bundle`] calls read last. A read returns a
+/// batch's tree once, on its first row ([`proofs::ProofParts::batch_tree`]); the batch's later
+/// rows take their paths from the tree kept here.
+#[derive(Default)]
+pub struct BatchTrees {
+    last: Option<(Uuid, StoredTree)>,
+}
+
+impl BatchTrees {
+    /// The tree of `batch`: read from `nodes` when given (its root must be the batch root),
+    /// else the one read last if it is this batch's.
+    fn tree(
+        &mut self,
+        batch: Uuid,
+        nodes: Option<Vec<u8>>,
+        root: &[u8],
+    ) -> anyhow::Result<Option<&StoredTree>> {
+        if let Some(nodes) = nodes {
+            let tree =
+                StoredTree::new(nodes).with_context(|| format!("batch {batch}'s stored tree"))?;
+            anyhow::ensure!(
+                tree.root().0.as_slice() == root,
+                "batch {batch}'s stored tree does not end in its root"
+            );
+            self.last = Some((batch, tree));
+        }
+        Ok(self
+            .last
+            .as_ref()
+            .filter(|(id, _)| *id == batch)
+            .map(|(_, tree)| tree))
+    }
+}
+
 /// Assembles an event's bundle from its stored parts, re-checking every step
 /// ([`Bundle::build`]): a storage fault gives an error, never a bundle that does not verify.
-pub fn assemble(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<serde_json::Value> {
+/// `trees` carries a batch's tree from its first row to the next ones of a read.
+pub fn assemble(
+    tenant: TenantId,
+    p: proofs::ProofParts,
+    trees: &mut BatchTrees,
+) -> anyhow::Result<serde_json::Value> {
     match p.bundle {
         Some(whole) => Ok(whole),
-        None => Ok(serde_json::to_value(assemble_bundle(tenant, p)?)?),
+        None => Ok(serde_json::to_value(assemble_bundle(tenant, p, trees)?)?),
     }
 }
 
 /// [`assemble`], as the bundle itself.
-pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Result<Bundle> {
+pub fn assemble_bundle(
+    tenant: TenantId,
+    p: proofs::ProofParts,
+    trees: &mut BatchTrees,
+) -> anyhow::Result<Bundle> {
     let proofs::ProofParts {
         event_id,
         digest_alg,
@@ -324,6 +368,7 @@ pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Resul
         batch_proof,
         batch_id,
         batch_root,
+        batch_tree,
         anchor_id,
         anchor_index: _,
         anchor_proof,
@@ -343,7 +388,17 @@ pub fn assemble_bundle(tenant: TenantId, p: proofs::ProofParts) -> anyhow::Resul
         received_at_micros,
         &leaf_hash,
     )?;
-    let batch_proof = MerkleProof::decode(batch_proof.as_deref().ok_or_else(missing)?)?;
+    let batch_proof = match batch_proof {
+        // A row stored before batches kept their tree.
+        Some(bytes) => MerkleProof::decode(&bytes)?,
+        None => {
+            let index = usize::try_from(leaf_index.ok_or_else(missing)?)?;
+            trees
+                .tree(batch_id, batch_tree, &batch_root)?
+                .ok_or_else(missing)?
+                .proof(index)?
+        }
+    };
     anyhow::ensure!(
         Some(batch_proof.position) == leaf_index.and_then(|i| u64::try_from(i).ok()),
         "the stored proof of event {event_id} is not for its leaf index"
@@ -382,10 +437,11 @@ pub async fn batch_bundles(
     batch: Uuid,
     limit: i64,
 ) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+    let mut trees = BatchTrees::default();
     proofs::for_batch(conn, tenant, batch, limit)
         .await?
         .into_iter()
-        .map(|p| Ok((p.event_id.clone(), assemble(tenant, p)?)))
+        .map(|p| Ok((p.event_id.clone(), assemble(tenant, p, &mut trees)?)))
         .collect()
 }
 
@@ -581,7 +637,7 @@ async fn read_stored(
         return Ok(None);
     };
     let batch_id = parts.batch_id;
-    let bundle = assemble(tenant, parts)?;
+    let bundle = assemble(tenant, parts, &mut BatchTrees::default())?;
     check_stored(svc, event_id, &bundle).await?;
     let served = Served::new(&bundle, &svc.settings)?;
     // A bundle that may still gain its Chainweb trust point is not cached, here or shared:
