@@ -209,7 +209,8 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
     .await
     .expect("row");
     let tree: Option<i32> = sqlx::query_scalar(
-        "SELECT length(tree) FROM batches WHERE tenant_id = $1 AND state = 'proved'",
+        "SELECT length(b.tree) FROM batches b JOIN proofs p ON p.batch_id = b.id \
+         WHERE p.tenant_id = $1 AND p.event_id = 'c-1'",
     )
     .bind(tenant.0)
     .fetch_one(&pool)
@@ -217,7 +218,8 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
     .expect("batch");
     sqlx::query(
         "UPDATE batches SET tree = set_byte(tree, 31, get_byte(tree, 31) # 1) \
-         WHERE tenant_id = $1",
+         WHERE tenant_id = $1 AND id = (SELECT batch_id FROM proofs \
+                                        WHERE tenant_id = $1 AND event_id = 'c-1')",
     )
     .bind(tenant.0)
     .execute(&pool)
@@ -255,12 +257,13 @@ async fn a_proof_row_stored_with_its_proof_object_is_read_as_before(pool: PgPool
         StatusCode::ACCEPTED
     );
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
-    let hashes: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT leaf_hash FROM events WHERE tenant_id = $1 ORDER BY seq")
-            .bind(tenant.0)
-            .fetch_all(&pool)
-            .await
-            .expect("leaves");
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT leaf_hash FROM events WHERE tenant_id = $1 AND id LIKE 'o-%' ORDER BY seq",
+    )
+    .bind(tenant.0)
+    .fetch_all(&pool)
+    .await
+    .expect("leaves");
     let tree = ancora_proof::merkle::MerkleTree::from_leaf_hashes(
         ancora_proof::HashAlgorithm::Sha512_256,
         hashes

@@ -475,7 +475,8 @@ mod tests {
             Vec::new(),
             bytes[..bytes.len() - 1].to_vec(),
             bytes[..bytes.len() - HASH_LEN].to_vec(),
-            [bytes.as_slice(), &[0u8; HASH_LEN]].concat(),
+            // 13 nodes: 6 leaves make 12, 7 make 14
+            [bytes.as_slice(), &[0u8; 2 * HASH_LEN]].concat(),
         ] {
             assert!(
                 matches!(StoredTree::new(bad.clone()), Err(Error::BadLength { .. })),
