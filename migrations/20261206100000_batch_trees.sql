@@ -2,7 +2,7 @@
 -- to the root, 32 bytes each (about 64 bytes an event). Its events' proof rows no longer each
 -- store a proof object up to the batch root (about 340 bytes for a batch of 1 000, the bulk
 -- of a proof row): a read takes the event's path off the stored tree, without hashing
--- (backend/proof/src/merkle.rs, StoredTree). Batches proved before this keep NULL here, and
+-- (backend/proof/src/merkle.rs, MerkleTree::from_node_bytes). Batches proved before this keep NULL here, and
 -- their proof rows keep their proof objects; both are read as before.
 ALTER TABLE batches ADD COLUMN tree bytea CHECK (length(tree) % 32 = 0);
 -- Hashes do not compress: stored out of line as they are, without a compression attempt.

@@ -181,21 +181,28 @@ async fn a_batch_never_ends_past_an_event_whose_insert_has_not_committed(pool: P
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bundle(pool: PgPool) {
-    // Arrange: the row path is what is tested, so no batch is held in memory (a held batch
-    // serves c-1 from its leaves, a correct bundle, once c-2 was read).
+/// A tenant whose events `ids` are submitted and proved in one batch (after its own audit
+/// events), served with no batch held in memory, so proofs are read from their rows.
+async fn proved_from_rows(
+    pool: &PgPool,
+    ids: &[&str],
+) -> (TestApp, ancora::domain::TenantId, String) {
     let app = TestApp::with_config(pool.clone(), |c| {
         c.settings.batching.window = Duration::ZERO;
         c.settings.proof_batch_cache_bytes = 0;
     });
     let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
-    assert_eq!(
-        post(&app, &key, &["c-0", "c-1", "c-2"]).await.0,
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(post(&app, &key, ids).await.0, StatusCode::ACCEPTED);
     workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    (app, tenant, key)
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bundle(pool: PgPool) {
+    // Arrange: the row path is what is tested, so no batch is held in memory (a held batch
+    // serves c-1 from its leaves, a correct bundle, once c-2 was read).
+    let (app, tenant, key) = proved_from_rows(&pool, &["c-0", "c-1", "c-2"]).await;
     let good = bundle(&app, &key, "c-2").await;
 
     // Act: flip a bit of c-0's leaf in the batch's stored tree, the first step of c-1's path
@@ -246,17 +253,7 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
 async fn a_proof_row_stored_with_its_proof_object_is_read_as_before(pool: PgPool) {
     // Arrange: a proved batch, then made as the prover stored it before batches kept their
     // tree: o-1's row carries its proof object up to the batch root, the batch no tree.
-    let app = TestApp::with_config(pool.clone(), |c| {
-        c.settings.batching.window = Duration::ZERO;
-        c.settings.proof_batch_cache_bytes = 0;
-    });
-    let (tenant, key) = app.tenant_with_key(Role::Submitter).await;
-    workers::run_all_jobs_now(&app.state).await.expect("jobs");
-    assert_eq!(
-        post(&app, &key, &["o-0", "o-1", "o-2"]).await.0,
-        StatusCode::ACCEPTED
-    );
-    workers::run_all_jobs_now(&app.state).await.expect("jobs");
+    let (app, tenant, key) = proved_from_rows(&pool, &["o-0", "o-1", "o-2"]).await;
     let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
         "SELECT leaf_hash FROM events WHERE tenant_id = $1 AND id LIKE 'o-%' ORDER BY seq",
     )

@@ -22,7 +22,7 @@ pub mod spv;
 pub mod tlog;
 
 pub use hash::{Hash, HashAlgorithm};
-pub use merkle::{Leaf, MerkleProof, MerkleTree, ProofStep, Side, StoredTree};
+pub use merkle::{Leaf, MerkleProof, MerkleTree, ProofStep, Side};
 
 /// Everything that can go wrong when decoding or checking proof material. Every decoder in
 /// this crate returns one of these for input it cannot accept; none panics.

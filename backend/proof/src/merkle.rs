@@ -137,7 +137,7 @@ impl MerkleTree {
     }
 
     /// Every node of the tree, level by level from the leaves up to the root, 32 bytes each:
-    /// what [`StoredTree`] reads a leaf's proof off without hashing.
+    /// what [`MerkleTree::from_node_bytes`] reads back without hashing.
     pub fn node_bytes(&self) -> Vec<u8> {
         let nodes: usize = self.levels.iter().map(Vec::len).sum();
         let mut out = Vec::with_capacity(nodes * HASH_LEN);
@@ -145,6 +145,42 @@ impl MerkleTree {
             out.extend_from_slice(&h.0);
         }
         out
+    }
+
+    /// Reads a tree back from [`MerkleTree::node_bytes`], without hashing; [`Error::BadLength`]
+    /// unless the bytes are exactly the nodes of a tree of some number of leaves (at least
+    /// one). The nodes are not checked against each other: a proof read off damaged bytes
+    /// leads to another root, which its verification refuses.
+    pub fn from_node_bytes(alg: HashAlgorithm, bytes: &[u8]) -> Result<Self, Error> {
+        let bad = |expected| Error::BadLength {
+            what: "stored Merkle tree",
+            expected,
+            actual: bytes.len(),
+        };
+        if bytes.is_empty() || !bytes.len().is_multiple_of(HASH_LEN) {
+            return Err(bad(HASH_LEN));
+        }
+        let count = bytes.len() / HASH_LEN;
+        // The node count grows with the leaf count: the least leaf count reaching it.
+        let total = |leaves: usize| level_sizes(leaves).iter().sum::<usize>();
+        let (mut lo, mut hi) = (1usize, count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if total(mid) < count {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if total(lo) != count {
+            return Err(bad(total(lo) * HASH_LEN));
+        }
+        let mut nodes = bytes.chunks_exact(HASH_LEN).map(Hash::from_slice);
+        let levels = level_sizes(lo)
+            .into_iter()
+            .map(|n| nodes.by_ref().take(n).collect())
+            .collect::<Result<_, _>>()?;
+        Ok(MerkleTree { alg, levels })
     }
 
     /// Appends the proof steps of leaf `index` (which must be in range) to `out`, so callers
@@ -175,109 +211,6 @@ fn level_sizes(leaves: usize) -> Vec<usize> {
         n = n.div_ceil(2);
     }
     sizes
-}
-
-/// A tree stored as [`MerkleTree::node_bytes`]: a leaf's proof is read off it (no hashing).
-/// Nothing here checks the nodes against each other: a proof read off damaged bytes leads to
-/// another root, which its verification refuses.
-#[derive(Clone, Debug)]
-pub struct StoredTree {
-    nodes: Vec<u8>,
-    /// Offset (in nodes) of each level.
-    offsets: Vec<usize>,
-    sizes: Vec<usize>,
-}
-
-impl StoredTree {
-    /// Reads the stored nodes of a tree; [`Error::BadLength`] unless they are exactly the
-    /// nodes of a tree of some number of leaves (at least one).
-    pub fn new(nodes: Vec<u8>) -> Result<Self, Error> {
-        let bad = |expected| Error::BadLength {
-            what: "stored Merkle tree",
-            expected,
-            actual: nodes.len(),
-        };
-        if nodes.is_empty() || !nodes.len().is_multiple_of(HASH_LEN) {
-            return Err(bad(HASH_LEN));
-        }
-        let count = nodes.len() / HASH_LEN;
-        // The node count grows with the leaf count; about half the nodes are leaves.
-        let total = |leaves: usize| level_sizes(leaves).iter().sum::<usize>();
-        let (mut lo, mut hi) = (1usize, count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if total(mid) < count {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        if total(lo) != count {
-            return Err(bad(total(lo) * HASH_LEN));
-        }
-        let sizes = level_sizes(lo);
-        let offsets = sizes
-            .iter()
-            .scan(0usize, |at, n| {
-                let here = *at;
-                *at += n;
-                Some(here)
-            })
-            .collect();
-        Ok(StoredTree {
-            nodes,
-            offsets,
-            sizes,
-        })
-    }
-
-    /// Number of leaves.
-    pub fn len(&self) -> usize {
-        self.sizes[0]
-    }
-
-    /// Always false: a stored tree has at least one leaf.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    fn node(&self, level: usize, index: usize) -> Hash {
-        let at = (self.offsets[level] + index) * HASH_LEN;
-        let mut h = [0u8; HASH_LEN];
-        h.copy_from_slice(&self.nodes[at..at + HASH_LEN]);
-        Hash(h)
-    }
-
-    /// The stored root.
-    pub fn root(&self) -> Hash {
-        self.node(self.sizes.len() - 1, 0)
-    }
-
-    /// The inclusion proof of leaf `index`, as [`MerkleTree::proof`] gives it for the tree
-    /// these nodes were stored from; or [`Error::IndexOutOfRange`].
-    pub fn proof(&self, index: usize) -> Result<MerkleProof, Error> {
-        let n = self.len();
-        if index >= n {
-            return Err(Error::IndexOutOfRange { index, len: n });
-        }
-        let mut steps = Vec::with_capacity(self.sizes.len());
-        let mut i = index;
-        for (level, size) in self.sizes[..self.sizes.len() - 1].iter().enumerate() {
-            let sibling = i ^ 1;
-            if sibling < *size {
-                let side = if sibling < i { Side::Left } else { Side::Right };
-                steps.push(ProofStep {
-                    side,
-                    sibling: self.node(level, sibling),
-                });
-            }
-            i /= 2;
-        }
-        Ok(MerkleProof {
-            position: index as u64,
-            steps,
-        })
-    }
 }
 
 /// Which side of the running hash the sibling stands on.
@@ -447,7 +380,7 @@ mod tests {
             let data = leaves(n);
             let ls: Vec<Leaf<'_>> = data.iter().map(|d| Leaf::Input(d)).collect();
             let tree = MerkleTree::build(A, &ls);
-            let stored = StoredTree::new(tree.node_bytes()).expect("a whole tree");
+            let stored = MerkleTree::from_node_bytes(A, &tree.node_bytes()).expect("a whole tree");
             assert_eq!(stored.len(), n);
             assert_eq!(stored.root(), tree.root(), "n = {n}");
             for i in 0..n {
@@ -479,7 +412,10 @@ mod tests {
             [bytes.as_slice(), &[0u8; 2 * HASH_LEN]].concat(),
         ] {
             assert!(
-                matches!(StoredTree::new(bad.clone()), Err(Error::BadLength { .. })),
+                matches!(
+                    MerkleTree::from_node_bytes(A, &bad),
+                    Err(Error::BadLength { .. })
+                ),
                 "{} bytes",
                 bad.len()
             );
@@ -493,7 +429,7 @@ mod tests {
         let tree = MerkleTree::build(A, &ls);
         let mut bytes = tree.node_bytes();
         bytes[HASH_LEN - 1] ^= 1; // leaf 0, the sibling of leaf 1
-        let stored = StoredTree::new(bytes).expect("still the right length");
+        let stored = MerkleTree::from_node_bytes(A, &bytes).expect("still the right length");
         let p = stored.proof(1).expect("in range");
         assert!(!p.verify(A, ls[1], &tree.root()));
     }

@@ -11,10 +11,11 @@ use uuid::Uuid;
 
 use crate::domain::TenantId;
 
-/// Stores the proofs of a batch's events (`event_ids[i]` is leaf `i`). A plain insert (no `ON CONFLICT`, a third cheaper): the prover
-/// stores a batch's proofs in the transaction that marks it proved and skips a proved batch,
-/// so rows already there mean another prover of the same batch is committing, and this
-/// transaction's unique violation makes its job retry and find the batch proved.
+/// Stores the proofs of a batch's events (`event_ids[i]` is leaf `i`). A plain insert (no
+/// `ON CONFLICT`, a third cheaper): the prover stores a batch's proofs in the transaction that
+/// marks it proved and skips a proved batch, so rows already there mean another prover of the
+/// same batch is committing, and this transaction's unique violation makes its job retry and
+/// find the batch proved.
 pub async fn insert_many(
     conn: &mut PgConnection,
     tenant: TenantId,

@@ -1,7 +1,7 @@
 //! Proofs: once a batch's anchor is final, every event's bundle is built, checked and stored
 //! ([`prove_batch`], run by the prove job) as the batch's Merkle tree, once, plus each event's
 //! leaf index, so reading a proof ([`read_served`]) is one indexed lookup (the event's path is
-//! read off the stored tree, [`StoredTree`]), or, once read before and final, a hit in the
+//! read off the stored tree, [`MerkleTree::from_node_bytes`]), or, once read before and final, a hit in the
 //! [`BundleCache`]: the bundle's JSON bytes, kept within a memory budget
 //! (`ANCORA_PROOF_CACHE_MB`), with no database round trip.
 //! Behind it, optionally, a cache shared by every API process ([`shared`], one backend:
@@ -30,7 +30,7 @@ use ancora_proof::bundle::{
 };
 use ancora_proof::chainweb::BlockHeader;
 use ancora_proof::event::{ContentDigest, EventLeaf};
-use ancora_proof::merkle::{MerkleProof, MerkleTree, StoredTree};
+use ancora_proof::merkle::{MerkleProof, MerkleTree};
 use ancora_proof::{Hash, HashAlgorithm};
 use anyhow::Context as _;
 use sqlx::PgConnection;
@@ -307,7 +307,7 @@ pub(crate) fn event_leaf(
 /// rows take their paths from the tree kept here.
 #[derive(Default)]
 pub struct BatchTrees {
-    last: Option<(Uuid, StoredTree)>,
+    last: Option<(Uuid, MerkleTree)>,
 }
 
 impl BatchTrees {
@@ -318,10 +318,10 @@ impl BatchTrees {
         batch: Uuid,
         nodes: Option<Vec<u8>>,
         root: &[u8],
-    ) -> anyhow::Result<Option<&StoredTree>> {
+    ) -> anyhow::Result<Option<&MerkleTree>> {
         if let Some(nodes) = nodes {
-            let tree =
-                StoredTree::new(nodes).with_context(|| format!("batch {batch}'s stored tree"))?;
+            let tree = MerkleTree::from_node_bytes(ALG, &nodes)
+                .with_context(|| format!("batch {batch}'s stored tree"))?;
             anyhow::ensure!(
                 tree.root().0.as_slice() == root,
                 "batch {batch}'s stored tree does not end in its root"
