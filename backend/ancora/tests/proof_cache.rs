@@ -267,6 +267,75 @@ async fn a_final_batch_is_held_after_one_read_and_its_events_render_from_memory_
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn a_batch_with_its_tree_is_held_from_its_events_and_an_older_one_from_its_proof_rows(
+    pool: PgPool,
+) {
+    use ancora::services::proofs::hold_batch;
+    let app = TestApp::new(pool.clone());
+    let (tenant, _) = app.proved_tenant(&["t-1", "t-2", "t-3"]).await;
+    let batch: uuid::Uuid =
+        sqlx::query_scalar("SELECT batch_id FROM proofs WHERE event_id = 't-1'")
+            .fetch_one(&pool)
+            .await
+            .expect("proof row");
+    // (The batch also holds the tenant's audit events, after these.)
+    let swap = "UPDATE proofs SET leaf_index = 2 - leaf_index WHERE batch_id = $1";
+    // The proof rows' leaf indexes moved (0 and 2 swapped): a batch that stores its tree is held
+    // from its events, in seq order, without reading them.
+    sqlx::query(swap)
+        .bind(batch)
+        .execute(&pool)
+        .await
+        .expect("swap");
+    hold_batch(&app.state, tenant, batch)
+        .await
+        .expect("held from its events");
+    assert_eq!(app.state.batch_cache.batches(), 1);
+
+    // The same batch as proved before batches stored their trees: its proof rows are read,
+    // and swapped ones are refused.
+    sqlx::query("UPDATE batches SET tree = NULL WHERE id = $1")
+        .bind(batch)
+        .execute(&pool)
+        .await
+        .expect("no tree");
+    let old = TestApp::new(pool.clone());
+    let refused = hold_batch(&old.state, tenant, batch)
+        .await
+        .expect_err("swapped proof rows");
+    assert!(refused.to_string().contains("is not leaf 0"), "{refused:#}");
+    sqlx::query(swap)
+        .bind(batch)
+        .execute(&pool)
+        .await
+        .expect("swap back");
+    hold_batch(&old.state, tenant, batch)
+        .await
+        .expect("held from its proof rows");
+    assert_eq!(old.state.batch_cache.batches(), 1);
+    // An event without its proof row: not held.
+    sqlx::query("DELETE FROM proofs WHERE event_id = 't-2'")
+        .execute(&pool)
+        .await
+        .expect("delete");
+    let missing = TestApp::new(pool.clone());
+    let refused = hold_batch(&missing.state, tenant, batch)
+        .await
+        .expect_err("a proof row missing");
+    let size: i32 = sqlx::query_scalar("SELECT size FROM batches WHERE id = $1")
+        .bind(batch)
+        .fetch_one(&pool)
+        .await
+        .expect("size");
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("has {} stored proofs for {size} events", size - 1)),
+        "{refused:#}"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn a_batch_whose_stored_events_do_not_check_out_is_not_held_and_its_reads_go_on(
     pool: PgPool,
 ) {

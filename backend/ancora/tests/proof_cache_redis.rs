@@ -150,7 +150,13 @@ async fn a_final_bundle_one_process_read_is_served_to_another_from_redis_byte_fo
 ) {
     let cfg = redis_config(REDIS);
     let a = app_with(&pool, &cfg);
-    let b = app_with(&pool, &cfg);
+    // B holds no batches: a held batch renders its events' bundles from the events and the
+    // batch (not from their proof rows, which this test deletes), so B could answer r-2.
+    let redis = cfg.clone();
+    let b = TestApp::with_config(pool.clone(), move |c: &mut Config| {
+        c.settings.redis = Some(redis);
+        c.settings.proof_batch_cache_bytes = 0;
+    });
     let (tenant, key) = proved(&a, &["r-1", "r-2"]).await;
 
     let (s, body) = get_proof(&a, &key, "r-1").await;
