@@ -222,26 +222,27 @@ pub async fn batch_leaves(
         r#"SELECT e.id AS "event_id!", e.digest_alg AS "digest_alg!", e.digest AS "digest!",
                   e.submitter AS "submitter!", e.received_at_micros AS "received_at_micros!",
                   e.leaf_hash AS "leaf_hash!",
-                  CASE WHEN e.has_tree THEN (row_number() OVER (ORDER BY e.seq) - 1)::integer
+                  CASE WHEN b.tree IS NOT NULL
+                       THEN (row_number() OVER (ORDER BY e.seq) - 1)::integer
                        ELSE p.leaf_index END AS leaf_index,
-                  (e.has_tree OR COALESCE(p.bundle IS NULL, false)) AS "compact!"
+                  (b.tree IS NOT NULL OR COALESCE(p.bundle IS NULL, false)) AS "compact!"
            FROM batches b
            CROSS JOIN LATERAL (
                SELECT e.tenant_id, e.id, e.seq, e.digest_alg, e.digest, e.submitter,
-                      e.received_at_micros, e.leaf_hash, b.tree IS NOT NULL AS has_tree
+                      e.received_at_micros, e.leaf_hash
                FROM events e
                WHERE e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq
                ORDER BY e.seq
                LIMIT $3) e
            LEFT JOIN LATERAL (
                SELECT p.leaf_index, p.bundle FROM proofs p
-               WHERE NOT e.has_tree AND p.tenant_id = e.tenant_id AND p.event_id = e.id
-               -- kept a subquery, so `NOT e.has_tree` gates its scan (a one-time filter)
+               WHERE b.tree IS NULL AND p.tenant_id = e.tenant_id AND p.event_id = e.id
+               -- kept a subquery, so `b.tree IS NULL` gates its scan (a one-time filter)
                -- instead of filtering the rows the scan found
                OFFSET 0) p
              ON true
            WHERE b.tenant_id = $1 AND b.id = $2
-             AND (e.has_tree OR p.leaf_index IS NOT NULL OR p.bundle IS NOT NULL)
+             AND (b.tree IS NOT NULL OR p.leaf_index IS NOT NULL OR p.bundle IS NOT NULL)
            ORDER BY e.seq"#,
         tenant.0,
         batch,
