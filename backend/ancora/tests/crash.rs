@@ -77,7 +77,8 @@ pub async fn wait_until_all_proved(pool: &PgPool, tenant: TenantId, within: Dura
         let mut tx = db.tenant_tx(tenant).await.expect("tx");
         let row = sqlx::query!(
             r#"SELECT (SELECT count(*) FROM events WHERE tenant_id = $1) AS "events!",
-                      (SELECT count(*) FROM proofs WHERE tenant_id = $1) AS "proved!",
+                      (SELECT COALESCE(sum(size), 0) FROM batches
+                       WHERE tenant_id = $1 AND state = 'proved')::bigint AS "proved!",
                       (SELECT count(*) FROM anchor_queue WHERE anchor_id IS NULL) AS "waiting!""#,
             tenant.0
         )

@@ -259,7 +259,10 @@ async fn settle(pool: &PgPool, tenant: TenantId, acked: &[String], within: Durat
     let deadline = Instant::now() + within;
     let proved = loop {
         let proved: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM proofs WHERE tenant_id = $1 AND event_id = ANY($2)",
+            "SELECT count(*) FROM events e \
+             JOIN batches b ON b.tenant_id = e.tenant_id \
+               AND b.id = ancora_batch_of(e.tenant_id, e.seq) \
+             WHERE e.tenant_id = $1 AND e.id = ANY($2) AND b.state = 'proved'",
         )
         .bind(tenant.0)
         .bind(acked)

@@ -207,27 +207,23 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
 
     // Act: flip a bit of c-0's leaf in the batch's stored tree, the first step of c-1's path
     // (c-1 was never read, so not cached; c-2's path does not use that node).
-    let (compact, object, leaf_index): (bool, bool, Option<i32>) = sqlx::query_as(
-        "SELECT bundle IS NULL, batch_proof IS NOT NULL, leaf_index FROM proofs \
-         WHERE tenant_id = $1 AND event_id = 'c-1'",
-    )
-    .bind(tenant.0)
-    .fetch_one(&pool)
-    .await
-    .expect("row");
-    let tree: Option<i32> = sqlx::query_scalar(
-        "SELECT length(b.tree) FROM batches b JOIN proofs p ON p.batch_id = b.id \
-         WHERE p.tenant_id = $1 AND p.event_id = 'c-1'",
-    )
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM proofs WHERE tenant_id = $1")
+        .bind(tenant.0)
+        .fetch_one(&pool)
+        .await
+        .expect("rows");
+    let batch = "SELECT ancora_batch_of($1, seq) FROM events WHERE tenant_id = $1 AND id = 'c-1'";
+    let tree: Option<i32> = sqlx::query_scalar(&format!(
+        "SELECT length(tree) FROM batches WHERE tenant_id = $1 AND id = ({batch})"
+    ))
     .bind(tenant.0)
     .fetch_one(&pool)
     .await
     .expect("batch");
-    sqlx::query(
+    sqlx::query(&format!(
         "UPDATE batches SET tree = set_byte(tree, 31, get_byte(tree, 31) # 1) \
-         WHERE tenant_id = $1 AND id = (SELECT batch_id FROM proofs \
-                                        WHERE tenant_id = $1 AND event_id = 'c-1')",
-    )
+         WHERE tenant_id = $1 AND id = ({batch})"
+    ))
     .bind(tenant.0)
     .execute(&pool)
     .await
@@ -235,24 +231,29 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
     let damaged = app
         .request(Method::GET, "/v1/events/c-1/proof", Some(&key), None)
         .await;
+    let lost = app
+        .request(Method::GET, "/v1/events/c-0/proof", Some(&key), None)
+        .await;
 
-    // Assert: a proof row is the event's leaf index alone; the batch keeps its tree once.
-    assert!(compact, "no whole bundle per event");
-    assert!(!object, "no proof object per event");
-    assert_eq!(leaf_index, Some(1));
+    // Assert: nothing is stored per event; the batch keeps its tree once, and each event's
+    // path is read off it at its leaf's place.
+    assert_eq!(rows, 0, "no proof row per event");
     assert_eq!(
         tree,
         Some(6 * 32),
         "the batch tree's nodes: 3 leaves, 2, the root"
     );
     assert_eq!(good.batch.leaf_index, 2);
+    // c-1's path holds the damaged node; c-0's leaf is no longer in the tree at all
     assert_problem(&damaged, StatusCode::INTERNAL_SERVER_ERROR, "");
+    assert_problem(&lost, StatusCode::INTERNAL_SERVER_ERROR, "");
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_proof_row_stored_with_its_proof_object_is_read_as_before(pool: PgPool) {
     // Arrange: a proved batch, then made as the prover stored it before batches kept their
-    // tree: o-1's row carries its proof object up to the batch root, the batch no tree.
+    // tree: a proof row per event, o-1's with its proof object up to the batch root, the
+    // others with their leaf index alone; the batch no tree.
     let (app, tenant, key) = proved_from_rows(&pool, &["o-0", "o-1", "o-2"]).await;
     let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
         "SELECT leaf_hash FROM events WHERE tenant_id = $1 AND id LIKE 'o-%' ORDER BY seq",
@@ -269,12 +270,17 @@ async fn a_proof_row_stored_with_its_proof_object_is_read_as_before(pool: PgPool
             .collect(),
     );
     let object = tree.proof(1).expect("proof").encode();
-    sqlx::query("UPDATE proofs SET batch_proof = $2 WHERE tenant_id = $1 AND event_id = 'o-1'")
-        .bind(tenant.0)
-        .bind(&object)
-        .execute(&pool)
-        .await
-        .expect("old row");
+    sqlx::query(
+        "INSERT INTO proofs (tenant_id, event_id, batch_id, leaf_index, batch_proof) \
+         SELECT e.tenant_id, e.id, ancora_batch_of(e.tenant_id, e.seq), \
+                substr(e.id, 3)::integer, CASE WHEN e.id = 'o-1' THEN $2::bytea END \
+         FROM events e WHERE e.tenant_id = $1 AND e.id LIKE 'o-%'",
+    )
+    .bind(tenant.0)
+    .bind(&object)
+    .execute(&pool)
+    .await
+    .expect("old rows");
     sqlx::query("UPDATE batches SET tree = NULL WHERE tenant_id = $1")
         .bind(tenant.0)
         .execute(&pool)

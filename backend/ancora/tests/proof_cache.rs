@@ -11,6 +11,9 @@ use sqlx::PgPool;
 
 use crate::helpers::{TestApp, assert_problem};
 
+/// The batch holding an event (`$1`, its id), by the event's `seq`.
+const BATCH_OF: &str = "SELECT ancora_batch_of(tenant_id, seq) FROM events WHERE id = $1";
+
 async fn proved(app: &TestApp, ids: &[&str]) -> String {
     app.proved_tenant(ids).await.1
 }
@@ -135,8 +138,9 @@ async fn a_cached_bundle_is_served_without_the_database_and_checkpoints_are_veri
         assert!(verify_bundle(&bundle, &trust).is_verified());
     }
 
-    // The stored proofs are gone: the cache still answers, byte for byte, with no database.
-    sqlx::query("DELETE FROM proofs")
+    // The stored proofs are gone (the batch trees they are read off): the cache still
+    // answers, byte for byte, with no database.
+    sqlx::query("UPDATE batches SET tree = NULL")
         .execute(&pool)
         .await
         .expect("delete");
@@ -156,11 +160,11 @@ async fn a_stored_checkpoint_the_log_did_not_sign_is_an_error_never_a_bundle(poo
     let key = proved(&app, &["d-1", "d-2"]).await;
     // Rewrite one character of the signature of the checkpoint stored with the batch's trust
     // point: every Merkle step still holds, only the signature check can see it.
-    let batch: uuid::Uuid =
-        sqlx::query_scalar("SELECT batch_id FROM proofs WHERE event_id = 'd-1'")
-            .fetch_one(&pool)
-            .await
-            .expect("batch");
+    let batch: uuid::Uuid = sqlx::query_scalar(BATCH_OF)
+        .bind("d-1")
+        .fetch_one(&pool)
+        .await
+        .expect("batch");
     let text: String = sqlx::query_scalar("SELECT trust_point::text FROM batches WHERE id = $1")
         .bind(batch)
         .fetch_one(&pool)
@@ -218,9 +222,10 @@ async fn a_final_batch_is_held_after_one_read_and_its_events_render_from_memory_
     assert_eq!(app.state.batch_cache.batches(), 1, "the batch is held");
     assert!(app.state.batch_cache.bytes() > 0);
 
-    // The stored proofs and events are gone: the other events still render, from memory,
-    // the same bytes and tags as from their rows, each verifying with the log's key.
-    sqlx::query("DELETE FROM proofs")
+    // The stored proofs are gone (the batch tree they are read off): the other events still
+    // render, from memory, the same bytes and tags as from their rows, each verifying with
+    // the log's key.
+    sqlx::query("UPDATE batches SET tree = NULL")
         .execute(&pool)
         .await
         .expect("delete");
@@ -273,32 +278,49 @@ async fn a_batch_with_its_tree_is_held_from_its_events_and_an_older_one_from_its
     use ancora::services::proofs::hold_batch;
     let app = TestApp::new(pool.clone());
     let (tenant, _) = app.proved_tenant(&["t-1", "t-2", "t-3"]).await;
-    let batch: uuid::Uuid =
-        sqlx::query_scalar("SELECT batch_id FROM proofs WHERE event_id = 't-1'")
-            .fetch_one(&pool)
-            .await
-            .expect("proof row");
-    // (The batch also holds the tenant's audit events, after these.)
-    let swap = "UPDATE proofs SET leaf_index = 2 - leaf_index WHERE batch_id = $1";
-    // The proof rows' leaf indexes moved (0 and 2 swapped): a batch that stores its tree is held
-    // from its events, in seq order, without reading them.
-    sqlx::query(swap)
-        .bind(batch)
-        .execute(&pool)
+    let batch: uuid::Uuid = sqlx::query_scalar(BATCH_OF)
+        .bind("t-1")
+        .fetch_one(&pool)
         .await
-        .expect("swap");
+        .expect("batch");
+    // (The batch also holds the tenant's audit events, after these.)
+    // A batch that stores its tree has no proof row per event: it is held from its events, in
+    // seq order.
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM proofs")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0);
     hold_batch(&app.state, tenant, batch)
         .await
         .expect("held from its events");
     assert_eq!(app.state.batch_cache.batches(), 1);
 
-    // The same batch as proved before batches stored their trees: its proof rows are read,
-    // and swapped ones are refused.
+    // The same batch as proved before batches stored their trees: no tree, a proof row per
+    // event with its leaf index. Its proof rows are read, and moved ones (0 and 2 swapped)
+    // are refused.
     sqlx::query("UPDATE batches SET tree = NULL WHERE id = $1")
         .bind(batch)
         .execute(&pool)
         .await
         .expect("no tree");
+    sqlx::query(
+        "INSERT INTO proofs (tenant_id, event_id, batch_id, leaf_index) \
+         SELECT e.tenant_id, e.id, b.id, (row_number() OVER (ORDER BY e.seq) - 1)::integer \
+         FROM batches b \
+         JOIN events e ON e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq \
+         WHERE b.id = $1",
+    )
+    .bind(batch)
+    .execute(&pool)
+    .await
+    .expect("old proof rows");
+    let swap = "UPDATE proofs SET leaf_index = 2 - leaf_index WHERE batch_id = $1";
+    sqlx::query(swap)
+        .bind(batch)
+        .execute(&pool)
+        .await
+        .expect("swap");
     let old = TestApp::new(pool.clone());
     let refused = hold_batch(&old.state, tenant, batch)
         .await

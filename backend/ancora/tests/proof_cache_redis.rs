@@ -150,8 +150,8 @@ async fn a_final_bundle_one_process_read_is_served_to_another_from_redis_byte_fo
 ) {
     let cfg = redis_config(REDIS);
     let a = app_with(&pool, &cfg);
-    // B holds no batches: a held batch renders its events' bundles from the events and the
-    // batch (not from their proof rows, which this test deletes), so B could answer r-2.
+    // B holds no batches: a batch held in memory renders its events' bundles without the
+    // stored batch tree this test deletes, so B could answer r-2.
     let redis = cfg.clone();
     let b = TestApp::with_config(pool.clone(), move |c: &mut Config| {
         c.settings.redis = Some(redis);
@@ -174,8 +174,9 @@ async fn a_final_bundle_one_process_read_is_served_to_another_from_redis_byte_fo
         "only what was read"
     );
 
-    // The proofs are gone from the database: B can only answer r-1 from Redis.
-    sqlx::query("DELETE FROM proofs")
+    // The proofs are gone from the database (the batch tree they are read off): B can only
+    // answer r-1 from Redis.
+    sqlx::query("UPDATE batches SET tree = NULL")
         .execute(&pool)
         .await
         .expect("delete");
@@ -187,7 +188,7 @@ async fn a_final_bundle_one_process_read_is_served_to_another_from_redis_byte_fo
     let (s, _) = get_proof(&b, &key, "r-1").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(counts(&b), (1, 0, 0), "the second read is from B's memory");
-    // r-2 was never read, so it is not in Redis, and its row is gone.
+    // r-2 was never read, so it is not in Redis, and its stored proof is gone.
     let (s, _) = get_proof(&b, &key, "r-2").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(counts(&b), (1, 1, 0));

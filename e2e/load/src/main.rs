@@ -11,9 +11,9 @@
 //! seconds. Then it waits until every event is proved and prints:
 //!
 //! * acknowledged events per second, request latency p50/p95/p99;
-//! * event → proof-ready latency p50/p95/p99 (server clock: `proofs.created_at −
-//!   events.received_at`, every event; `created_at` is the clock when the prover inserted the
-//!   row, just before its commit);
+//! * event → proof-ready latency p50/p95/p99 (server clock: `batches.proved_at −
+//!   events.received_at` of the batch holding the event, every event; `proved_at` is the
+//!   clock when the prover stored the batch's proofs, just before its commit);
 //! * the server's peak RSS (sampled from `/proc` every 100 ms);
 //! * a raw `COPY` of the same rows into a copy of the `events` table (same indexes) on the
 //!   same server, and the ratio ingest ÷ COPY. The COPY runs three times and the fastest
@@ -332,8 +332,10 @@ async fn run(args: &Args, db_url: &str) -> anyhow::Result<()> {
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), \
                 percentile_cont(0.95) WITHIN GROUP (ORDER BY s), \
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY s) \
-         FROM (SELECT extract(epoch FROM p.created_at - e.received_at)::float8 AS s \
-               FROM proofs p JOIN events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id) t",
+         FROM (SELECT extract(epoch FROM b.proved_at - e.received_at)::float8 AS s \
+               FROM batches b JOIN events e ON e.tenant_id = b.tenant_id \
+                 AND e.seq BETWEEN b.first_seq AND b.last_seq \
+               WHERE b.state = 'proved') t",
     )
     .fetch_one(&pool)
     .await?;
@@ -540,10 +542,12 @@ async fn finality(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 async fn wait_all_proved(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
     loop {
-        let (events, proved): (i64, i64) =
-            sqlx::query_as("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM proofs)")
-                .fetch_one(pool)
-                .await?;
+        let (events, proved): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM events), \
+                 (SELECT COALESCE(sum(size), 0)::bigint FROM batches WHERE state = 'proved')",
+        )
+        .fetch_one(pool)
+        .await?;
         if events == proved {
             return Ok(());
         }

@@ -296,7 +296,8 @@ pub async fn unarchived_batches(
     .await
 }
 
-/// A batch's catalog segment: its row, its events' rows and its proofs' rows, each as
+/// A batch's catalog segment: its row, its events' rows and its proofs' rows (none for a
+/// batch that stores its tree: its row and its events give every bundle), each as
 /// `row_to_json` gives it. `None` when the batch is not there or is archived already: a
 /// second pass that listed it before the first marked it then writes nothing (its segment
 /// would carry the first pass's archive fields, and differ from the copy on record).

@@ -351,7 +351,7 @@ pub async fn mark_proved(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE batches SET state = 'proved', anchor_id = $3, anchor_index = $4, \
-                            anchored_at = COALESCE($5, now()), proved_at = now(), \
+                            anchored_at = COALESCE($5, now()), proved_at = clock_timestamp(), \
                             anchor_proof = $6, anchor_root = $7, trust_point = $8::text::json, \
                             tree = $9 \
          WHERE tenant_id = $1 AND id = $2",

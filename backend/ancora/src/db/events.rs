@@ -326,7 +326,7 @@ pub async fn find_status(
         r#"SELECT e.id, e.digest_alg, e.digest, e.leaf_hash, e.submitter, e.metadata,
                   e.received_at, e.received_at_micros, b.id AS "batch_id?",
                   COALESCE(p.leaf_index, ancora_leaf_index(e.tenant_id, e.seq)) AS leaf_index,
-                  CASE WHEN p.event_id IS NOT NULL THEN 'proved'
+                  CASE WHEN p.event_id IS NOT NULL OR b.tree IS NOT NULL THEN 'proved'
                        WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
                        WHEN b.id IS NOT NULL THEN 'batched'
                        ELSE 'pending' END AS "status!"
@@ -355,7 +355,7 @@ pub async fn find_by_digest(
         r#"SELECT e.id, e.digest_alg, e.digest, e.leaf_hash, e.submitter, e.metadata,
                   e.received_at, e.received_at_micros, b.id AS "batch_id?",
                   COALESCE(p.leaf_index, ancora_leaf_index(e.tenant_id, e.seq)) AS leaf_index,
-                  CASE WHEN p.event_id IS NOT NULL THEN 'proved'
+                  CASE WHEN p.event_id IS NOT NULL OR b.tree IS NOT NULL THEN 'proved'
                        WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
                        WHEN b.id IS NOT NULL THEN 'batched'
                        ELSE 'pending' END AS "status!"

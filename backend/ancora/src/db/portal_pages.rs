@@ -284,7 +284,7 @@ pub async fn audit_page(
     sqlx::query_as!(
         AuditRow,
         r#"SELECT a.id, a.actor, a.action, a.subject, a.details, a.at,
-                  CASE WHEN p.event_id IS NOT NULL THEN 'proved'
+                  CASE WHEN p.event_id IS NOT NULL OR b.tree IS NOT NULL THEN 'proved'
                        WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
                        WHEN b.id IS NOT NULL THEN 'batched'
                        WHEN e.id IS NOT NULL THEN 'pending' END AS "proof?"
@@ -452,8 +452,9 @@ pub fn range_rows<'c>(
     sqlx::query_as!(
         RangeRow,
         r#"SELECT e.id, e.digest_alg, e.digest, e.received_at_micros, e.submitter, e.leaf_hash,
-                  p.event_id IS NOT NULL AS "proved!", p.bundle AS "bundle?",
-                  p.leaf_index AS "leaf_index?", p.batch_proof AS "batch_proof?",
+                  (b.tree IS NOT NULL OR p.event_id IS NOT NULL) AS "proved!",
+                  p.bundle AS "bundle?", p.leaf_index AS "leaf_index?",
+                  p.batch_proof AS "batch_proof?",
                   b.id AS "batch_id?", b.root AS "batch_root?",
                   CASE WHEN b.id IS DISTINCT FROM lag(b.id) OVER (ORDER BY e.seq) THEN b.tree END
                       AS "batch_tree?",
@@ -461,8 +462,17 @@ pub fn range_rows<'c>(
                   b.anchor_index AS "anchor_index?", b.anchor_proof AS "anchor_proof?",
                   b.anchor_root AS "anchor_root?", b.trust_point AS "trust_point?"
            FROM events e
-           LEFT JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
-           LEFT JOIN batches b ON b.tenant_id = p.tenant_id AND b.id = p.batch_id
+           -- the batch holding the event (by its seq), once proved; an event of a batch that
+           -- stores its tree is proved with it, and has no row of its own
+           LEFT JOIN LATERAL (
+               SELECT b.* FROM batches b
+               WHERE b.tenant_id = e.tenant_id AND b.last_seq >= e.seq
+               ORDER BY b.last_seq LIMIT 1) b
+             ON b.first_seq <= e.seq AND b.state = 'proved'
+           -- batches proved before they kept their tree alone: the event's proof row
+           LEFT JOIN proofs p ON b.tree IS NULL AND b.id IS NOT NULL
+                             AND p.tenant_id = e.tenant_id AND p.event_id = e.id
+                             AND p.batch_id = b.id
            WHERE e.tenant_id = $1
              AND ($2::timestamptz IS NULL OR e.received_at >= $2)
              AND ($3::timestamptz IS NULL OR e.received_at < $3)

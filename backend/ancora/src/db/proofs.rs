@@ -1,39 +1,17 @@
-//! Stored proofs: one row per event, written once by the prover, with what is the event's own
-//! (its leaf index); what every event of a batch shares (the batch's Merkle tree, the anchor
-//! step and the trust point) is on the batch row. Rows written before batches kept their tree
-//! carry the event's proof object up to the batch root instead. A read joins the proof, the
-//! event and the batch by primary key; [`crate::services::proofs`] assembles and re-checks the
-//! bundle. Rows written before compact proofs keep their whole `bundle`. Runs in the caller's
-//! tenant transaction.
+//! Stored proofs. A proved batch stores what every proof of its events is made of: its Merkle
+//! tree (every node), the anchor step and the trust points, on the batch row. Nothing is stored
+//! per event: an event is proved when the batch holding it (the batch whose `seq` range holds
+//! the event's) stores its tree, and its leaf index is its leaf hash's place in that tree (or
+//! its rank in `seq` order, which is the same). A read joins the event, its batch by the
+//! `(tenant_id, last_seq)` index and, for batches proved before they kept their tree alone,
+//! the event's row in `proofs` (its proof object up to the batch root, or its whole bundle
+//! before compact proofs, or its leaf index); [`crate::services::proofs`] assembles and
+//! re-checks the bundle. Runs in the caller's tenant transaction.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::TenantId;
-
-/// Stores the proofs of a batch's events (`event_ids[i]` is leaf `i`). A plain insert (no
-/// `ON CONFLICT`, a third cheaper): the prover stores a batch's proofs in the transaction that
-/// marks it proved and skips a proved batch, so rows already there mean another prover of the
-/// same batch is committing, and this transaction's unique violation makes its job retry and
-/// find the batch proved.
-pub async fn insert_many(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    batch: Uuid,
-    event_ids: &[String],
-) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
-        "INSERT INTO proofs (tenant_id, event_id, batch_id, leaf_index) \
-         SELECT $1, u.event_id, $2, (u.ord - 1)::integer \
-         FROM UNNEST($3::text[]) WITH ORDINALITY AS u(event_id, ord)",
-        tenant.0,
-        batch,
-        event_ids
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
-}
 
 /// Everything one event's bundle is made of.
 #[derive(Clone, Debug)]
@@ -52,7 +30,8 @@ pub struct ProofParts {
     pub leaf_hash: Vec<u8>,
     /// A whole bundle stored before compact proofs, if this row is one.
     pub bundle: Option<serde_json::Value>,
-    /// Leaf index in the batch tree.
+    /// Leaf index in the batch tree, when the read knows it (a proof row's, or the event's
+    /// rank in a whole batch); `None`: its leaf hash's place in the batch's tree.
     pub leaf_index: Option<i32>,
     /// Binary proof object up to the batch root (rows stored before batches kept their tree).
     pub batch_proof: Option<Vec<u8>>,
@@ -85,16 +64,28 @@ pub async fn get(
     sqlx::query_as!(
         ProofParts,
         r#"SELECT e.id AS event_id, e.digest_alg, e.digest, e.submitter, e.received_at_micros,
-                  e.leaf_hash, p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
-                  b.id AS batch_id, b.root AS batch_root,
+                  e.leaf_hash, p.bundle AS "bundle?", p.leaf_index AS "leaf_index?",
+                  p.batch_proof AS "batch_proof?",
+                  b.id AS "batch_id!", b.root AS "batch_root!",
                   CASE WHEN p.bundle IS NULL AND p.batch_proof IS NULL THEN b.tree END
-                      AS batch_tree,
-                  b.anchor_id, b.anchor_index,
-                  b.anchor_proof, b.anchor_root, b.trust_point AS "trust_point?"
-           FROM proofs p
-           JOIN events e ON e.tenant_id = p.tenant_id AND e.id = p.event_id
-           JOIN batches b ON b.tenant_id = p.tenant_id AND b.id = p.batch_id
-           WHERE p.tenant_id = $1 AND p.event_id = $2"#,
+                      AS "batch_tree?",
+                  b.anchor_id AS "anchor_id?", b.anchor_index AS "anchor_index?",
+                  b.anchor_proof AS "anchor_proof?", b.anchor_root AS "anchor_root?",
+                  b.trust_point AS "trust_point?"
+           FROM events e
+           CROSS JOIN LATERAL (
+               SELECT b.* FROM batches b
+               WHERE b.tenant_id = e.tenant_id AND b.last_seq >= e.seq
+               ORDER BY b.last_seq LIMIT 1) b
+           LEFT JOIN LATERAL (
+               SELECT true AS found, p.bundle, p.leaf_index, p.batch_proof FROM proofs p
+               WHERE b.tree IS NULL AND p.tenant_id = e.tenant_id AND p.event_id = e.id
+               -- a subquery, so `b.tree IS NULL` gates the scan (a one-time filter)
+               OFFSET 0) p
+             ON true
+           WHERE e.tenant_id = $1 AND e.id = $2 AND b.first_seq <= e.seq
+             AND b.state = 'proved'
+             AND (b.tree IS NOT NULL OR p.found)"#,
         tenant.0,
         event_id
     )
@@ -103,7 +94,8 @@ pub async fn get(
 }
 
 /// The first `limit` proofs of a batch, in tree order (empty before the batch is proved); the
-/// first row carries the batch's tree.
+/// first row carries the batch's tree. A batch that stores its tree gives each row its rank as
+/// its leaf index; an older one its proof rows.
 ///
 /// The batch's events are read as a range of the `(tenant_id, seq)` index inside a lateral
 /// subquery, with the limit there: with `ORDER BY seq LIMIT` over the plain join, Postgres
@@ -119,7 +111,11 @@ pub async fn for_batch(
         ProofParts,
         r#"SELECT e.id AS "event_id!", e.digest_alg AS "digest_alg!", e.digest AS "digest!",
                   e.submitter AS "submitter!", e.received_at_micros AS "received_at_micros!",
-                  e.leaf_hash AS "leaf_hash!", p.bundle AS "bundle?", p.leaf_index, p.batch_proof,
+                  e.leaf_hash AS "leaf_hash!", p.bundle AS "bundle?",
+                  CASE WHEN b.tree IS NOT NULL
+                       THEN (row_number() OVER (ORDER BY e.seq) - 1)::integer
+                       ELSE p.leaf_index END AS leaf_index,
+                  p.batch_proof AS "batch_proof?",
                   b.id AS batch_id, b.root AS batch_root,
                   CASE WHEN row_number() OVER (ORDER BY e.seq) = 1 THEN b.tree END
                       AS batch_tree,
@@ -133,8 +129,14 @@ pub async fn for_batch(
                WHERE e.tenant_id = b.tenant_id AND e.seq BETWEEN b.first_seq AND b.last_seq
                ORDER BY e.seq
                LIMIT $3) e
-           JOIN proofs p ON p.tenant_id = e.tenant_id AND p.event_id = e.id
-           WHERE b.tenant_id = $1 AND b.id = $2
+           LEFT JOIN LATERAL (
+               SELECT true AS found, p.bundle, p.leaf_index, p.batch_proof FROM proofs p
+               WHERE b.tree IS NULL AND p.tenant_id = e.tenant_id AND p.event_id = e.id
+               -- a subquery, so `b.tree IS NULL` gates the scan (a one-time filter)
+               OFFSET 0) p
+             ON true
+           WHERE b.tenant_id = $1 AND b.id = $2 AND b.state = 'proved'
+             AND (b.tree IS NOT NULL OR p.found)
            ORDER BY e.seq"#,
         tenant.0,
         batch,
@@ -202,15 +204,13 @@ pub struct LeafRow {
     pub compact: bool,
 }
 
-/// The first `limit` events of a proved batch with a proof row, in tree order: what
+/// The first `limit` events of a proved batch with their leaf index, in tree order: what
 /// [`for_batch`] reads without the per-event proof objects and the shared part (a held batch
 /// rebuilds the tree from the leaf hashes, and reads the shared part once, [`batch_shared`]).
 ///
-/// A batch that stores its tree (`batches.tree`, every batch proved since compact trees) was
-/// proved in one transaction with a compact proof row for each of its events, at its rank in
-/// seq order: its rows come from `events` alone, leaf index = rank, with no lookup of a proof
-/// row per event (half of the query's time, by the text primary key). Older batches read
-/// their proof rows as before.
+/// A batch that stores its tree (`batches.tree`, every batch proved since compact trees) is
+/// read from `events` alone, leaf index = rank in `seq` order, with no lookup of a proof row
+/// per event. Older batches read their proof rows as before.
 pub async fn batch_leaves(
     conn: &mut PgConnection,
     tenant: TenantId,

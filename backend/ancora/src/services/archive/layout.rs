@@ -95,7 +95,8 @@ pub struct Segment {
     pub batch: serde_json::Value,
     /// The events' rows, in order.
     pub events: serde_json::Value,
-    /// The proofs' rows, in order.
+    /// The proofs' rows, in order: empty for a batch that stores its tree (every bundle is
+    /// read off the batch row and the events).
     pub proofs: serde_json::Value,
 }
 

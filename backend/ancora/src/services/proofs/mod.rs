@@ -1,7 +1,9 @@
 //! Proofs: once a batch's anchor is final, every event's bundle is built, checked and stored
-//! ([`prove_batch`], run by the prove job) as the batch's Merkle tree, once, plus each event's
-//! leaf index, so reading a proof ([`read_served`]) is one indexed lookup (the event's path is
-//! read off the stored tree, [`MerkleTree::from_node_bytes`]), or, once read before and final, a hit in the
+//! ([`prove_batch`], run by the prove job) as the batch's Merkle tree, once, with nothing
+//! written per event: an event is proved when the batch holding it (by its `seq`) stores its
+//! tree, and its leaf index is its leaf hash's place in that tree. Reading a proof
+//! ([`read_served`]) is one indexed lookup (the event's path is read off the stored tree,
+//! [`MerkleTree::from_node_bytes`]), or, once read before and final, a hit in the
 //! [`BundleCache`]: the bundle's JSON bytes, kept within a memory budget
 //! (`ANCORA_PROOF_CACHE_MB`), with no database round trip.
 //! Behind it, optionally, a cache shared by every API process ([`shared`], one backend:
@@ -167,11 +169,11 @@ pub async fn prove_batch(
             trust_points,
         })?;
     }
-    // Each event's own row is its leaf index; its path up to the batch root is read off the
-    // batch's stored tree (one copy per batch, not a proof object per event).
+    // Nothing is stored per event: an event's path up to the batch root is read off the
+    // batch's stored tree (one copy per batch), at its leaf hash's place in it. Storing the
+    // tree and the shared steps marks every event of the batch proved, in this transaction.
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     let tree = batch_tree.node_bytes();
-    proofs::insert_many(conn, tenant, batch_id, &ids).await?;
     batches::mark_proved(
         conn,
         tenant,
@@ -308,6 +310,9 @@ pub(crate) fn event_leaf(
 #[derive(Default)]
 pub struct BatchTrees {
     last: Option<(Uuid, MerkleTree)>,
+    /// Where the leaf found last is in `last`: rows read in `seq` order are consecutive
+    /// leaves, so the next one is looked for right after it first.
+    found: Option<usize>,
 }
 
 impl BatchTrees {
@@ -327,12 +332,40 @@ impl BatchTrees {
                 "batch {batch}'s stored tree does not end in its root"
             );
             self.last = Some((batch, tree));
+            self.found = None;
         }
         Ok(self
             .last
             .as_ref()
             .filter(|(id, _)| *id == batch)
             .map(|(_, tree)| tree))
+    }
+
+    /// The path of the leaf `leaf` in the tree of `batch` ([`BatchTrees::tree`]), found by
+    /// its hash: an event's leaf index is its leaf hash's place among the tree's leaves (a
+    /// batch's events have distinct ids, so distinct leaf hashes). `None` when the tree is
+    /// not known or the leaf is not in it.
+    fn path_of(
+        &mut self,
+        batch: Uuid,
+        nodes: Option<Vec<u8>>,
+        root: &[u8],
+        leaf: &Hash,
+    ) -> anyhow::Result<Option<MerkleProof>> {
+        let hint = self.found.map(|i| i + 1);
+        let Some(tree) = self.tree(batch, nodes, root)? else {
+            return Ok(None);
+        };
+        let at = |i: usize| tree.leaf(i).as_ref() == Some(leaf);
+        let Some(index) = hint
+            .filter(|&i| at(i))
+            .or_else(|| (0..tree.len()).find(|&i| at(i)))
+        else {
+            return Ok(None);
+        };
+        let path = tree.proof(index)?;
+        self.found = Some(index);
+        Ok(Some(path))
     }
 }
 
@@ -388,19 +421,29 @@ pub fn assemble_bundle(
         received_at_micros,
         &leaf_hash,
     )?;
-    let batch_proof = match batch_proof {
+    let batch_proof = match (batch_proof, leaf_index) {
         // A row stored before batches kept their tree.
-        Some(bytes) => MerkleProof::decode(&bytes)?,
-        None => {
-            let index = usize::try_from(leaf_index.ok_or_else(missing)?)?;
-            trees
-                .tree(batch_id, batch_tree, &batch_root)?
-                .ok_or_else(missing)?
-                .proof(index)?
-        }
+        (Some(bytes), _) => MerkleProof::decode(&bytes)?,
+        // A proof row of a batch proved before its events' proofs were read off its tree
+        // alone, or a read that knows the event's rank in its batch.
+        (None, Some(index)) => trees
+            .tree(batch_id, batch_tree, &batch_root)?
+            .ok_or_else(missing)?
+            .proof(usize::try_from(index)?)?,
+        // The event's place in its batch's tree, by its leaf hash.
+        (None, None) => trees
+            .path_of(
+                batch_id,
+                batch_tree,
+                &batch_root,
+                &Hash::from_slice(&leaf_hash)?,
+            )?
+            .with_context(|| {
+                format!("event {event_id}'s leaf is not in the stored tree of batch {batch_id}")
+            })?,
     };
     anyhow::ensure!(
-        Some(batch_proof.position) == leaf_index.and_then(|i| u64::try_from(i).ok()),
+        leaf_index.is_none_or(|i| u64::try_from(i).ok() == Some(batch_proof.position)),
         "the stored proof of event {event_id} is not for its leaf index"
     );
     let anchor_proof = MerkleProof::decode(anchor_proof.as_deref().ok_or_else(missing)?)?;
