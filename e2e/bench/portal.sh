@@ -165,7 +165,7 @@ PREPARE catalog(uuid, timestamptz, timestamptz, bigint, text, int, bigint) AS
   ORDER BY e.seq DESC LIMIT $7;
 PREPARE by_digest(uuid, bytea, text, bigint) AS
   SELECT e.id, e.digest_alg, e.digest, b.id,
-         CASE WHEN p.event_id IS NOT NULL THEN 'proved' WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
+         CASE WHEN p.event_id IS NOT NULL OR b.tree IS NOT NULL THEN 'proved' WHEN b.state IN ('anchored', 'proved') THEN 'anchored'
               WHEN b.id IS NOT NULL THEN 'batched' ELSE 'pending' END
   FROM events e
   LEFT JOIN batches b ON b.tenant_id = e.tenant_id AND b.id = ancora_batch_of(e.tenant_id, e.seq)
