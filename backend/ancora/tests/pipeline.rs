@@ -250,6 +250,77 @@ async fn proofs_are_stored_compactly_and_a_damaged_one_is_an_error_not_a_bad_bun
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn of_two_provers_of_one_batch_the_second_to_store_it_fails_and_writes_nothing(pool: PgPool) {
+    use ancora::services::proofs::prove_batch;
+    // Arrange: a proved batch made anchored and unproved again (its anchor is final, so it can
+    // be proved).
+    let (app, tenant, _) = proved_from_rows(&pool, &["w-0", "w-1"]).await;
+    let batch: uuid::Uuid = sqlx::query_scalar(
+        "SELECT ancora_batch_of(tenant_id, seq) FROM events WHERE tenant_id = $1 AND id = 'w-0'",
+    )
+    .bind(tenant.0)
+    .fetch_one(&pool)
+    .await
+    .expect("batch");
+    sqlx::query(
+        "UPDATE batches SET state = 'anchored', tree = NULL, proved_at = NULL WHERE id = $1",
+    )
+    .bind(batch)
+    .execute(&pool)
+    .await
+    .expect("unproved");
+
+    // Act: the first prover stores the batch and has not committed when the second one's
+    // update comes; the first commits once the second waits for its row lock.
+    let mut first = app.state.db.tenant_tx(tenant).await.expect("tx");
+    let proved = prove_batch(&mut first, &app.state, tenant, batch)
+        .await
+        .expect("the first prover");
+    let svc = app.state.clone();
+    let second = tokio::spawn(async move {
+        let mut tx = svc.db.tenant_tx(tenant).await.expect("tx");
+        let got = prove_batch(&mut tx, &svc, tenant, batch).await;
+        tx.rollback().await.expect("rollback");
+        got.map(|received| received.len())
+            .map_err(|e| format!("{e:#}"))
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second prover never waited for the first"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.commit().await.expect("commit");
+    let second = second.await.expect("join");
+
+    // Assert: the first proved the batch; the second failed (its job retries and finds the
+    // batch proved), so nothing of it (webhooks included) is committed.
+    assert!(!proved.is_empty());
+    let err = second.expect_err("the second prover fails");
+    assert!(err.contains("was proved meanwhile"), "{err}");
+    let (state, tree): (String, Option<i32>) =
+        sqlx::query_as("SELECT state, length(tree) FROM batches WHERE id = $1")
+            .bind(batch)
+            .fetch_one(&pool)
+            .await
+            .expect("batch");
+    assert_eq!(state, "proved");
+    assert!(tree.is_some());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn a_proof_row_stored_with_its_proof_object_is_read_as_before(pool: PgPool) {
     // Arrange: a proved batch, then made as the prover stored it before batches kept their
     // tree: a proof row per event, o-1's with its proof object up to the batch root, the

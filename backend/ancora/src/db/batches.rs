@@ -342,19 +342,21 @@ pub struct SharedProof<'a> {
     pub tree: &'a [u8],
 }
 
-/// Stores what the batch's proofs share and records that all of them are stored.
+/// Stores what the batch's proofs share, which proves every event of the batch; `false` when
+/// the batch was proved already (by another prover that committed first: this one's update
+/// waited for that row lock, then found the batch proved), and nothing was written.
 pub async fn mark_proved(
     conn: &mut PgConnection,
     tenant: TenantId,
     batch: Uuid,
     shared: &SharedProof<'_>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
         "UPDATE batches SET state = 'proved', anchor_id = $3, anchor_index = $4, \
                             anchored_at = COALESCE($5, now()), proved_at = clock_timestamp(), \
                             anchor_proof = $6, anchor_root = $7, trust_point = $8::text::json, \
                             tree = $9 \
-         WHERE tenant_id = $1 AND id = $2",
+         WHERE tenant_id = $1 AND id = $2 AND state <> 'proved'",
         tenant.0,
         batch,
         shared.anchor_id,
@@ -367,7 +369,7 @@ pub async fn mark_proved(
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Replaces a proved batch's trust points (the final path adding its point to the fast

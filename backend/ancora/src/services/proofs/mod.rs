@@ -174,7 +174,7 @@ pub async fn prove_batch(
     // tree and the shared steps marks every event of the batch proved, in this transaction.
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     let tree = batch_tree.node_bytes();
-    batches::mark_proved(
+    let stored = batches::mark_proved(
         conn,
         tenant,
         batch_id,
@@ -189,6 +189,14 @@ pub async fn prove_batch(
         },
     )
     .await?;
+    // Two provers of one batch (a job taken over while its first worker still runs): the
+    // second's update waits for the first's row lock, then finds the batch proved and writes
+    // nothing. It fails, so its transaction rolls back, and its job retries and finds the
+    // batch proved: the webhooks below are emitted once.
+    anyhow::ensure!(
+        stored,
+        "batch {batch_id} was proved meanwhile by another prover"
+    );
     crate::services::webhooks::batch_proved(
         conn,
         svc,
