@@ -470,7 +470,7 @@ pub fn range_rows<'c>(
                ORDER BY b.last_seq LIMIT 1) b
              ON b.first_seq <= e.seq AND b.state = 'proved'
            -- batches proved before they kept their tree alone: the event's proof row
-           LEFT JOIN proofs p ON b.tree IS NULL AND b.id IS NOT NULL
+           LEFT JOIN proofs p ON b.tree IS NULL
                              AND p.tenant_id = e.tenant_id AND p.event_id = e.id
                              AND p.batch_id = b.id
            WHERE e.tenant_id = $1

@@ -56,6 +56,10 @@ pub struct ProofParts {
 }
 
 /// One event's proof parts, or `None` when it is not proved yet (or does not exist).
+///
+/// The event's batch is the lateral `(tenant_id, last_seq)` probe that `ancora_batch_of`
+/// runs, written out: as a call of that SQL function it cost 0.38–0.43 ms a prepared read
+/// against 0.17–0.19 ms inline (2 000 random events of a 250 000-event catalog).
 pub async fn get(
     conn: &mut PgConnection,
     tenant: TenantId,
